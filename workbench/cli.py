@@ -1,4 +1,4 @@
-"""The ``workbench`` command: list subgraphs and collect measured tuning records."""
+"""The ``workbench`` command: list subgraphs, collect measured tuning records, train and evaluate world models."""
 
 from __future__ import annotations
 
@@ -44,6 +44,81 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_logs(paths: list[str], quiet: bool = False) -> object:
+    from workbench.logs import load_logs
+
+    df = load_logs(*paths, errors="warn", progress=False if quiet else None)
+    if df.empty:
+        raise ValueError(f"no tuning records in {', '.join(paths)}")
+    return df
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from workbench.worldmodel.evaluate import holdout_names, split_by_subgraph
+    from workbench.worldmodel.train import TrainConfig, train_evaluator
+
+    df = _load_logs(args.logs, args.quiet)
+    train, test = split_by_subgraph(df, args.holdout)
+    if train.empty:
+        raise ValueError("the holdout leaves no subgraph to train on")
+    config = TrainConfig(encoder=args.encoder, seed=args.seed, encoder_steps=args.encoder_steps,
+                         replay_traces=args.replay_traces, transition_epochs=args.transition_epochs,
+                         ranker_rounds=args.ranker_rounds, latent_dim=args.latent_dim,
+                         ranker_objective=args.ranker_objective)
+    print(f"training on {train['subgraph'].nunique()} subgraphs ({len(train)} records); "
+          f"held out {test['subgraph'].nunique()} subgraphs", flush=True)
+    evaluator, report = train_evaluator(train, config, progress=not args.quiet)
+    evaluator.config.info["holdout"] = sorted(holdout_names(args.holdout, df["subgraph"].unique()))
+    out = evaluator.save(args.out)
+    (Path(out) / "train_report.json").write_text(json.dumps(report, indent=1, default=str))
+    print(f"saved the evaluator to {out}")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from workbench.worldmodel.evaluate import evaluate_scores, split_by_subgraph
+    from workbench.worldmodel.evaluator import Evaluator
+
+    evaluator = Evaluator.load(args.model)
+    df = _load_logs(args.logs)
+    train, test = split_by_subgraph(df, args.holdout) if args.holdout else (df.iloc[:0], df)
+    test = test[test["status"] == "ok"].reset_index(drop=True)
+    seen = set(evaluator.config.info.get("subgraphs", [])) & set(test["subgraph"])
+    if seen and not args.allow_seen:
+        raise ValueError(f"the model was trained on {len(seen)} of the evaluated subgraphs (e.g. {sorted(seen)[0]}); "
+                         "hold them out, or pass --allow-seen to evaluate on training data anyway")
+    rows, groups = [], []
+    summary, per_group = evaluate_scores(test, evaluator.score(test), "world_model")
+    rows.append(summary)
+    groups.append(per_group)
+    if args.baseline:
+        from workbench.worldmodel.baseline import MetaScheduleXGB
+
+        if train.empty:
+            raise ValueError("--baseline needs --holdout: MetaSchedule's XGBModel trains on the other subgraphs")
+        baseline = MetaScheduleXGB()
+        baseline.fit(train[train["status"] == "ok"].reset_index(drop=True))
+        summary, per_group = evaluate_scores(test, baseline.predict(test), "metaschedule_xgb")
+        rows.append(summary)
+        groups.append(per_group)
+    import pandas as pd
+
+    table = pd.DataFrame(rows).set_index("model")
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    if args.json:
+        result = {"model": str(args.model), "logs": args.logs, "holdout": args.holdout, "summary": rows,
+                  "per_subgraph": pd.concat(groups).to_dict(orient="records")}
+        Path(args.json).write_text(json.dumps(result, indent=1, default=str))
+        print(f"wrote {args.json}")
+    return 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -76,6 +151,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", action="store_true", help="one work dir per subgraph under --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_collect)
+
+    p = sub.add_parser("train", help="train a world-model evaluator (encoder, transition, ranker) on tuning logs")
+    p.add_argument("--logs", nargs="+", required=True, help="work dirs, or folders of work dirs")
+    p.add_argument("--out", required=True, help="directory to write the evaluator to")
+    p.add_argument("--holdout", help="subgraphs to leave out: names, model:<name>, or 'default' (comma-separated)")
+    p.add_argument("--encoder", default="contrastive", help="contrastive, tfidf, or hf:/path/to/local/model")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--latent-dim", type=_positive, default=64)
+    p.add_argument("--encoder-steps", type=_positive, default=300, help="contrastive training steps")
+    p.add_argument("--replay-traces", type=_positive, default=12, help="traces replayed per subgraph")
+    p.add_argument("--transition-epochs", type=_positive, default=150)
+    p.add_argument("--ranker-rounds", type=_positive, default=300)
+    p.add_argument("--ranker-objective", default="regression", choices=["regression", "pairwise", "ndcg"],
+                   help="regression on per-subgraph best/latency (default, chosen by cross-validation), "
+                        "pairwise or ndcg ranking")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("eval", help="rank held-out subgraphs' records with an evaluator; report accuracy")
+    p.add_argument("--logs", nargs="+", required=True, help="work dirs, or folders of work dirs")
+    p.add_argument("--model", required=True, help="evaluator directory (from `workbench train`)")
+    p.add_argument("--holdout", help="evaluate only these subgraphs (names, model:<name>, or 'default')")
+    p.add_argument("--baseline", action="store_true",
+                   help="also train MetaSchedule's XGBModel on the other subgraphs and report it")
+    p.add_argument("--allow-seen", action="store_true", help="allow evaluating on the model's training subgraphs")
+    p.add_argument("--json", help="write the summary and per-subgraph metrics to this JSON file")
+    p.set_defaults(func=_cmd_eval)
     return parser
 
 

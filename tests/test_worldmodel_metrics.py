@@ -1,0 +1,133 @@
+"""Ranking metrics on hand-made arrays, and MetaSchedule's XGBModel baseline trained on sample logs."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.worldmodel.metrics import group_metrics, kendall_tau, pairwise_accuracy, summarize, top_k_score
+
+SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs" / "cpu"
+
+
+def test_perfect_order():
+    lat = np.array([4.0, 1.0, 3.0, 2.0, 5.0])
+    scores = 1.0 / lat
+    assert pairwise_accuracy(scores, lat) == 1.0
+    assert kendall_tau(scores, lat) == pytest.approx(1.0)
+    assert top_k_score(scores, lat, 1) == 1.0
+
+
+def test_reversed_order():
+    lat = np.array([4.0, 1.0, 3.0, 2.0, 5.0])
+    assert pairwise_accuracy(lat, lat) == 0.0
+    assert kendall_tau(lat, lat) == pytest.approx(-1.0)
+    assert top_k_score(lat, lat, 1) == pytest.approx(1.0 / 5.0)
+
+
+def test_known_top_k():
+    lat = [1.0, 2.0, 3.0, 4.0]
+    scores = [0.0, 1.0, 3.0, 2.0]  # picks, best first: lat 3, 4, 2, 1
+    assert top_k_score(scores, lat, 1) == pytest.approx(1 / 3)
+    assert top_k_score(scores, lat, 2) == pytest.approx(1 / 3)
+    assert top_k_score(scores, lat, 3) == pytest.approx(1 / 2)
+    assert top_k_score(scores, lat, 10) == 1.0
+    with pytest.raises(ValueError):
+        top_k_score(scores, lat, 0)
+
+
+def test_ties_and_nans():
+    lat = [1.0, 2.0, 3.0]
+    assert pairwise_accuracy([5.0, 5.0, 5.0], lat) == 0.5  # every score tie counts one half
+    assert math.isnan(kendall_tau([5.0, 5.0, 5.0], lat))
+    assert math.isnan(pairwise_accuracy([1.0, 2.0], [3.0, 3.0]))  # no pair with different latencies
+    # A failed measurement (NaN latency) is dropped, whatever its score.
+    assert pairwise_accuracy([3.0, 2.0, 1.0, 9.0], [1.0, 2.0, 3.0, math.nan]) == 1.0
+    assert top_k_score([3.0, 2.0, 1.0, 9.0], [1.0, 2.0, 3.0, math.nan], 1) == 1.0
+
+
+def test_pairwise_matches_brute_force():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 5, 60).astype(float)  # many ties on both sides
+    lat = rng.integers(1, 8, 60).astype(float)
+    right = total = 0.0
+    for i, j in itertools.combinations(range(60), 2):
+        if lat[i] == lat[j]:
+            continue
+        total += 1
+        faster, slower = (i, j) if lat[i] < lat[j] else (j, i)
+        right += 1.0 if scores[faster] > scores[slower] else 0.5 if scores[faster] == scores[slower] else 0.0
+    assert pairwise_accuracy(scores, lat) == pytest.approx(right / total)
+
+
+def test_group_metrics_and_summary():
+    df = pd.DataFrame({
+        "subgraph": ["a"] * 4 + ["b"] * 3 + ["c"],
+        "latency": [1.0, 2.0, 3.0, math.nan, 2.0, 2.0, 2.0, 1.0],
+        "score": [3.0, 2.0, 1.0, 0.0, 1.0, 2.0, 3.0, 1.0],
+    })
+    per = group_metrics(df, "score")
+    assert list(per.index) == ["a", "b", "c"]
+    assert per.loc["a", "n"] == 3 and per.loc["a", "pairwise"] == 1.0 and per.loc["a", "top1"] == 1.0
+    assert per.loc["b", "n"] == 3 and math.isnan(per.loc["b", "pairwise"])  # one distinct latency
+    assert per.loc["c", "n"] == 1 and math.isnan(per.loc["c", "top5"])
+    summary = summarize(per)
+    assert summary["groups"] == 1 and summary["skipped"] == 2
+    assert summary["pairwise"] == 1.0 and summary["top1_gmean"] == 1.0
+
+
+def test_geometric_mean_of_top_k():
+    df = pd.DataFrame({"subgraph": ["a", "a", "b", "b"], "latency": [1.0, 2.0, 1.0, 4.0],
+                       "score": [0.0, 1.0, 1.0, 0.0]})
+    summary = summarize(group_metrics(df, "score"))
+    assert summary["top1"] == pytest.approx(0.75)  # (0.5 + 1) / 2
+    assert summary["top1_gmean"] == pytest.approx(math.sqrt(0.5))
+
+
+def test_failure_policy():
+    from workbench.worldmodel.baseline import MetaScheduleXGB
+
+    rows = pd.DataFrame({
+        "latency": [1e-3, math.nan, math.nan, math.nan],
+        "status": ["ok", "build_error", "timeout", "run_error"],
+        "error": [None, "LocalBuilder: An exception occurred", "LocalBuilder: Timeout, killed after 60.0 seconds",
+                  "LocalRunner: An exception occurred"],
+    })
+    kept = MetaScheduleXGB(progress=False)._training_rows(rows)
+    assert list(kept["status"]) == ["ok", "run_error"]  # as MetaSchedule's UpdateCostModel callback
+    assert list(MetaScheduleXGB(failures="drop", progress=False)._training_rows(rows)["status"]) == ["ok"]
+
+
+def test_metaschedule_xgb_fits_and_ranks_its_training_records():
+    from workbench.logs import load_logs
+    from workbench.worldmodel.baseline import MetaScheduleXGB
+
+    df = load_logs(SAMPLE_LOGS / "dense_512x32x512", SAMPLE_LOGS / "matmul_128", with_actions=False)
+    df = pd.concat([g.sample(40, random_state=0) for _, g in df.groupby("subgraph")], ignore_index=True)
+    model = MetaScheduleXGB(progress=False).fit(df, seed=0)
+    assert model.settings["records"] == 80 and model.settings["config"]["seed"] == 0
+    scores = model.predict(df)
+    assert scores.shape == (80,) and np.isfinite(scores).all()
+    assert pairwise_accuracy(scores, df["latency"]) > 0.6
+    # Row order is kept whatever the grouping inside predict.
+    shuffled = df.sample(frac=1.0, random_state=1)
+    np.testing.assert_allclose(model.predict(shuffled), scores[shuffled.index.to_numpy()], rtol=1e-6)
+    # Scoring schedules directly gives the same scores as scoring their records.
+    from tvm import s_tir
+
+    from workbench.logs import WorkDir
+
+    rows = df[df["subgraph"] == "matmul_128"].head(5)
+    (entry,) = [w for w in WorkDir(rows["logdir"].iloc[0]).workloads() if w.index == rows["workload"].iloc[0]]
+    mod = entry.module()
+    schedules = []
+    for trace in rows["trace"]:
+        sch = s_tir.Schedule(mod)
+        s_tir.Trace.apply_json_to_schedule(trace, sch)
+        schedules.append(sch)
+    np.testing.assert_allclose(model.predict_schedules(mod, schedules), scores[rows.index.to_numpy()], rtol=1e-6)

@@ -1,0 +1,255 @@
+"""MetaSchedule's own cost model (``XGBModel`` over ``PerStoreFeature``) as the baseline, trained on logs.
+
+Everything model-related is MetaSchedule's code: features come from its ``PerStoreFeature`` extractor,
+labels from ``XGBModel.update`` (median run time, normalized per workload as ``min_cost / cost``), training
+from its pack-sum XGBoost routine, scores from ``XGBModel.predict``. This module only replays the logged
+traces into ``MeasureCandidate`` objects and feeds them in.
+
+Training happens once. ``XGBModel.update`` retrains on all data after every call unless its adaptive-training
+threshold says otherwise (``data_size - last_train_size < last_train_size / 5``); :meth:`MetaScheduleXGB.fit`
+holds ``last_train_size`` above any data size while the workloads are added, one ``update`` each, and resets
+it to 0 before the last workload's ``update``, which then trains on everything, as in a tuning session.
+
+Failed measurements (NaN latency), by default as MetaSchedule's tuning loop treats them: its
+``UpdateCostModel`` callback drops candidates that failed to build and passes those that failed to run on
+with no ``run_secs``, which ``XGBModel.update`` costs at 1e10 s (label ~0, sample weight ~0). Here a record
+failed to build when its status is ``build_error`` or its error names the builder (``LocalBuilder: Timeout``);
+other failures (``run_error``, runner timeouts, plain-TVM ``error``) are run failures. ``failures="drop"``
+drops them all. A workload with no successful record is skipped (its min-cost normalization would be
+meaningless) and listed in ``skipped``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from workbench._tvm import ensure_intrinsics, import_tvm
+from workbench.actions import CandidateError, _first_line
+from workbench.hardware import make_target
+from workbench.logs import RECORD_FILE
+
+_NO_TRAINING = 1 << 62  # a last_train_size no data size reaches: XGBModel.update only adds data
+_REQUIRED = ("subgraph", "workload", "trace", "latency", "logdir", "args_info")
+
+
+def _is_build_failure(status: Any, error: Any) -> bool:
+    """True when a failed record never reached the runner (MetaSchedule drops these from training)."""
+    if status == "build_error":
+        return True
+    return isinstance(error, str) and "Builder" in error.split(":", 1)[0]
+
+
+class MetaScheduleXGB:
+    """MetaSchedule's XGBoost cost model trained on tuning logs; scores are higher for predicted-faster programs.
+
+    Settings: MetaSchedule's defaults (``XGBConfig()``: max_depth 10, gamma 0.001, min_child_weight 0,
+    eta 0.2, tree_method "auto"; early stopping after 50 rounds without a better training p-rmse, up to
+    10,000 rounds; average_peak_n 32), with the XGBoost ``seed`` of :meth:`fit`, ``nthread`` = physical
+    cores unless given, and ``num_warmup_samples=0`` (MetaSchedule's default of 100 makes ``predict``
+    return random numbers until 100 records were seen; here the model is trained before it predicts).
+    The exact values are in ``settings`` after :meth:`fit`.
+    """
+
+    def __init__(self, target: Any = "cpu", *, failures: Literal["metaschedule", "drop"] = "metaschedule",
+                 nthread: int | None = None, num_threads: int | Literal["physical", "logical"] = "physical",
+                 progress: bool | None = None) -> None:
+        """``nthread``: XGBoost threads; ``num_threads``: feature-extraction threads (``TuneContext``)."""
+        if failures not in ("metaschedule", "drop"):
+            raise ValueError("failures must be 'metaschedule' or 'drop'")
+        import_tvm()
+        self.target = make_target(target)
+        ensure_intrinsics(self.target)  # TuneContext imports tensor intrinsics: only this target's, quickly
+        self.failures = failures
+        self.nthread = nthread
+        self.num_threads = num_threads
+        self.progress = progress
+        self.model: Any = None
+        self.settings: dict[str, Any] = {}
+        self.skipped: list[str] = []  # workloads left out of training (no successful record)
+        self.timings: dict[str, float] = {}
+        self._contexts: dict[str, Any] = {}  # structural hash -> TuneContext
+        self._workloads: dict[str, dict[int, Any]] = {}  # logdir -> workload index -> WorkloadEntry
+        self._modules: dict[tuple[str, int], Any] = {}
+        self._arg_infos: dict[str, list[Any]] = {}  # args_info JSON -> [ArgInfo]
+        self._entry_args: dict[str, list[Any]] = {}  # structural hash -> [ArgInfo] of the entry function
+
+    # -- replay ------------------------------------------------------------------------------------
+    def _module(self, logdir: str, index: int) -> tuple[str, Any]:
+        from workbench.logs import WorkDir
+
+        key = (str(logdir), int(index))
+        if key not in self._modules:
+            if key[0] not in self._workloads:
+                self._workloads[key[0]] = {w.index: w for w in WorkDir(key[0]).workloads()}
+            entry = self._workloads[key[0]].get(key[1])
+            if entry is None:
+                raise CandidateError(f"{logdir}: no workload {index} in its database_workload.json")
+            self._modules[key] = (entry.name, entry.module())
+        return self._modules[key]
+
+    def _context(self, mod: Any, name: str = "main", key: str | None = None) -> Any:
+        """One ``TuneContext`` per workload (by structural hash), as MetaSchedule has one per task."""
+        from tvm.s_tir import meta_schedule as ms
+        from tvm.s_tir.meta_schedule.utils import shash2hex
+
+        key = key or shash2hex(mod)
+        if key not in self._contexts:
+            self._contexts[key] = ms.TuneContext(mod=mod, target=self.target, task_name=name,
+                                                 num_threads=self.num_threads)
+        return self._contexts[key]
+
+    def _args(self, args_info: Any) -> list[Any]:
+        from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+
+        key = json.dumps(args_info, separators=(",", ":"))
+        if key not in self._arg_infos:
+            self._arg_infos[key] = [ArgInfo.from_json(a) for a in args_info]
+        return self._arg_infos[key]
+
+    def _candidates(self, mod: Any, rows: Any, name: str) -> list[Any]:
+        """``MeasureCandidate`` of each row: its trace replayed on the workload, with its args_info."""
+        from tvm import s_tir
+        from tvm.s_tir.meta_schedule import MeasureCandidate
+
+        out = []
+        for row in rows.itertuples(index=False):
+            sch = s_tir.Schedule(mod)
+            try:
+                s_tir.Trace.apply_json_to_schedule(row.trace, sch)
+            except Exception as err:  # noqa: BLE001 - TVM raises builtin error types of many kinds
+                record = getattr(row, "record", None)
+                where = f"{Path(row.logdir) / RECORD_FILE}:{record + 1}" if record is not None else row.logdir
+                raise CandidateError(f"subgraph {name!r} ({where}): trace does not apply: "
+                                     f"{_first_line(err)}") from err
+            out.append(MeasureCandidate(sch, self._args(row.args_info)))
+        return out
+
+    def _groups(self, df: Any) -> list[tuple[tuple[str, int], Any]]:
+        missing = [c for c in _REQUIRED if c not in df.columns]
+        if missing:
+            raise ValueError(f"the DataFrame lacks columns {missing}: use workbench.logs.load_logs")
+        return list(df.groupby(["logdir", "workload"], sort=False))
+
+    def _bar(self, items: Sequence, desc: str) -> Any:
+        from tqdm.auto import tqdm
+
+        show = len(items) > 1 if self.progress is None else self.progress
+        return tqdm(items, desc=desc, unit="subgraph", disable=not show, leave=False)
+
+    # -- training ----------------------------------------------------------------------------------
+    def _results(self, rows: Any) -> list[Any]:
+        """A ``RunnerResult`` per row: its repeats, or no run_secs for a run failure (XGBModel: 1e10 s)."""
+        from tvm.s_tir.meta_schedule.runner import RunnerResult
+
+        out = []
+        for row in rows.itertuples(index=False):
+            if np.isnan(row.latency):
+                error = getattr(row, "error", None)
+                out.append(RunnerResult(None, error if isinstance(error, str) and error else "failed"))
+            else:
+                secs = [float(s) for s in (getattr(row, "run_secs", None) or [])] or [float(row.latency)]
+                out.append(RunnerResult(secs, None))
+        return out
+
+    def _training_rows(self, rows: Any) -> Any:
+        failed = rows["latency"].isna()
+        if self.failures == "drop":
+            return rows[~failed]
+        status = rows["status"] if "status" in rows else [None] * len(rows)
+        error = rows["error"] if "error" in rows else [None] * len(rows)
+        build = np.array([_is_build_failure(s, e) for s, e in zip(status, error, strict=True)], dtype=bool)
+        return rows[~(failed.to_numpy() & build)]
+
+    def fit(self, df: Any, seed: int = 0) -> MetaScheduleXGB:
+        """Train a fresh ``XGBModel`` on every record of ``df`` (a ``load_logs`` DataFrame)."""
+        import_tvm()
+        from tvm.s_tir.meta_schedule.cost_model import XGBModel
+        from tvm.s_tir.meta_schedule.cost_model.xgb_model import XGBConfig
+        from tvm.s_tir.meta_schedule.feature_extractor import PerStoreFeature
+        from tvm.s_tir.meta_schedule.utils import cpu_count
+
+        start = time.perf_counter()
+        plan = []
+        self.skipped = []
+        for (logdir, index), rows in self._groups(df):
+            kept = self._training_rows(rows)
+            if kept["latency"].notna().any():
+                plan.append((logdir, int(index), kept))
+            else:
+                self.skipped.append(f"{rows['subgraph'].iloc[0]} ({logdir})")
+        if self.skipped:
+            warnings.warn(f"no successful record, left out of training: {', '.join(self.skipped)}", stacklevel=2)
+        if not plan:
+            raise ValueError("no successful record to train on")
+        config = XGBConfig(seed=seed, nthread=self.nthread or cpu_count(logical=False))
+        model = XGBModel(extractor=PerStoreFeature(), config=config, num_warmup_samples=0, adaptive_training=True)
+        model.last_train_size = _NO_TRAINING  # add data only; the last update below trains once on all of it
+        replay = update = 0.0
+        n_records = 0
+        for i, (logdir, index, rows) in enumerate(self._bar(plan, "MetaSchedule XGB: features")):
+            name, mod = self._module(logdir, index)
+            t0 = time.perf_counter()
+            candidates = self._candidates(mod, rows, name)
+            results = self._results(rows)
+            t1 = time.perf_counter()
+            if i == len(plan) - 1:
+                model.last_train_size = 0  # XGBModel.update retrains on all its data
+            model.update(self._context(mod, name), candidates, results)
+            replay += t1 - t0
+            update += time.perf_counter() - t1
+            n_records += len(rows)
+        if model.booster is None:
+            raise RuntimeError("XGBModel.update did not train (no candidate had features)")
+        self.model = model
+        self.settings = {"config": config.to_dict(), "extractor": "PerStoreFeature()", "num_warmup_samples": 0,
+                         "early_stopping_rounds": model.early_stopping_rounds, "num_boost_round": 10000,
+                         "average_peak_n": model.average_peak_n, "failures": self.failures,
+                         "target": str(self.target), "workloads": len(plan), "records": n_records,
+                         "data_size": int(model.data_size), "rounds": int(model.booster.num_boosted_rounds())}
+        self.timings = {"fit": time.perf_counter() - start, "replay": replay, "update": update}
+        return self
+
+    # -- scoring -----------------------------------------------------------------------------------
+    def _predict(self, context: Any, candidates: list[Any]) -> np.ndarray:
+        if self.model is None:
+            raise RuntimeError("MetaScheduleXGB is not trained: call fit() first")
+        if not candidates:
+            return np.zeros(0)
+        scores = np.asarray(self.model.predict(context, candidates), dtype=np.float64)
+        # Pack-sum sums block predictions per candidate with bincount: trailing candidates without any
+        # store feature get no entry; like such candidates elsewhere in the batch, they score 0.
+        if len(scores) < len(candidates):
+            scores = np.concatenate([scores, np.zeros(len(candidates) - len(scores))])
+        return scores
+
+    def predict(self, df: Any) -> np.ndarray:
+        """Scores of the rows of ``df`` (higher = predicted faster), in row order; traces are replayed."""
+        out = np.full(len(df), np.nan)
+        positions = {label: i for i, label in enumerate(df.index)}
+        if len(positions) != len(df):
+            raise ValueError("the DataFrame's index has duplicates: reset_index() first")
+        for (logdir, index), rows in self._bar(self._groups(df), "MetaSchedule XGB: scoring"):
+            name, mod = self._module(logdir, int(index))
+            scores = self._predict(self._context(mod, name), self._candidates(mod, rows, name))
+            out[[positions[label] for label in rows.index]] = scores
+        return out
+
+    def predict_schedules(self, mod: Any, schedules: Sequence[Any]) -> np.ndarray:
+        """Scores of already-built ``s_tir.Schedule`` objects of one workload ``mod`` (features included)."""
+        from tvm.s_tir.meta_schedule import MeasureCandidate
+        from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+        from tvm.s_tir.meta_schedule.utils import shash2hex
+
+        key = shash2hex(mod)
+        context = self._context(mod, key=key)
+        if key not in self._entry_args:
+            self._entry_args[key] = ArgInfo.from_entry_func(context.mod, remove_preproc=True)
+        args = self._entry_args[key]
+        return self._predict(context, [MeasureCandidate(sch, args) for sch in schedules])

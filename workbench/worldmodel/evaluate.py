@@ -1,0 +1,58 @@
+"""Honest evaluation: split by subgraph, score held-out subgraphs, compare with MetaSchedule's XGBModel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+# Held out of the shipped model and of every evaluation by default: two whole models (their subgraphs never
+# appear in training) and built-in operators of every family. Tuning benchmarks use these subgraphs too.
+DEFAULT_HOLDOUT = (
+    "model:mobilenet_v2", "model:vit_b16",
+    "conv2d_7x7x512_3x3", "depthwise_14x14x512_s2", "matmul_256", "conv1d_64x256x256_k5",
+    "batch_matmul_12x128x64", "conv2d_transpose_4x4x512", "softmax_256x256", "norm_256x256",
+    "max_pool2d_56x56x64",
+)
+
+
+def holdout_names(spec: Iterable[str] | str | None, names: Iterable[str]) -> set[str]:
+    """Subgraph names selected by a holdout spec: names, ``model:<name>`` for all of a model's subgraphs,
+    or ``default``; ValueError for an entry that matches nothing."""
+    if spec is None:
+        return set()
+    items = [s for s in (spec.split(",") if isinstance(spec, str) else spec) if s]
+    if items == ["default"]:
+        items = list(DEFAULT_HOLDOUT)
+    names = set(names)
+    out: set[str] = set()
+    for item in items:
+        item = item.strip()
+        if item == "default":
+            out |= holdout_names(DEFAULT_HOLDOUT, names)
+            continue
+        hit = {n for n in names if n.startswith(item[6:] + "/")} if item.startswith("model:") else (
+            {item} & names)
+        if not hit:
+            raise ValueError(f"holdout entry {item!r} matches no subgraph in the logs")
+        out |= hit
+    return out
+
+
+def split_by_subgraph(df: Any, holdout: Iterable[str] | str | None) -> tuple[Any, Any]:
+    """(train, test) DataFrames: every record of a held-out subgraph goes to test, never to train."""
+    held = holdout_names(holdout, df["subgraph"].unique())
+    mask = df["subgraph"].isin(held)
+    return df[~mask].reset_index(drop=True), df[mask].reset_index(drop=True)
+
+
+def evaluate_scores(test: Any, scores: np.ndarray, name: str) -> tuple[dict[str, Any], Any]:
+    """Summary metrics and per-subgraph metrics of ``scores`` on the measured test records."""
+    from workbench.worldmodel.metrics import group_metrics, summarize
+
+    frame = test.assign(score=np.asarray(scores, dtype=np.float64))
+    per_group = group_metrics(frame, "score")
+    summary = summarize(per_group)
+    summary["model"] = name
+    return summary, per_group.assign(model=name)

@@ -1,0 +1,162 @@
+"""The latent transition model: TransH-style steps ``z_{t+1} = T(z_t, a_t)``, rolled out over whole traces.
+
+For an action token ``k`` with parameters ``p`` (tile factors, extents, annotation values, locations):
+
+    h = MLP([emb(k), p])                        action embedding
+    w = normalize(W[k] + U h)                   hyperplane normal, per kind and conditioned on parameters
+    z_proj = z - (w . z) w                      project the state onto the hyperplane
+    z' = z_proj + D([h, z_proj])                translate (conditioned on the action and the projection)
+
+Latents are standardized with the training targets' mean and scale, stored with the weights.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from workbench._tvm import torch_ready
+from workbench.worldmodel.features import N_PARAMS, STEP_TOKENS
+
+torch = torch_ready()
+nn = torch.nn
+F = torch.nn.functional
+
+
+@dataclass
+class Rollouts:
+    """A padded batch of traces: tokens (B, T), params (B, T, P), mask (B, T), optional targets (B, T, D)."""
+
+    z0: Any
+    tokens: Any
+    params: Any
+    mask: Any
+    targets: Any = None
+
+    @classmethod
+    def pack(cls, z0: np.ndarray, tokens: Sequence[Sequence[int]], params: Sequence[Sequence[Sequence[float]]],
+             targets: Sequence[np.ndarray] | None = None) -> Rollouts:
+        b, t = len(tokens), max((len(x) for x in tokens), default=0)
+        tok = np.zeros((b, max(t, 1)), dtype=np.int64)
+        par = np.zeros((b, max(t, 1), N_PARAMS), dtype=np.float32)
+        mask = np.zeros((b, max(t, 1)), dtype=bool)
+        tgt = np.zeros((b, max(t, 1), z0.shape[1]), dtype=np.float32) if targets is not None else None
+        for i, (k, p) in enumerate(zip(tokens, params, strict=True)):
+            n = len(k)
+            if n:
+                tok[i, :n], par[i, :n], mask[i, :n] = k, p, True
+                if tgt is not None:
+                    tgt[i, :n] = targets[i]
+        return cls(torch.from_numpy(np.asarray(z0, dtype=np.float32)), torch.from_numpy(tok),
+                   torch.from_numpy(par), torch.from_numpy(mask), None if tgt is None else torch.from_numpy(tgt))
+
+    def subset(self, idx: Any) -> Rollouts:
+        return Rollouts(self.z0[idx], self.tokens[idx], self.params[idx], self.mask[idx],
+                        None if self.targets is None else self.targets[idx])
+
+
+class TransitionModel(nn.Module):
+    def __init__(self, dim: int, hidden: int = 128, token_dim: int = 32, n_tokens: int = len(STEP_TOKENS)) -> None:
+        super().__init__()
+        self.dim, self.hidden, self.token_dim, self.n_tokens = dim, hidden, token_dim, n_tokens
+        self.token = nn.Embedding(n_tokens, token_dim)
+        self.action = nn.Sequential(nn.Linear(token_dim + N_PARAMS, hidden), nn.GELU(), nn.Linear(hidden, hidden),
+                                    nn.GELU())
+        self.normal = nn.Embedding(n_tokens, dim)
+        self.normal_mod = nn.Linear(hidden, dim)
+        self.translate = nn.Sequential(nn.Linear(hidden + dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("scale", torch.ones(dim))
+
+    def config(self) -> dict[str, int]:
+        return {"dim": self.dim, "hidden": self.hidden, "token_dim": self.token_dim, "n_tokens": self.n_tokens}
+
+    def standardize(self, z: Any) -> Any:
+        return (z - self.mean) / self.scale
+
+    def step(self, z: Any, h: Any, token: Any) -> Any:
+        w = F.normalize(self.normal(token) + self.normal_mod(h), dim=-1)
+        z_proj = z - (z * w).sum(-1, keepdim=True) * w
+        return z_proj + self.translate(torch.cat([h, z_proj], dim=-1))
+
+    def forward(self, batch: Rollouts) -> Any:
+        """Free rollout from the standardized initial state: (B, T, D) predicted standardized states."""
+        h_all = self.action(torch.cat([self.token(batch.tokens), batch.params], dim=-1))
+        z = self.standardize(batch.z0)
+        out = []
+        for t in range(batch.tokens.shape[1]):
+            z_next = self.step(z, h_all[:, t], batch.tokens[:, t])
+            z = torch.where(batch.mask[:, t, None], z_next, z)  # finished traces keep their final state
+            out.append(z)
+        return torch.stack(out, dim=1)
+
+    def final(self, batch: Rollouts) -> Any:
+        """Predicted final standardized latent per trace (B, D)."""
+        with torch.inference_mode():
+            if batch.tokens.shape[1] == 0:
+                return self.standardize(batch.z0)
+            return self.forward(batch)[:, -1]
+
+
+def step_errors(pred: Any, batch: Rollouts, start: Any, max_steps: int = 64) -> dict[str, list[float]]:
+    """Per-step mean squared error (standardized units) of a rollout and of copying the start state."""
+    tgt = batch.targets
+    err = ((pred - tgt) ** 2).mean(-1)
+    z0 = start[:, None, :].expand_as(tgt)
+    copy = ((z0 - tgt) ** 2).mean(-1)
+    out: dict[str, list[float]] = {"rollout": [], "copy_initial": [], "count": []}
+    for t in range(min(tgt.shape[1], max_steps)):
+        m = batch.mask[:, t]
+        if not m.any():
+            break
+        out["rollout"].append(float(err[m, t].mean()))
+        out["copy_initial"].append(float(copy[m, t].mean()))
+        out["count"].append(int(m.sum()))
+    return out
+
+
+def fit_transition(model: TransitionModel, batch: Rollouts, *, epochs: int = 60, batch_size: int = 32,
+                   lr: float = 2e-3, seed: int = 0, progress: bool = True,
+                   validation: Rollouts | None = None) -> dict[str, Any]:
+    """Train on free rollouts: the loss covers every step of the predicted trajectory, not one-step targets."""
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(seed)
+    tgt = batch.targets[batch.mask]
+    model.mean.copy_(tgt.mean(0))
+    model.scale.copy_(tgt.std(0).clamp(min=1e-3))
+    std = Rollouts(batch.z0, batch.tokens, batch.params, batch.mask, model.standardize(batch.targets))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    gen = torch.Generator().manual_seed(seed)
+    n, losses, t0 = len(batch.tokens), [], time.perf_counter()
+    bar = tqdm(range(epochs), desc="training transition", unit="epoch", disable=not progress, leave=False)
+    model.train()
+    for _ in bar:
+        perm = torch.randperm(n, generator=gen)
+        total = 0.0
+        for start in range(0, n, batch_size):
+            part = std.subset(perm[start:start + batch_size])
+            pred = model(part)
+            m = part.mask
+            loss = ((pred - part.targets) ** 2).mean(-1)[m].mean()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            total += float(loss.detach()) * len(part.tokens)
+        losses.append(total / n)
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+    model.eval()
+    report: dict[str, Any] = {"epochs": epochs, "loss_first": losses[0], "loss_last": losses[-1], "losses": losses,
+                              "seconds": time.perf_counter() - t0, "traces": n}
+    with torch.inference_mode():
+        report["train_steps"] = step_errors(model(std), std, model.standardize(std.z0))
+        if validation is not None:
+            val = Rollouts(validation.z0, validation.tokens, validation.params, validation.mask,
+                           model.standardize(validation.targets))
+            report["validation_steps"] = step_errors(model(val), val, model.standardize(val.z0))
+    return report
