@@ -2,9 +2,11 @@
 
 Train/test split by subgraph (DEFAULT_HOLDOUT: two whole models plus built-ins of every family). The full
 model at seed 0 is the shipped evaluator (``--model``); other seeds retrain its transition and ranker on the
-same encoder. Ablations retrain on the same training records, same seeds, same run:
+same encoder. Ablations retrain on the same training records, same seeds, same run.
+``value_head`` scores with the transition's value head alone (no XGBoost):
 
 * no_transition: the ranker sees the static encoding of the real final program (built and encoded);
+* no_value_grounding: the transition trained on the state loss alone (no ranking loss on measured records);
 * no_action_features / no_hardware_features: ranker columns removed;
 * tfidf_encoder: the TF-IDF + SVD encoder instead of the contrastive transformer.
 """
@@ -87,10 +89,15 @@ def main() -> None:
             full = shipped
         else:
             _, transition, _ = fit_world(train, cfg, progress=False, log=lambda _: None, encoder=shipped.encoder,
-                                         replayed=replayed)
+                                         replayed=replayed, items=train_items)
             full = fit_ranker(shipped.encoder, transition, train, cfg, items=train_items)
         record("world_model", seed, full.score(test_items))
         z_train, z_test = full.final_latents(train_items), full.final_latents(test_items)
+        record("value_head", seed, full.transition.values(torch.from_numpy(z_test)).numpy())
+        _, plain, _ = fit_world(train, replace(cfg, value_weight=0.0), progress=False, log=lambda _: None,
+                                encoder=shipped.encoder, replayed=replayed, items=train_items)
+        record("no_value_grounding", seed, fit_ranker(shipped.encoder, plain, train, cfg, items=train_items)
+               .score(test_items))
         for name, change in (("no_action_features", {"use_action_features": False}),
                              ("no_hardware_features", {"use_hardware_features": False})):
             ev = fit_ranker(full.encoder, full.transition, train, replace(cfg, **change), items=train_items,
@@ -100,7 +107,8 @@ def main() -> None:
                         latents=static_train)
         record("no_transition", seed, ev.ranker.predict(ev.feature_matrix(test_items, static_test)))
         tf_cfg = replace(cfg, encoder="tfidf")
-        tf_enc, tf_trans, _ = fit_world(train, tf_cfg, progress=False, log=lambda _: None, replayed=replayed)
+        tf_enc, tf_trans, _ = fit_world(train, tf_cfg, progress=False, log=lambda _: None, replayed=replayed,
+                                        items=train_items)
         tfidf_encoders[seed] = tf_enc
         ev = fit_ranker(tf_enc, tf_trans, train, tf_cfg, items=train_items)
         record("tfidf_encoder", seed, ev.score(test_items))
@@ -138,8 +146,8 @@ def main() -> None:
     table = pd.DataFrame(summaries)
     cols = ["pairwise", "kendall", "top1", "top5", "top1_gmean"]
     agg = table.groupby("model")[cols].agg(["mean", "min", "max"])
-    order = ["world_model", "metaschedule_xgb", "no_transition", "no_action_features", "no_hardware_features",
-             "tfidf_encoder"]
+    order = ["world_model", "metaschedule_xgb", "value_head", "no_value_grounding", "no_transition",
+             "no_action_features", "no_hardware_features", "tfidf_encoder"]
     lines = ["| model | pairwise acc | Kendall tau | top-1 | top-5 | top-1 geomean |", "|---|---|---|---|---|---|"]
     for name in order:
         if name in agg.index:

@@ -20,7 +20,7 @@ from workbench.worldmodel.train import (
     rollouts_for,
     train_evaluator,
 )
-from workbench.worldmodel.transition import TransitionModel, fit_transition
+from workbench.worldmodel.transition import Measured, TransitionModel, fit_transition, rank_loss, torch
 
 SMALL = ("matmul_128", "dense_512x32x512", "conv2d_14x14x128_3x3")
 
@@ -114,6 +114,35 @@ def test_transition_training_reduces_rollout_loss(tfidf, replayed):
     assert len(steps["rollout"]) == len(steps["copy_initial"]) == batch.tokens.shape[1]
 
 
+def test_value_loss_on_measured_records_goes_down(tfidf, replayed, small_logs, evaluator):
+    """The value head learns to order real measured records of the training subgraphs."""
+    enc, _ = tfidf
+    initial, trajs = replayed
+    ok = small_logs[small_logs["status"] == "ok"].reset_index(drop=True)
+    from workbench.worldmodel.train import measured_for
+
+    measured = measured_for(enc, ok, Evaluator.items_from_logs(ok))
+    assert len(measured.by_group()) == len(SMALL)
+    model = TransitionModel(16, hidden=32)
+    stats = fit_transition(model, rollouts_for(enc, initial, trajs), measured=measured, epochs=25, batch_size=4,
+                           seed=0, progress=False)
+    assert stats["value_loss_last"] < 0.8 * stats["value_loss_first"]
+    with torch.inference_mode():
+        v = model.values(model.final(measured.batch)).numpy()
+    from workbench.worldmodel.metrics import pairwise_accuracy
+
+    sub = ok["subgraph"].to_numpy() == "matmul_128"
+    assert pairwise_accuracy(v[sub], ok["latency"].to_numpy()[sub]) > 0.6
+
+
+def test_rank_loss_prefers_the_right_order():
+    log_lat = torch.tensor([0.0, 1.0, 2.0])
+    right, wrong = rank_loss(torch.tensor([2.0, 1.0, 0.0]), log_lat), rank_loss(torch.tensor([0.0, 1.0, 2.0]), log_lat)
+    assert float(right) < 0.5 < float(wrong)
+    assert float(rank_loss(torch.tensor([1.0, 1.0]), torch.tensor([0.5, 0.5]))) == 0.0  # no pair to order
+    assert isinstance(Measured, type)
+
+
 def test_fit_world_is_deterministic(small_logs):
     cfg = TrainConfig(encoder="tfidf", latent_dim=8, replay_traces=2, transition_epochs=2)
     runs = [fit_world(small_logs, cfg, progress=False, log=lambda _: None) for _ in range(2)]
@@ -141,6 +170,7 @@ def test_score_and_explain_fresh_candidates(evaluator, matmul_space):
     assert info["score"] == pytest.approx(float(scores[0]), rel=1e-5)
     traj = info["trajectory"]
     assert traj["latents"].shape == (len(traj["action_index"]), 16)
+    assert traj["values"].shape == (len(traj["action_index"]) + 1,) and np.isfinite(traj["values"]).all()
     assert set(info["contribution_by_group"]) == {"latent", "action", "hardware"}
 
 
@@ -240,6 +270,28 @@ def test_shipped_default_model_scores_held_out_candidates(conv_space):
                                            flops=cands[0].space.subgraph.flops or 0.0)
     np.testing.assert_allclose(ev.score(items), scores, rtol=1e-5)
     assert (default_model_dir("cpu") / "encoder" / "tokenizer.json").is_file()
+
+
+def test_trace_reader_fast_path_reads_the_same_decisions(conv_space):
+    """The fast path (structure known from a trace's decisions) gives what a full read of each trace gives."""
+    from tvm import s_tir
+
+    from workbench.actions import actions_from_trace
+    from workbench.worldmodel.evaluator import _TraceReader
+
+    mod = conv_space.subgraph.mod
+    traces = []
+    for cand in conv_space.sample(24, seed=11):  # post-processed schedules, as a search hands them over
+        sch = s_tir.Schedule(mod)
+        cand.trace.apply_to_schedule(sch, remove_postproc=False)
+        traces.append(sch.trace)
+    reader = _TraceReader(workload=12345)
+    for _ in range(2):  # the second pass takes the fast path for every known structure
+        for trace in traces:
+            got = reader.read(trace)
+            want = actions_from_trace(trace, design_only=True, lean=True)
+            assert [(a.kind, a.decision) for a in got] == [(a.kind, a.decision) for a in want]
+    assert reader._fast
 
 
 def test_hf_encoder_loads_a_local_directory_offline(tfidf, tmp_path):

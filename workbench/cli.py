@@ -67,7 +67,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(encoder=args.encoder, seed=args.seed, encoder_steps=args.encoder_steps,
                          replay_traces=args.replay_traces, transition_epochs=args.transition_epochs,
                          ranker_rounds=args.ranker_rounds, latent_dim=args.latent_dim,
-                         ranker_objective=args.ranker_objective)
+                         ranker_objective=args.ranker_objective, value_weight=args.value_weight)
     print(f"training on {train['subgraph'].nunique()} subgraphs ({len(train)} records); "
           f"held out {test['subgraph'].nunique()} subgraphs", flush=True)
     evaluator, report = train_evaluator(train, config, progress=not args.quiet)
@@ -119,6 +119,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -162,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder-steps", type=_positive, default=300, help="contrastive training steps")
     p.add_argument("--replay-traces", type=_positive, default=12, help="traces replayed per subgraph")
     p.add_argument("--transition-epochs", type=_positive, default=150)
+    p.add_argument("--value-weight", type=_non_negative_float, default=1.0,
+                   help="weight of the value head's ranking loss on measured records (0: state loss only)")
     p.add_argument("--ranker-rounds", type=_positive, default=300)
     p.add_argument("--ranker-objective", default="regression", choices=["regression", "pairwise", "ndcg"],
                    help="regression on per-subgraph best/latency (default, chosen by cross-validation), "

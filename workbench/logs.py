@@ -242,6 +242,51 @@ class WorkDir:
         self._workloads[shash] = WorkloadEntry(index=index, shash=shash, raw=raw, name=subgraph.name, info=info)
         return index
 
+    def add_subgraph_info(self, subgraph: Any) -> str:
+        """Write only the side entry of ``subgraph`` (name, op, weight, FLOPs) if missing; returns its hash.
+
+        For work dirs whose TVM files TVM itself writes (a tuning run's ``JSONDatabase``).
+        """
+        import_tvm()
+        from tvm.s_tir.meta_schedule.database import Workload
+
+        from workbench.actions import to_plain_json
+
+        cache = self.__dict__.setdefault("_info_written", {})
+        if subgraph.name in cache:
+            return cache[subgraph.name]
+        shash = str(to_plain_json(Workload(subgraph.mod).as_json())[0])
+        problems: list[str] = []
+        known = {str(o.get("shash")) for _, o in _read_lines(self.file(SUBGRAPH_FILE), problems) if isinstance(o, dict)}
+        if shash not in known:
+            _repair_tail(self.file(SUBGRAPH_FILE))
+            _append_line(self.file(SUBGRAPH_FILE), {"shash": shash, "name": subgraph.name, "op": subgraph.op,
+                                                    "weight": subgraph.weight, "flops": subgraph.flops,
+                                                    "source": subgraph.source})
+        cache[subgraph.name] = shash
+        return shash
+
+    def add_measurement(self, subgraph: Any, trace: Any, *, status: str, error: str | None, run_secs: list[float],
+                        hardware: str, trial: int | None = None) -> None:
+        """Write the side line of a candidate whose TVM record line TVM writes itself (``AddToDatabase``).
+
+        The workload must already be in ``database_workload.json`` (TVM commits it when tuning starts).
+        """
+        from workbench.actions import to_plain_json
+
+        shash = self.add_subgraph_info(subgraph)
+        entry = (self._workloads or {}).get(shash)
+        if entry is None:
+            self._workloads = {w.shash: w for w in self.workloads([])}
+            entry = self._workloads.get(shash)
+        if entry is None:
+            raise ValueError(f"{self.file(WORKLOAD_FILE)}: no workload for subgraph {subgraph.name!r} yet")
+        _repair_tail(self.file(MEASURE_FILE))
+        _append_line(self.file(MEASURE_FILE), {
+            "workload": entry.index, "trace_hash": trace_hash(to_plain_json(trace.as_json())), "status": status,
+            "error": error, "run_secs": run_secs, "hardware": hardware, "build_secs": None, "trial": trial,
+        })
+
     def add_hardware(self, desc: dict[str, Any]) -> None:
         if desc["id"] not in self.hardware([]):
             _repair_tail(self.file(HARDWARE_FILE))

@@ -22,7 +22,7 @@ from workbench.worldmodel.ranker import Ranker
 from workbench.worldmodel.text import program_text
 from workbench.worldmodel.transition import Rollouts, TransitionModel, torch
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the transition has a value head
 CONFIG_FILE = "config.json"
 TRANSITION_FILE = "transition.safetensors"
 RANKER_FILE = "ranker.json"
@@ -144,7 +144,7 @@ class Evaluator:
             self._initial[key] = self.encoder.encode([program_text(mod)])[0]
         return self._initial[key]
 
-    def _batch(self, items: Sequence[Item]) -> tuple[Rollouts, list[list[int]], np.ndarray]:
+    def rollout_inputs(self, items: Sequence[Item]) -> tuple[Rollouts, list[list[int]], np.ndarray]:
         """Rollout inputs of the items, and their trace features (both from one pass over the actions)."""
         z_by_mod: dict[int, np.ndarray] = {}
         for it in items:
@@ -168,17 +168,23 @@ class Evaluator:
 
             texts = [program_text(it.final_mod if it.final_mod is not None else final_program(it)) for it in items]
             return self.encoder.encode(texts)
-        batch, _, _ = self._batch(items)
+        batch, _, _ = self.rollout_inputs(items)
         return self.transition.final(batch).numpy()
 
     def trajectories(self, items: Sequence[Item]) -> list[dict[str, Any]]:
-        """Predicted standardized latents after every program-changing action of each candidate."""
-        batch, indices, _ = self._batch(items)
+        """Predicted standardized latents after every program-changing action of each candidate, and the
+        value head along the way (``values[0]`` for the initial program, then one per action)."""
+        if self.transition is None:
+            raise ValueError("this evaluator has no transition model (a static ablation): no trajectories")
+        batch, indices, _ = self.rollout_inputs(items)
         with torch.inference_mode():
-            start = self.transition.standardize(batch.z0).numpy()
-            pred = self.transition(batch).numpy() if batch.tokens.shape[1] else np.zeros((len(items), 0, 0))
-        return [{"action_index": ix, "initial": start[i], "latents": pred[i, :len(ix)]}
-                for i, ix in enumerate(indices)]
+            start = self.transition.standardize(batch.z0)
+            pred = self.transition(batch) if batch.tokens.shape[1] else start[:, None, :0]
+            v0 = self.transition.values(start).numpy()
+            v = self.transition.values(pred).numpy() if pred.shape[-1] else np.zeros((len(items), 0))
+            start, pred = start.numpy(), pred.numpy()
+        return [{"action_index": ix, "initial": start[i], "latents": pred[i, :len(ix)],
+                 "values": np.concatenate([[v0[i]], v[i, :len(ix)]])} for i, ix in enumerate(indices)]
 
     def feature_matrix(self, items: Sequence[Item], latents: np.ndarray | None = None) -> np.ndarray:
         """Ranker inputs: [final latent, action features, hardware features] (as configured)."""
@@ -186,7 +192,7 @@ class Evaluator:
         if latents is not None:
             z = latents
         elif self.config.use_transition and self.transition is not None:
-            batch, _, trace_x = self._batch(items)
+            batch, _, trace_x = self.rollout_inputs(items)
             z = self.transition.final(batch).numpy()
         else:
             z = self.final_latents(items)
@@ -197,7 +203,12 @@ class Evaluator:
                                      for it in items]) if items else np.zeros((0, len(feats.TRACE_FEATURES))))
             cols.append(trace_x)
         if self.config.use_hardware_features:
-            cols.append(np.stack([feats.hardware_features(it.hardware, it.target_kind) for it in items])
+            cache: dict[tuple[int, str], np.ndarray] = {}  # items of one search share one descriptor
+            for it in items:
+                key = (id(it.hardware), it.target_kind)
+                if key not in cache:
+                    cache[key] = feats.hardware_features(it.hardware, it.target_kind)
+            cols.append(np.stack([cache[(id(it.hardware), it.target_kind)] for it in items])
                         if items else np.zeros((0, len(feats.HARDWARE_FEATURES))))
         return np.concatenate(cols, axis=1).astype(np.float32)
 
@@ -224,6 +235,19 @@ class Evaluator:
         if self.transition is not None and self.config.use_transition:
             out["trajectory"] = self.trajectories([item])[0]
         return out
+
+    def copy(self) -> Evaluator:
+        """A copy whose ranker can be updated online without changing this one (the encoder and the
+        transition, which scoring only reads, are shared)."""
+        import copy
+
+        ranker = copy.copy(self.ranker)
+        ranker.params = dict(self.ranker.params)
+        ranker.booster = self.ranker.booster.copy() if self.ranker.booster is not None else None
+        ranker._online = list(self.ranker._online)
+        ev = Evaluator(self.encoder, self.transition, ranker, self.config)
+        ev._initial = dict(self._initial)
+        return ev
 
     # ---- persistence --------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -282,45 +306,85 @@ class _TraceReader:
     """Design actions of many traces of one subgraph, read fast.
 
     Candidates of one design space share their instruction structure per sketch; only the decisions differ.
-    The first trace of each structure (keyed by its instruction kinds) is decoded in full; later ones only
-    read their kinds and decisions and reuse the decoded operands.
+    The first trace of each structure (keyed by its instruction kinds) is decoded in full; later ones reuse the
+    decoded operands and read only their decisions. A fast path recognizes a known structure from the trace's
+    length and its decisions alone: each decision's instruction must sit exactly where the structure has it,
+    and the kinds at a few other positions (the post-processing marker among them) must match; anything else
+    takes the full path.
     """
 
     _templates: dict[tuple, list[Action]] = {}
+    _fast: dict[tuple, tuple[list[Action], tuple[int, ...], tuple[tuple[int, str], ...]]] = {}
     _kind_names: dict[int, str] = {}
+    _PROBES = 8  # non-decision positions whose kinds the fast path checks
 
     def __init__(self, workload: int) -> None:
         self.workload = workload
 
-    def read(self, trace: Any) -> list[Action]:
-        from workbench.actions import _plain
+    def _kind(self, inst: Any) -> str:
+        kind_obj = inst.kind
+        kind = self._kind_names.get(kind_obj.__chandle__())
+        if kind is None:  # instruction kinds are registered singletons: read each name once
+            kind = self._kind_names[kind_obj.__chandle__()] = kind_obj.name
+        return kind
 
+    def read(self, trace: Any) -> list[Action]:
+        insts = trace.insts
+        decisions = list(trace.decisions.items())
+        fast_key = (self.workload, len(insts), tuple(self._kind(inst) for inst, _ in decisions))
+        fast = self._fast.get(fast_key)
+        if fast is not None:
+            template, positions, probes = fast
+            if (all(insts[p].__chandle__() == inst.__chandle__()
+                    for p, (inst, _) in zip(positions, decisions, strict=True))
+                    and all(self._kind(insts[p]) == k for p, k in probes)):
+                return self._with_decisions(template, zip(positions, (v for _, v in decisions), strict=True))
+        return self._read_full(trace, fast_key, decisions)
+
+    def _read_full(self, trace: Any, fast_key: tuple, decisions: list[tuple[Any, Any]]) -> list[Action]:
         kinds, handles = [], {}
-        names = self._kind_names
         for index, inst in enumerate(trace.insts):
-            kind_obj = inst.kind
-            kind = names.get(kind_obj.__chandle__())
-            if kind is None:  # instruction kinds are registered singletons: read each name once
-                kind = names[kind_obj.__chandle__()] = kind_obj.name
+            kind = self._kind(inst)
             if kind == "EnterPostproc":
                 break
             kinds.append(kind)
             handles[inst.__chandle__()] = index
         key = (self.workload, tuple(kinds))
         template = self._templates.get(key)
+        if len(self._templates) > 10000:
+            self._templates.clear()
+            self._fast.clear()
         if template is None:
-            template = actions_from_trace(trace, design_only=True, lean=True)
-            if len(self._templates) > 10000:
-                self._templates.clear()
-            self._templates[key] = template
-            return template
+            template = self._templates[key] = actions_from_trace(trace, design_only=True, lean=True)
+            actions = template
+        else:
+            actions = self._with_decisions(
+                template, ((handles[i.__chandle__()], v) for i, v in decisions if i.__chandle__() in handles))
+        positions = tuple(handles.get(inst.__chandle__(), -1) for inst, _ in decisions)
+        others = [i for i in range(len(kinds)) if i not in set(positions)]
+        step = max(1, len(others) // self._PROBES)
+        probes = [(i, kinds[i]) for i in others[::step]]
+        if len(kinds) < len(trace.insts):
+            probes.append((len(kinds), "EnterPostproc"))
+        # Decisions of post-processing instructions (position -1) are not design decisions: the fast path
+        # must see them at the same place too, so they are probed by identity like the others.
+        if -1 not in positions:
+            self._fast[fast_key] = (template, positions, tuple(probes))
+        return actions
+
+    @staticmethod
+    def _with_decisions(template: list[Action], decisions: Any) -> list[Action]:
+        from workbench.actions import _plain
+
         actions = list(template)
-        for inst, value in trace.decisions.items():
-            index = handles.get(inst.__chandle__())
-            if index is not None:
-                a = template[index]
-                actions[index] = Action(a.index, a.kind, a.inputs, a.attrs, a.outputs, _plain(value, lists=True),
-                                        a.phase)
+        for index, value in decisions:
+            a = template[index]
+            if not isinstance(value, int):
+                items = list(value) if hasattr(value, "__len__") else None  # tile sizes: an Array of ints
+                value = items if items is not None and all(type(x) is int for x in items) else _plain(value, True)
+            copy = object.__new__(Action)  # a frozen dataclass's __init__ costs more than the whole read
+            copy.__dict__.update(a.__dict__, decision=value)
+            actions[index] = copy
         return actions
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from workbench.actions import Action, sampled_values
+from workbench.actions import NON_MUTATING, Action, sampled_values
 
 # Step tokens: an instruction kind, refined by its annotation key where it has one.
 STEP_TOKENS = (
@@ -38,36 +39,52 @@ def step_token(action: Action) -> int:
     return TOKEN_ID.get(action.kind, 0)
 
 
-def step_params(action: Action, values: dict[str, Any], position: float) -> list[float]:
+_RESOLVED_KINDS = frozenset({"Split", "Annotate", "ComputeAt", "ReverseComputeAt"})
+
+
+def step_params(action: Action, values: dict[str, Any], position: float) -> tuple[float, ...]:
     """The action's parameters as numbers: tile factors, extents, annotation values, locations."""
-    p = [0.0] * N_PARAMS
     kind = action.kind
-    if kind in ("Split", "Annotate", "ComputeAt", "ReverseComputeAt"):
-        resolved = [values.get(x, x) if isinstance(x, str) else x for x in action.inputs]
-        numbers = [x for x in resolved if isinstance(x, int) and not isinstance(x, bool)]
+    resolved: tuple = ()
+    if kind in _RESOLVED_KINDS:
+        resolved = tuple([values.get(x, x) if isinstance(x, str) else x for x in action.inputs])
+    key = (kind, resolved, len(action.inputs), len(action.outputs), position)
+    try:
+        return _params(key)  # a design space repeats few factor combinations: scoring hits this cache
+    except TypeError:  # an unhashable operand: compute without the cache
+        return _params.__wrapped__(key)
+
+
+@functools.lru_cache(maxsize=65536)
+def _params(key: tuple) -> tuple[float, ...]:
+    kind, resolved, n_inputs, n_outputs, position = key
+    p = [0.0] * N_PARAMS
+    numbers = [x for x in resolved if isinstance(x, int) and not isinstance(x, bool)]
     if kind == "Split":
         factors = [x if isinstance(x, int) else 1 for x in resolved[1:]]
         for i, f in enumerate(factors[-4:]):
             p[4 - len(factors[-4:]) + i] = _log2(f)  # right-aligned: innermost factor last
         p[4] = float(len(factors))
         p[5] = _log2(math.prod(f for f in factors if f > 0))
-    elif action.kind == "Annotate":
+    elif kind == "Annotate":
         p[6] = _log2(numbers[0]) if numbers else 0.0
-    elif action.kind in ("ComputeAt", "ReverseComputeAt"):
+    elif kind in ("ComputeAt", "ReverseComputeAt"):
         loc = numbers[0] if numbers else None
         p[7] = 1.0 if loc == -2 else 0.0
         p[8] = 1.0 if loc == -1 else 0.0
         p[9] = float(loc) / 8.0 if isinstance(loc, int) and loc >= 0 else 0.0
-    elif action.kind in ("Fuse", "Reorder"):
-        p[5] = float(len(action.inputs)) / 8.0
-    p[10] = len(action.outputs) / 4.0
+    elif kind in ("Fuse", "Reorder"):
+        p[5] = float(n_inputs) / 8.0
+    p[10] = n_outputs / 4.0
     p[11] = position
-    return p
+    return tuple(p)
 
 
-def schedule_phase(actions: Sequence[Action]) -> list[Action]:
+def schedule_phase(actions: Sequence[Action]) -> Sequence[Action]:
     """The actions before post-processing: the design decisions. MetaSchedule's postprocessors are a
     deterministic function of the program they get, so the world model rolls out only these."""
+    if actions and actions[-1].phase == "schedule" and actions[-1].kind != "EnterPostproc":
+        return actions  # phases only go forward: already design-only (what scoring reads from traces)
     out = []
     for a in actions:
         if a.phase != "schedule" or a.kind == "EnterPostproc":
@@ -77,7 +94,7 @@ def schedule_phase(actions: Sequence[Action]) -> list[Action]:
 
 
 def steps(actions: Sequence[Action], *, design: list[Action] | None = None, values: dict[str, Any] | None = None
-          ) -> tuple[list[int], list[list[float]], list[int]]:
+          ) -> tuple[list[int], list[tuple[float, ...]], list[int]]:
     """(tokens, parameter vectors, action indices) of the program-changing design actions of a trace.
 
     Lookups and sampling leave the program unchanged, so the rollout skips them; their sampled values reach
@@ -85,7 +102,7 @@ def steps(actions: Sequence[Action], *, design: list[Action] | None = None, valu
     """
     actions = schedule_phase(actions) if design is None else design
     values = sampled_values(actions) if values is None else values
-    muts = [a for a in actions if a.mutates]
+    muts = [a for a in actions if a.kind not in NON_MUTATING]
     n = max(len(muts), 1)
     return ([step_token(a) for a in muts], [step_params(a, values, i / n) for i, a in enumerate(muts)],
             [a.index for a in muts])
@@ -103,50 +120,58 @@ TRACE_FEATURES = (
 )
 
 
+_UNROLL_KEYS = frozenset({"meta_schedule.unroll_explicit", "meta_schedule.unroll_implicit"})
+
+
 def trace_features(actions: Sequence[Action], *, flops: float = 0.0, cores: int = 1,
-                   design: list[Action] | None = None, values: dict[str, Any] | None = None) -> np.ndarray:
+                   design: Sequence[Action] | None = None, values: dict[str, Any] | None = None) -> np.ndarray:
     """A fixed-length summary of a trace's design decisions (tiling levels, parallel extent, unroll...)."""
     actions = schedule_phase(actions) if design is None else design
     values = sampled_values(actions) if values is None else values
     counts: dict[str, int] = {}
-    for a in actions:
-        counts[a.kind] = counts.get(a.kind, 0) + 1
-    levels = {4: np.zeros(4), 2: np.zeros(2)}  # sum of log2 factors per tiling level (spatial 4, reduction 2)
-    n_tiles = {4: 0, 2: 0}
-    last_inner = 0.0
-    for a in actions:
-        if a.kind == "SamplePerfectTile" and isinstance(a.decision, list) and len(a.decision) in levels:
-            levels[len(a.decision)] += [_log2(f) for f in a.decision]
-            n_tiles[len(a.decision)] += 1
-            if len(a.decision) == 4:
-                last_inner = _log2(a.decision[-1])
-    unroll = max_par = max_vec = 0.0
-    for a in actions:
-        if a.kind == "Annotate" and a.attrs and a.phase == "schedule":
+    s = [0.0, 0.0, 0.0, 0.0]  # sum of log2 factors per tiling level: spatial (4 levels), reduction (2)
+    r = [0.0, 0.0]
+    n4 = n2 = n_steps = 0
+    last_inner = unroll = max_par = max_vec = 0.0
+    for a in actions:  # one pass: this runs for every candidate the search scores
+        kind = a.kind
+        counts[kind] = counts.get(kind, 0) + 1
+        n_steps += kind not in NON_MUTATING
+        if kind == "SamplePerfectTile":
+            d = a.decision
+            if isinstance(d, list) and len(d) == 4:
+                logs = [_log2(f) for f in d]
+                s = [x + y for x, y in zip(s, logs, strict=True)]
+                n4 += 1
+                last_inner = logs[3]
+            elif isinstance(d, list) and len(d) == 2:
+                r = [r[0] + _log2(d[0]), r[1] + _log2(d[1])]
+                n2 += 1
+        elif kind == "Annotate" and a.attrs and a.phase == "schedule":
             raw = values.get(a.inputs[1], a.inputs[1]) if len(a.inputs) > 1 else None
             v = _log2(raw) if isinstance(raw, int) else 0.0
-            if a.attrs[0] == "meta_schedule.unroll_explicit" or a.attrs[0] == "meta_schedule.unroll_implicit":
+            key = a.attrs[0]
+            if key in _UNROLL_KEYS:
                 unroll = max(unroll, v)
-            elif a.attrs[0] == "meta_schedule.parallel":
+            elif key == "meta_schedule.parallel":
                 max_par = max(max_par, v)
-            elif a.attrs[0] == "meta_schedule.vectorize":
+            elif key == "meta_schedule.vectorize":
                 max_vec = max(max_vec, v)
-    s, r = levels[4], levels[2]
     par = s[0] + s[1]
     log_flops = _log2(flops)
     f = [
-        len(actions), sum(a.mutates for a in actions), counts.get("Split", 0), counts.get("Fuse", 0),
+        len(actions), n_steps, counts.get("Split", 0), counts.get("Fuse", 0),
         counts.get("CacheRead", 0), counts.get("CacheWrite", 0),
         counts.get("ComputeAt", 0) + counts.get("ReverseComputeAt", 0),
         counts.get("ComputeInline", 0) + counts.get("ReverseComputeInline", 0), counts.get("RFactor", 0),
-        *s, *r, par, s[2] + s[3], s[3], last_inner, r[1], unroll, max_par, max_vec, n_tiles[4], n_tiles[2],
+        *s, *r, par, s[2] + s[3], s[3], last_inner, r[1], unroll, max_par, max_vec, n4, n2,
         log_flops, log_flops - par if par else log_flops, min(par, _log2(max(cores, 1))),
     ]
     return np.asarray(f, dtype=np.float32)
 
 
 def candidate_features(actions: Sequence[Action], *, flops: float = 0.0, cores: int = 1
-                       ) -> tuple[list[int], list[list[float]], list[int], np.ndarray]:
+                       ) -> tuple[list[int], list[tuple[float, ...]], list[int], np.ndarray]:
     """``steps`` and ``trace_features`` of one trace in one pass."""
     design = schedule_phase(actions)
     values = sampled_values(design)

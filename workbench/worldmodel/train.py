@@ -19,7 +19,7 @@ from workbench.worldmodel.encoders import Encoder, get_encoder
 from workbench.worldmodel.evaluator import Evaluator, EvaluatorConfig, Item
 from workbench.worldmodel.ranker import Ranker
 from workbench.worldmodel.text import program_text
-from workbench.worldmodel.transition import Rollouts, TransitionModel, fit_transition, torch
+from workbench.worldmodel.transition import Measured, Rollouts, TransitionModel, fit_transition, torch
 
 
 @dataclass
@@ -32,6 +32,7 @@ class TrainConfig:
     encoder_steps: int = 300
     positives: str = "rewrite"  # contrastive positives: rewrite (renamed/expanded views) or dropout
     transition_epochs: int = 150
+    value_weight: float = 1.0  # weight of the value head's ranking loss on measured records (0: state loss only)
     ranker_rounds: int = 300
     ranker_objective: str = "regression"  # chosen by cross-validation by subgraph (ranker_objective_cv.md)
     use_transition: bool = True
@@ -109,11 +110,19 @@ def rollouts_for(encoder: Encoder, initial: dict[str, str], trajs: Sequence[Traj
                          targets)
 
 
+def measured_for(encoder: Encoder, ok: Any, items: Sequence[Item]) -> Measured:
+    """Rollout inputs, log latencies and groups of measured records (``ok``: successful rows only)."""
+    probe = Evaluator(encoder, None, None, EvaluatorConfig(latent_dim=encoder.dim))
+    batch, _, _ = probe.rollout_inputs(items)
+    return Measured(batch, np.log(ok["latency"].to_numpy(dtype=np.float64)), ok["subgraph"].to_numpy())
+
+
 def fit_world(df: Any, config: TrainConfig, *, progress: bool = True, log: Callable[[str], None] = print,
-              encoder: Encoder | None = None, replayed: tuple[dict[str, str], list[Trajectory]] | None = None
-              ) -> tuple[Encoder, TransitionModel, dict[str, Any]]:
+              encoder: Encoder | None = None, replayed: tuple[dict[str, str], list[Trajectory]] | None = None,
+              items: Sequence[Item] | None = None) -> tuple[Encoder, TransitionModel, dict[str, Any]]:
     """Fit the encoder (unless given) and the transition on replayed traces of the subgraphs in ``df``
-    (``replayed``: the output of ``replay_trajectories``, to reuse one replay for several fits)."""
+    and, for the value head, on its measured records (``replayed``: the output of ``replay_trajectories``,
+    to reuse one replay for several fits; ``items``: ``Evaluator.items_from_logs`` of the successful rows)."""
     report: dict[str, Any] = {}
     t0 = time.perf_counter()
     initial, trajs = replayed or replay_trajectories(df, config.replay_traces, seed=config.seed, progress=progress)
@@ -147,10 +156,17 @@ def fit_world(df: Any, config: TrainConfig, *, progress: bool = True, log: Calla
     torch.manual_seed(config.seed)
     transition = TransitionModel(encoder.dim)
     val = batch.subset(torch.tensor(val_idx, dtype=torch.long)) if val_idx else None
-    stats = fit_transition(transition, batch.subset(torch.tensor(train_idx, dtype=torch.long)),
-                           epochs=config.transition_epochs, seed=config.seed, progress=progress, validation=val)
+    measured = None
+    if config.value_weight > 0:
+        ok = df[df["status"] == "ok"].reset_index(drop=True)
+        measured = measured_for(encoder, ok, items if items is not None else Evaluator.items_from_logs(ok))
+    stats = fit_transition(transition, batch.subset(torch.tensor(train_idx, dtype=torch.long)), measured=measured,
+                           value_weight=config.value_weight, epochs=config.transition_epochs, seed=config.seed,
+                           progress=progress, validation=val)
     report["transition"] = stats
-    log(f"transition: loss {stats['loss_first']:.3f} -> {stats['loss_last']:.3f} in {stats['seconds']:.0f} s")
+    value = (f"; value loss {stats['value_loss_first']:.3f} -> {stats['value_loss_last']:.3f}"
+             if "value_loss_last" in stats else "")
+    log(f"transition: loss {stats['loss_first']:.3f} -> {stats['loss_last']:.3f}{value} in {stats['seconds']:.0f} s")
     return encoder, transition, report
 
 
@@ -185,10 +201,11 @@ def train_evaluator(df: Any, config: TrainConfig | None = None, *, progress: boo
     t0 = time.perf_counter()
     random.seed(config.seed)
     np.random.seed(config.seed)
-    encoder, transition, report = fit_world(df, config, progress=progress, log=log)
-    t1 = time.perf_counter()
     ok = df[df["status"] == "ok"].reset_index(drop=True)
-    ev = fit_ranker(encoder, transition if config.use_transition else None, ok, config)
+    items = Evaluator.items_from_logs(ok)
+    encoder, transition, report = fit_world(df, config, progress=progress, log=log, items=items)
+    t1 = time.perf_counter()
+    ev = fit_ranker(encoder, transition if config.use_transition else None, ok, config, items=items)
     report["ranker"] = {"records": len(ok), "subgraphs": int(ok["subgraph"].nunique()),
                         "seconds": time.perf_counter() - t1}
     report["total_seconds"] = time.perf_counter() - t0

@@ -8,6 +8,14 @@ For an action token ``k`` with parameters ``p`` (tile factors, extents, annotati
     z' = z_proj + D([h, z_proj])                translate (conditioned on the action and the projection)
 
 Latents are standardized with the training targets' mean and scale, stored with the weights.
+
+A value head ``v(z)`` reads a latent state and says how fast the program it stands for is likely to be,
+relative to other schedules of the same subgraph. Training grounds the latent in measurements: besides the
+state loss on replayed traces (no measurement needed), a ranking loss on measured records rolls each
+record's actions out from its encoded initial program and asks ``v(z_T)`` to order them by latency. The
+state loss keeps the latent tied to the real programs; the ranking loss makes it keep what matters for
+speed (the encoder alone, trained without measurements, does not know). ``v`` along a rollout is the
+"score so far" of a partial schedule.
 """
 
 from __future__ import annotations
@@ -69,6 +77,7 @@ class TransitionModel(nn.Module):
         self.normal = nn.Embedding(n_tokens, dim)
         self.normal_mod = nn.Linear(hidden, dim)
         self.translate = nn.Sequential(nn.Linear(hidden + dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+        self.value = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("scale", torch.ones(dim))
 
@@ -78,28 +87,39 @@ class TransitionModel(nn.Module):
     def standardize(self, z: Any) -> Any:
         return (z - self.mean) / self.scale
 
-    def step(self, z: Any, h: Any, token: Any) -> Any:
-        w = F.normalize(self.normal(token) + self.normal_mod(h), dim=-1)
-        z_proj = z - (z * w).sum(-1, keepdim=True) * w
-        return z_proj + self.translate(torch.cat([h, z_proj], dim=-1))
-
     def forward(self, batch: Rollouts) -> Any:
         """Free rollout from the standardized initial state: (B, T, D) predicted standardized states."""
-        h_all = self.action(torch.cat([self.token(batch.tokens), batch.params], dim=-1))
+        h_all = self.action(torch.cat([self.token(batch.tokens), batch.params], dim=-1))  # (B, T, H)
+        # What does not depend on the state is computed for every step at once; the loop keeps only the
+        # projection and the state half of the translation's first layer.
+        w_all = F.normalize(self.normal(batch.tokens) + self.normal_mod(h_all), dim=-1)  # (B, T, D) normals
+        first, act, last = self.translate
+        w_h, w_z = first.weight[:, :self.hidden].contiguous(), first.weight[:, self.hidden:].contiguous()
+        pre_h = F.linear(h_all, w_h, first.bias)  # (B, T, H)
         z = self.standardize(batch.z0)
         out = []
         for t in range(batch.tokens.shape[1]):
-            z_next = self.step(z, h_all[:, t], batch.tokens[:, t])
+            w = w_all[:, t]
+            z_proj = z - (z * w).sum(-1, keepdim=True) * w  # onto the action's hyperplane
+            z_next = z_proj + last(act(pre_h[:, t] + F.linear(z_proj, w_z)))  # translate, given action and state
             z = torch.where(batch.mask[:, t, None], z_next, z)  # finished traces keep their final state
             out.append(z)
         return torch.stack(out, dim=1)
 
+    def _final(self, batch: Rollouts) -> Any:
+        if batch.tokens.shape[1] == 0:
+            return self.standardize(batch.z0)
+        return self.forward(batch)[:, -1]
+
     def final(self, batch: Rollouts) -> Any:
         """Predicted final standardized latent per trace (B, D)."""
         with torch.inference_mode():
-            if batch.tokens.shape[1] == 0:
-                return self.standardize(batch.z0)
-            return self.forward(batch)[:, -1]
+            return self._final(batch)
+
+    def values(self, z: Any) -> Any:
+        """Value head on standardized latents (..., D) -> (...): higher = predicted faster."""
+        with torch.inference_mode():
+            return self.value(z).squeeze(-1)
 
 
 def step_errors(pred: Any, batch: Rollouts, start: Any, max_steps: int = 64) -> dict[str, list[float]]:
@@ -119,10 +139,39 @@ def step_errors(pred: Any, batch: Rollouts, start: Any, max_steps: int = 64) -> 
     return out
 
 
-def fit_transition(model: TransitionModel, batch: Rollouts, *, epochs: int = 60, batch_size: int = 32,
-                   lr: float = 2e-3, seed: int = 0, progress: bool = True,
+@dataclass
+class Measured:
+    """Measured records for the value loss: their rollout inputs, log latencies and ranking groups."""
+
+    batch: Rollouts
+    log_latency: np.ndarray
+    groups: np.ndarray
+
+    def by_group(self) -> dict[str, np.ndarray]:
+        """Row indices per group, for groups with at least two distinct latencies."""
+        out: dict[str, list[int]] = {}
+        for i, g in enumerate(self.groups):
+            out.setdefault(str(g), []).append(i)
+        return {g: np.asarray(ix) for g, ix in sorted(out.items()) if len(np.unique(self.log_latency[ix])) > 1}
+
+
+def rank_loss(v: Any, log_latency: Any) -> Any:
+    """RankNet over every pair of one group, weighted by how different their latencies are (log ratio)."""
+    d = log_latency[:, None] - log_latency[None, :]  # > 0: row i is slower than column j
+    w = d.abs() * (d.abs() > 1e-6)
+    loss = F.binary_cross_entropy_with_logits(v[:, None] - v[None, :], (d < 0).to(v.dtype), reduction="none")
+    return (loss * w).sum() / w.sum().clamp(min=1e-6)
+
+
+def fit_transition(model: TransitionModel, batch: Rollouts, *, measured: Measured | None = None,
+                   epochs: int = 60, batch_size: int = 32, lr: float = 2e-3, value_weight: float = 1.0,
+                   groups_per_step: int = 4, per_group: int = 64, seed: int = 0, progress: bool = True,
                    validation: Rollouts | None = None) -> dict[str, Any]:
-    """Train on free rollouts: the loss covers every step of the predicted trajectory, not one-step targets."""
+    """Train on free rollouts: the loss covers every step of the predicted trajectory, not one-step targets.
+
+    With ``measured``, each step also takes ``groups_per_step`` subgraphs with up to ``per_group`` measured
+    records each and adds ``value_weight`` times the ranking loss of the value head on their final latents.
+    """
     from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
@@ -132,27 +181,47 @@ def fit_transition(model: TransitionModel, batch: Rollouts, *, epochs: int = 60,
     std = Rollouts(batch.z0, batch.tokens, batch.params, batch.mask, model.standardize(batch.targets))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(seed)
-    n, losses, t0 = len(batch.tokens), [], time.perf_counter()
+    rng = np.random.default_rng(seed)
+    groups = measured.by_group() if measured is not None else {}
+    names = sorted(groups)
+    log_lat = torch.from_numpy(measured.log_latency.astype(np.float32)) if measured is not None else None
+    n, losses, value_losses, t0 = len(batch.tokens), [], [], time.perf_counter()
     bar = tqdm(range(epochs), desc="training transition", unit="epoch", disable=not progress, leave=False)
     model.train()
     for _ in bar:
         perm = torch.randperm(n, generator=gen)
-        total = 0.0
+        total = total_v = 0.0
+        steps = 0
         for start in range(0, n, batch_size):
             part = std.subset(perm[start:start + batch_size])
             pred = model(part)
-            m = part.mask
-            loss = ((pred - part.targets) ** 2).mean(-1)[m].mean()
+            loss = ((pred - part.targets) ** 2).mean(-1)[part.mask].mean()
+            total += float(loss.detach()) * len(part.tokens)
+            if names:
+                value_loss = 0.0
+                for g in rng.choice(names, size=min(groups_per_step, len(names)), replace=False):
+                    ix = groups[g]
+                    ix = np.sort(rng.choice(ix, size=min(per_group, len(ix)), replace=False))
+                    sub = measured.batch.subset(torch.from_numpy(ix))
+                    v = model.value(model._final(sub)).squeeze(-1)
+                    value_loss = value_loss + rank_loss(v, log_lat[ix]) / min(groups_per_step, len(names))
+                loss = loss + value_weight * value_loss
+                total_v += float(value_loss.detach())
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            total += float(loss.detach()) * len(part.tokens)
+            steps += 1
         losses.append(total / n)
-        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        if names:
+            value_losses.append(total_v / steps)
+        bar.set_postfix(loss=f"{losses[-1]:.4f}", **({"value": f"{value_losses[-1]:.3f}"} if names else {}))
     model.eval()
     report: dict[str, Any] = {"epochs": epochs, "loss_first": losses[0], "loss_last": losses[-1], "losses": losses,
                               "seconds": time.perf_counter() - t0, "traces": n}
+    if names:
+        report.update(value_loss_first=value_losses[0], value_loss_last=value_losses[-1], value_losses=value_losses,
+                      value_weight=value_weight, measured_records=len(measured.groups), measured_groups=len(names))
     with torch.inference_mode():
         report["train_steps"] = step_errors(model(std), std, model.standardize(std.z0))
         if validation is not None:
