@@ -1,4 +1,4 @@
-"""The ``workbench`` command: list subgraphs, collect measured tuning records, train and evaluate world models."""
+"""The ``workbench`` command: list subgraphs, collect measured records, train and evaluate world models, tune."""
 
 from __future__ import annotations
 
@@ -126,6 +126,36 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from workbench.tuning.run import TuningRun
+
+    if (args.subgraph is None) == (args.model is None):
+        raise ValueError("give --subgraph NAME|FILE or --model NAME")
+    name = args.model or args.subgraph
+    work_dir = args.work_dir or f"work/tune/{str(name).replace('/', '__')}-{args.cost_model}-s{args.seed}"
+    run = TuningRun(args.subgraph, model=args.model, target=args.target, trials=args.trials,
+                    cost_model=args.cost_model, evaluator=args.evaluator, work_dir=work_dir, seed=args.seed,
+                    trials_per_iter=args.trials_per_iter, runner=args.rpc or "local")
+    if run.measured:
+        print(f"resuming {work_dir}: {run.measured} of {run.budget} trials already measured", flush=True)
+    try:
+        run.run(progress=not args.quiet)
+    except RuntimeError as err:
+        print(f"workbench tune: {err}; the records measured so far are in {work_dir}", file=sys.stderr)
+        return 1
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_colwidth", 60):
+        print(run.progress().to_string(float_format=lambda v: f"{v:.4f}"))
+    times = run.timings()
+    print("time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in times.items()))
+    if run.status == "stopped":
+        print(f"stopped at {run.measured}/{run.budget} trials: run the same command again to resume", file=sys.stderr)
+        return 130
+    print(f"records in {work_dir}")
+    return 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -177,6 +207,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "pairwise or ndcg ranking")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("tune", help="tune a subgraph or a catalog model with MetaSchedule's search and a cost model")
+    p.add_argument("--subgraph", help="a catalog name, <model>/<task> name, or TVMScript file")
+    p.add_argument("--model", help="a catalog model: tune all its fused tasks (resnet50, bert_base, ...)")
+    p.add_argument("--trials", type=_positive, default=64,
+                   help="trial budget (per subgraph; in total for --model); measured records in --work-dir count")
+    p.add_argument("--cost-model", default="world", choices=["world", "xgb", "random"])
+    p.add_argument("--evaluator", help="world-model directory (default: the shipped model)")
+    p.add_argument("--target", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--work-dir", help="MetaSchedule work dir (resumed if it exists; default work/tune/<name>-...)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--trials-per-iter", type=_positive, default=16, help="candidates measured per search round")
+    p.add_argument("--rpc", help="measure on TVM RPC servers: rpc://tracker-host:port/key")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_tune)
 
     p = sub.add_parser("eval", help="rank held-out subgraphs' records with an evaluator; report accuracy")
     p.add_argument("--logs", nargs="+", required=True, help="work dirs, or folders of work dirs")

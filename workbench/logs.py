@@ -53,6 +53,14 @@ def trace_hash(trace_json: Any) -> str:
     return hashlib.sha1(json.dumps(trace_json, separators=(",", ":"), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _bools_as_ints(obj: Any) -> Any:
+    if isinstance(obj, bool):
+        return int(obj)
+    if isinstance(obj, list | tuple):
+        return [_bools_as_ints(x) for x in obj]
+    return obj
+
+
 def _read_lines(path: Path, problems: list[str]) -> Iterator[tuple[int, Any]]:
     """(line number, parsed JSON) for each valid line; bad lines are described in ``problems``."""
     if not path.is_file():
@@ -282,8 +290,10 @@ class WorkDir:
         if entry is None:
             raise ValueError(f"{self.file(WORKLOAD_FILE)}: no workload for subgraph {subgraph.name!r} yet")
         _repair_tail(self.file(MEASURE_FILE))
+        # TVM's JSON writer stores booleans as 1/0: hash the trace as it will appear in the record file.
+        written = _bools_as_ints(to_plain_json(trace.as_json(remove_postproc=False)))
         _append_line(self.file(MEASURE_FILE), {
-            "workload": entry.index, "trace_hash": trace_hash(to_plain_json(trace.as_json())), "status": status,
+            "workload": entry.index, "trace_hash": trace_hash(written), "status": status,
             "error": error, "run_secs": run_secs, "hardware": hardware, "build_secs": None, "trial": trial,
         })
 
