@@ -109,7 +109,7 @@ class TuningRun:
     batch being measured is saved. ``run()`` does the same in the foreground.
     """
 
-    def __init__(self, subgraph: str | Path | Subgraph | None = None, *, model: str | None = None,
+    def __init__(self, subgraph: str | Path | Subgraph | None = None, *, model: Any = None,
                  target: Any = "cpu", trials: int = 64, cost_model: Any = "world", work_dir: str | Path,
                  seed: int = 0, trials_per_iter: int = 16, evaluator: Any = None, runner: str = "local",
                  build_workers: int | None = None, repeat: int = 3, min_repeat_ms: int = 20,
@@ -133,11 +133,19 @@ class TuningRun:
             self.target = make_target(target)
         except TargetError as err:
             raise TuningError(str(err)) from err
+        self.torch_model = None
         try:
             if model is not None:
-                from workbench.subgraphs.models import model_subgraphs
+                from workbench.tuning.e2e import TorchModel
 
-                self.subgraphs = model_subgraphs(model)
+                if isinstance(model, TorchModel):
+                    self.torch_model = model
+                    self.subgraphs = model.subgraphs(self.target)
+                    model = model.name
+                else:
+                    from workbench.subgraphs.models import model_subgraphs
+
+                    self.subgraphs = model_subgraphs(model)
             else:
                 self.subgraphs = [subgraph if isinstance(subgraph, Subgraph) else load_subgraph(subgraph)]
         except SubgraphError as err:
@@ -492,6 +500,27 @@ class TuningRun:
         sch = s_tir.Schedule(sub.mod)
         s_tir.Trace.apply_json_to_schedule(trace, sch)
         return sch
+
+    def compile(self) -> Any:
+        """A whole-model run's model built with the best schedules found so far (a Relax VM executable)."""
+        from workbench.tuning.e2e import compile_tuned
+
+        return compile_tuned(self._torch_model(), self.database(), self.target)
+
+    def compare_with_torch(self, **kwargs: Any) -> Any:
+        """Compile the tuned model and time it against PyTorch eager (and torch.compile) on the same inputs."""
+        from workbench.tuning.e2e import compare_with_torch
+
+        return compare_with_torch(self._torch_model(), self.compile(), **kwargs)
+
+    def _torch_model(self) -> Any:
+        if self.model is None:
+            raise TuningError("compiling needs a whole-model run (TuningRun(model=...))")
+        if self.torch_model is None:
+            from workbench.tuning.e2e import TorchModel
+
+            self.torch_model = TorchModel.from_catalog(self.model)
+        return self.torch_model
 
     def _subgraph(self, task: str | None) -> Subgraph:
         if task is None:

@@ -1,0 +1,116 @@
+"""Latent trajectories: predicted latent states along a candidate's actions vs the encoded real states, in 2D."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from workbench.views.projection import Projection, project
+
+
+@dataclass
+class TrajectoryInfo:
+    """Points of every trajectory (one row per candidate and step) and the projection that placed them.
+
+    ``points`` columns: candidate, label, step (0 = initial program), action_index, action, kind ("predicted" or
+    "real"), x, y, value (the value head: higher = predicted faster), error (predicted vs real, standardized
+    squared error per coordinate; NaN without real states).
+    """
+
+    points: Any
+    projection: Projection
+
+    @property
+    def errors(self) -> Any:
+        """Per candidate and step: the latent error of the rollout (mean squared, standardized units)."""
+        pred = self.points[self.points["kind"] == "predicted"]
+        return pred[["candidate", "label", "step", "action", "error"]].reset_index(drop=True)
+
+
+def trajectory_info(evaluator: Any, candidates: list[Any], *, real: bool = True, method: str = "pca",
+                    labels: list[str] | None = None) -> TrajectoryInfo:
+    """Roll each candidate out in latent space and, with ``real``, encode the real program after every step.
+
+    Real states cost a replay (a few ms) and an encoding per step; predicted ones cost only the rollout.
+    """
+    import pandas as pd
+
+    from workbench.actions import sampled_values
+    from workbench.worldmodel.text import program_text
+    from workbench.worldmodel.transition import torch
+
+    items = evaluator.items_from_candidates(candidates)
+    trajs = evaluator.trajectories(items)
+    labels = labels or [f"candidate {i}" for i in range(len(candidates))]
+    rows, vectors = [], []
+    for i, (cand, traj) in enumerate(zip(candidates, trajs, strict=True)):
+        values = sampled_values(cand.actions)
+        steps = [(0, -1, "initial program", traj["initial"], traj["values"][0])]
+        for k, (idx, z) in enumerate(zip(traj["action_index"], traj["latents"], strict=True)):
+            steps.append((k + 1, idx, cand.actions[idx].describe(values).split(" ", 1)[1].strip(), z,
+                          traj["values"][k + 1]))
+        real_z = None
+        if real:
+            texts = [program_text(cand.state(0 if idx < 0 else idx + 1)) for _, idx, _, _, _ in steps]
+            with torch.inference_mode():
+                real_z = evaluator.transition.standardize(torch.from_numpy(evaluator.encoder.encode(texts))).numpy()
+        for j, (step, idx, text, z, v) in enumerate(steps):
+            err = float(np.mean((z - real_z[j]) ** 2)) if real_z is not None else float("nan")
+            rows.append({"candidate": i, "label": labels[i], "step": step, "action_index": idx, "action": text,
+                         "kind": "predicted", "value": float(v), "error": err})
+            vectors.append(z)
+            if real_z is not None:
+                rows.append({"candidate": i, "label": labels[i], "step": step, "action_index": idx, "action": text,
+                             "kind": "real", "value": float("nan"), "error": err})
+                vectors.append(real_z[j])
+    points = pd.DataFrame(rows)
+    proj = project(np.asarray(vectors, dtype=np.float32), method=method)
+    points["x"], points["y"] = proj.coords[:, 0], proj.coords[:, 1]
+    return TrajectoryInfo(points=points, projection=proj)
+
+
+def trajectory_figure(info: TrajectoryInfo, *, highlight: tuple[int, int] | None = None) -> Any:
+    """Predicted (solid) and real (dotted) trajectories in 2D, and the per-step latent error beneath.
+
+    ``highlight``: (candidate, step) drawn as a large marker (the stepper's current step).
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=2, cols=1, row_heights=[0.7, 0.3], vertical_spacing=0.12,
+                        subplot_titles=(f"latent trajectories ({info.projection.describe()})",
+                                        "rollout error per step (predicted vs real, standardized MSE)"))
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+    pts = info.points
+    for c, group in pts.groupby("candidate", sort=True):
+        colour = palette[int(c) % len(palette)]
+        label = group["label"].iloc[0]
+        for kind, dash, symbol in (("predicted", "solid", "circle"), ("real", "dot", "diamond-open")):
+            g = group[group["kind"] == kind].sort_values("step")
+            if g.empty:
+                continue
+            fig.add_trace(go.Scatter(
+                x=g["x"], y=g["y"], mode="lines+markers", name=f"{label} ({kind})", legendgroup=str(c),
+                line={"color": colour, "dash": dash}, marker={"symbol": symbol, "size": 7},
+                customdata=np.stack([g["step"], g["value"].fillna(0)], axis=1),
+                text=g["action"], hovertemplate="step %{customdata[0]}: %{text}<br>value %{customdata[1]:.3f}"
+                                                "<extra>" + f"{label} {kind}" + "</extra>"), row=1, col=1)
+        e = group[group["kind"] == "predicted"].sort_values("step")
+        if e["error"].notna().any():
+            fig.add_trace(go.Scatter(x=e["step"], y=e["error"], mode="lines+markers", name=f"{label} error",
+                                     legendgroup=str(c), showlegend=False, line={"color": colour}),
+                          row=2, col=1)
+    if highlight is not None:
+        h = pts[(pts["candidate"] == highlight[0]) & (pts["step"] == highlight[1]) & (pts["kind"] == "predicted")]
+        if not h.empty:
+            fig.add_trace(go.Scatter(x=h["x"], y=h["y"], mode="markers", name="current step", showlegend=False,
+                                     marker={"size": 16, "color": "rgba(0,0,0,0)", "line": {"width": 3,
+                                                                                           "color": "black"}}),
+                          row=1, col=1)
+    fig.update_xaxes(title_text="component 1", row=1, col=1)
+    fig.update_yaxes(title_text="component 2", row=1, col=1)
+    fig.update_xaxes(title_text="program-changing actions applied", row=2, col=1)
+    fig.update_layout(height=620, margin={"t": 40, "l": 50, "r": 10, "b": 40}, legend={"font": {"size": 10}})
+    return fig
