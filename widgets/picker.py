@@ -35,8 +35,8 @@ class SubgraphPicker(W.VBox):
         self.dropdown.observe(lambda c: self.load(c["new"]) if c["new"] else None, names="value")
         self.model_button.on_click(lambda _: self.add_model(self.model.value))
         self.path_button.on_click(lambda _: self.load(self.path.value.strip()))
-        if value in [v for _, v in self.dropdown.options]:
-            self.dropdown.value = value
+        if value in [v for _, v in self.dropdown.options] and self.dropdown.value != value:
+            self.dropdown.value = value  # loads it through the observer
         else:
             self.load(value)
 
