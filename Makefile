@@ -5,7 +5,9 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 LAB_PORT ?= 8888
 
-.PHONY: setup lab test lint clean-venv
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: setup lab test lint browser clean-venv
 
 setup: $(STAMP)
 
@@ -22,7 +24,12 @@ lab: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check workbench widgets tests benchmarks
 
-test: lint
+# The browser test drives Debian's chromium (Playwright's own browser download does not work here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the browser test"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+test: lint browser
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
 clean-venv:

@@ -19,6 +19,7 @@ def set_figure(widget: go.FigureWidget, fig: go.Figure) -> None:
         widget.data = []
         widget.add_traces(list(fig.data))
         widget.layout = fig.layout
+        widget.layout.title.text = fig.layout.title.text or ""  # an absent title would keep the old one
 
 
 class _Busy:
@@ -53,8 +54,8 @@ class TrajectoryView(W.VBox):
         self.info: views.TrajectoryInfo | None = None
         self.highlight: tuple[int, int] | None = None
         options = ["pca"] + (["umap"] if views.umap_available() else [])
-        self.method = W.ToggleButtons(options=options, value=method if method in options else "pca",
-                                      description="projection", style={"button_width": "60px"})
+        self.method = W.Dropdown(options=options, value=method if method in options else "pca",
+                                 description="projection", layout=W.Layout(width="200px"))
         self.real_box = W.Checkbox(value=real, description="encode the real programs too", indent=False)
         self.busy = _Busy()
         self.figure = go.FigureWidget(go.Figure(layout={"height": 620, "title": "no candidate yet"}))
@@ -109,8 +110,8 @@ class EmbeddingProjector(W.VBox):
         self.color = W.ToggleButtons(options=["latency", "score"], value=color_by, description="colour by",
                                      style={"button_width": "70px"})
         options = ["pca"] + (["umap"] if views.umap_available() else [])
-        self.method = W.ToggleButtons(options=options, value=method if method in options else "pca",
-                                      description="projection", style={"button_width": "60px"})
+        self.method = W.Dropdown(options=options, value=method if method in options else "pca",
+                                 description="projection", layout=W.Layout(width="200px"))
         self.busy = _Busy()
         self.figure = go.FigureWidget(go.Figure(layout={"height": 480, "title": "no candidates yet"}))
         self.details = W.HTML()

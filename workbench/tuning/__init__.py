@@ -7,5 +7,9 @@
 """
 
 from workbench.tuning.cost_model import COST_MODELS, make_cost_model, world_cost_model
+from workbench.tuning.e2e import Comparison, TorchModel, compare_with_torch, compile_tuned
+from workbench.tuning.rpc import LocalRPCCluster, RPCError
+from workbench.tuning.run import TuningError, TuningRun
 
-__all__ = ["COST_MODELS", "make_cost_model", "world_cost_model"]
+__all__ = ["COST_MODELS", "Comparison", "LocalRPCCluster", "RPCError", "TorchModel", "TuningError", "TuningRun",
+           "compare_with_torch", "compile_tuned", "make_cost_model", "world_cost_model"]
