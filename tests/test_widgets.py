@@ -47,6 +47,15 @@ def test_workbench_opens_on_measured_records_and_links_views(app):
     assert app.ranking.contrib.data[0].type == "bar" and len(app.ranking.contrib.data[0].x) > 3
     app.ranking.open_button.click()
     assert app.stepper.candidate.key == app.space.candidate(app.records.loc[worst, "trace"]).key
+    assert app.projector.selected == worst  # selected in the projector too
+
+
+def test_ranking_debugger_adds_metaschedule_xgbmodel_on_demand(app):
+    ranking = app.ranking
+    assert not ranking.baseline_button.disabled and "xgb" not in ranking.metrics.value
+    ranking.train_baseline(ranking.train_records, wait=True)
+    assert "xgb" in ranking.metrics.value and len(ranking.figure.data) >= 2
+    assert ranking.baseline_button.disabled and "trained" in ranking.busy.label.value
 
 
 def test_action_stepper_steps_and_shows_diffs(conv_space):

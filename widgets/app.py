@@ -38,7 +38,11 @@ class Workbench(W.VBox):
         self.message = W.HTML()
         self.picker = SubgraphPicker(value=subgraph)
         self.projector = EmbeddingProjector(self.evaluator)
-        self.ranking = RankingDebugger(self.evaluator)
+        # MetaSchedule's XGBModel, on demand: trained on the measured records of the world model's training
+        # subgraphs (a few per op family keep it to seconds).
+        trained = set(self.evaluator.config.info.get("subgraphs", []))
+        train = self.logs[self.logs["subgraph"].isin(trained) & (self.logs["status"] == "ok")]
+        self.ranking = RankingDebugger(self.evaluator, train_records=train.groupby("subgraph").head(40))
         self.stepper: ActionStepper | None = None
         self.stepper_box = W.VBox()
         self.trajectory = TrajectoryView(self.evaluator)
@@ -85,10 +89,13 @@ class Workbench(W.VBox):
         return self.sampled[row]
 
     def open_row(self, row: int) -> None:
+        """Open a record (or sampled candidate) everywhere: stepper, trajectory, measure, projector, ranking."""
         self.open_candidate(self.candidate_for(row))
         if self.projector.selected != row and self.projector.info is not None:
             self.projector.selected = row
             self.projector._draw()
+        if self.ranking.info is not None and self.ranking.selected != row and row in set(self.ranking.info.table["row"]):
+            self.ranking.select(row)
 
     def open_candidate(self, candidate: Any) -> None:
         """Show a candidate in the stepper, the trajectory view and the measure panel."""

@@ -43,6 +43,12 @@ class _Busy:
         self.label.value = text
 
 
+def _projection_dropdown(method: str) -> W.Dropdown:
+    options = ["pca"] + (["umap"] if views.umap_available() else [])
+    return W.Dropdown(options=options, value=method if method in options else "pca", description="projection",
+                      layout=W.Layout(width="200px"))
+
+
 class TrajectoryView(W.VBox):
     """Predicted latent trajectories vs the encoded real programs, in 2D (PCA, or UMAP if installed)."""
 
@@ -53,9 +59,7 @@ class TrajectoryView(W.VBox):
         self.labels: list[str] = []
         self.info: views.TrajectoryInfo | None = None
         self.highlight: tuple[int, int] | None = None
-        options = ["pca"] + (["umap"] if views.umap_available() else [])
-        self.method = W.Dropdown(options=options, value=method if method in options else "pca",
-                                 description="projection", layout=W.Layout(width="200px"))
+        self.method = _projection_dropdown(method)
         self.real_box = W.Checkbox(value=real, description="encode the real programs too", indent=False)
         self.busy = _Busy()
         self.figure = go.FigureWidget(go.Figure(layout={"height": 620, "title": "no candidate yet"}))
@@ -109,9 +113,7 @@ class EmbeddingProjector(W.VBox):
         self._callbacks: list[Callable[[int], None]] = []
         self.color = W.ToggleButtons(options=["latency", "score"], value=color_by, description="colour by",
                                      style={"button_width": "70px"})
-        options = ["pca"] + (["umap"] if views.umap_available() else [])
-        self.method = W.Dropdown(options=options, value=method if method in options else "pca",
-                                 description="projection", layout=W.Layout(width="200px"))
+        self.method = _projection_dropdown(method)
         self.busy = _Busy()
         self.figure = go.FigureWidget(go.Figure(layout={"height": 480, "title": "no candidates yet"}))
         self.details = W.HTML()
@@ -162,8 +164,10 @@ class RankingDebugger(W.VBox):
     """World-model scores vs measured latency for a subgraph, beside MetaSchedule's XGBModel when given one;
     the worst disagreements, each openable; the features that drove a selected score."""
 
-    def __init__(self, evaluator: Any, records: Any = None, *, baseline: Any = None, **kwargs: Any) -> None:
+    def __init__(self, evaluator: Any, records: Any = None, *, baseline: Any = None, train_records: Any = None,
+                 **kwargs: Any) -> None:
         self.evaluator, self.baseline = evaluator, baseline
+        self.train_records = train_records  # what the baseline button trains MetaSchedule's XGBModel on
         self.records: Any = None
         self.info: views.RankingInfo | None = None
         self.selected: int | None = None
@@ -174,8 +178,11 @@ class RankingDebugger(W.VBox):
         self.worst = W.Select(options=[], rows=8, description="worst", layout=W.Layout(width="560px"))
         self.open_button = W.Button(description="open in stepper", layout=W.Layout(width="130px"))
         self.contrib = go.FigureWidget(go.Figure(layout={"height": 360, "title": "select a record"}))
-        super().__init__([self.busy.box, self.figure, self.metrics, W.HBox([self.worst, self.open_button]),
-                          self.contrib], **kwargs)
+        self.baseline_button = W.Button(description="add MetaSchedule's XGBModel", layout=W.Layout(width="240px"),
+                                        disabled=baseline is not None or train_records is None)
+        super().__init__([W.HBox([self.baseline_button, self.busy.box]), self.figure, self.metrics,
+                          W.HBox([self.worst, self.open_button]), self.contrib], **kwargs)
+        self.baseline_button.on_click(lambda _: self.train_baseline(self.train_records))
         self.worst.observe(self._on_worst, names="value")
         self.open_button.on_click(lambda _: self._open())
         if records is not None:
@@ -193,6 +200,8 @@ class RankingDebugger(W.VBox):
     def train_baseline(self, train_records: Any, *, wait: bool = False) -> threading.Thread:
         """Fit MetaSchedule's XGBModel on ``train_records`` in the background, then add it to the view."""
         from workbench.worldmodel.baseline import MetaScheduleXGB
+
+        self.baseline_button.disabled = True
 
         def work() -> None:
             try:
