@@ -2,7 +2,7 @@
 
 Each model's fused tasks are tuned with ``--trials-per-task`` trials each (in total ``trials-per-task x tasks``,
 shared by MetaSchedule's gradient task scheduler), the model is compiled with the best schedules
-(``compile_relax``; tasks without a record fall back to TVM's DLight defaults), and the TVM build, PyTorch eager
+(``compile_relax``; a task without a record is built unscheduled), and the TVM build, PyTorch eager
 and ``torch.compile`` run on the same inputs, interleaved. Outputs are checked against PyTorch's.
 Work dirs live under ``--work-root`` and are resumed when the benchmark runs again.
 """

@@ -1,10 +1,11 @@
 """End to end: a PyTorch model's tuned TVM build against PyTorch itself, on the same inputs.
 
-``TorchModel`` holds a module and example inputs (a catalog model is rebuilt from its config with the seed the
-catalog uses, so its fused tasks are the cached ones). ``compile_tuned`` builds the Relax program with the best
-schedules of a tuning database (MetaSchedule's ``compile_relax``; tasks without records get TVM's DLight
-defaults). ``compare_with_torch`` times the TVM build, PyTorch eager and, where it works, ``torch.compile``,
-and checks that the outputs match.
+``TorchModel`` holds a module and example inputs (a catalog model is rebuilt from its config with the seed
+the catalog uses, so its fused tasks are the cached ones). ``compile_tuned`` builds the Relax program with the
+best schedules of a tuning database (MetaSchedule's ``compile_relax``; on CPU a task without a record is built
+unscheduled and single-threaded, so tune every task; on GPU TVM's DLight rules schedule it).
+``compare_with_torch`` times the TVM build, PyTorch eager and, where it works, ``torch.compile``, and checks
+that the outputs match.
 """
 
 from __future__ import annotations
