@@ -167,8 +167,18 @@ def test_whole_model_run_compiles_and_matches_pytorch(tmp_path):
     model = TorchModel("tiny_mlp", mlp, (torch.randn(4, 64),))
     run = TuningRun(model=model, trials=8, trials_per_iter=4, cost_model="world", work_dir=tmp_path / "mlp")
     assert len(run.subgraphs) == 2 and run.budget == 8
+    # Each task's batch is saved (and the run stoppable) as soon as it is measured, not after every task has
+    # been searched once, as TVM's own gradient scheduler does.
+    run.start()
+    deadline = time.time() + 300
+    while run.measured < 4 and run.running and time.time() < deadline:
+        time.sleep(0.1)
+    run.stop()
+    assert run.status == "stopped" and run.measured == 4 and len(_records(tmp_path / "mlp")) == 4
+    run = TuningRun(model=model, trials=8, trials_per_iter=4, cost_model="world", work_dir=tmp_path / "mlp")
     run.run(progress=False)
-    assert run.status == "done" and (run.progress()["trials"] == 4).all()  # the task scheduler shared the budget
+    assert run.status == "done" and run.measured == 8 and len(_records(tmp_path / "mlp")) == 8  # budget, exactly
+    assert (run.progress()["trials"] >= 2).all()  # the task scheduler shared it
     db = run.database()
     assert all(db.has_workload(s.mod) for s in run.subgraphs)  # what compile_relax looks up
     cmp = run.compare_with_torch(repeat=3, try_compile=False)
