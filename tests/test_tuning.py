@@ -178,7 +178,7 @@ def test_whole_model_run_compiles_and_matches_pytorch(tmp_path):
     run = TuningRun(model=model, trials=8, trials_per_iter=4, cost_model="world", work_dir=tmp_path / "mlp")
     run.run(progress=False)
     assert run.status == "done" and run.measured == 8 and len(_records(tmp_path / "mlp")) == 8  # budget, exactly
-    assert (run.progress()["trials"] >= 2).all()  # the task scheduler shared it
+    assert (run.progress()["trials"] == 4).all()  # the resumed warm-up pass went to the untuned task first
     db = run.database()
     assert all(db.has_workload(s.mod) for s in run.subgraphs)  # what compile_relax looks up
     cmp = run.compare_with_torch(repeat=3, try_compile=False)

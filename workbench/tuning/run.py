@@ -634,7 +634,8 @@ def _eager_scheduler_class() -> type:
         TVM's own one sends a batch of every task before it joins any (its round-robin warm-up), so with many
         tasks nothing is saved, shown or stoppable for the first n_tasks searches, and a kill then loses them
         all. Here each batch is joined (its records saved, the run's progress updated) before the next task is
-        chosen. The choice is TVM's: one round-robin pass, then the task with the largest weighted gradient of
+        chosen. The choice is TVM's: one round-robin pass (on a resumed run, tasks with the fewest records first,
+        so a budget cut short still reaches every task), then the task with the largest weighted gradient of
         its best latency (alpha 0.2, window 3), ties broken at random.
         """
 
@@ -647,6 +648,7 @@ def _eager_scheduler_class() -> type:
             self.run_owner = run
             self.rng = random.Random(seed)
             self.next_round_robin = 0
+            self.order: list[int] | None = None
             self.history: dict[int, list[float]] = {}
 
         def next_task_id(self) -> int:
@@ -664,8 +666,10 @@ def _eager_scheduler_class() -> type:
                     alive.append(i)
             if not alive:
                 return -1
+            if self.order is None:  # the warm-up pass: on a resumed run, tasks with the fewest records first
+                self.order = sorted(range(n), key=lambda i: self.run_owner.tasks[i].trials)
             while self.next_round_robin < n:
-                i = self.next_round_robin
+                i = self.order[self.next_round_robin]
                 self.next_round_robin += 1
                 if i in alive:
                     return i
