@@ -568,24 +568,27 @@ def _seen_filter_class() -> type:
         propose a record of an earlier session again (the database's best seed its population). Those are
         dropped here before they reach the builder, so a resumed run never measures anything twice. The
         budget left is shared by all tasks of a run, so a model run stops at its budget exactly (TVM's own
-        global limit can overshoot by a batch).
+        global limit can overshoot by a batch). A search that returns fewer candidates than asked for has run
+        out of programs: the task ends there instead of searching its tiny space again (20-30 s each time).
         """
 
-        MAX_EMPTY = 8  # batches in a row that held only known candidates before the task is ended
+        MAX_EMPTY = 2  # batches in a row that held only known candidates before the task is ended
 
         def __init__(self, inner: Any, seen: set[str], budget: dict[str, int]) -> None:
             super().__init__()
             self.inner, self.seen, self.budget = inner, seen, budget
             self.max_trials = 0
+            self.per_iter = 0
             self.given = 0
             self.skipped = 0
+            self.exhausted = False
 
         def _initialize_with_tune_context(self, context: Any) -> None:
             self.inner._initialize_with_tune_context(context)
 
         def pre_tuning(self, max_trials: int, num_trials_per_iter: int, design_spaces: list, database: Any = None,
                        cost_model: Any = None) -> None:
-            self.max_trials, self.given = max_trials, 0
+            self.max_trials, self.per_iter, self.given, self.exhausted = max_trials, num_trials_per_iter, 0, False
             self.inner.pre_tuning(max_trials, num_trials_per_iter, design_spaces, database, cost_model)
 
         def post_tuning(self) -> None:
@@ -593,11 +596,14 @@ def _seen_filter_class() -> type:
 
         def generate_measure_candidates(self) -> Any:
             for _ in range(self.MAX_EMPTY):
-                if self.given >= self.max_trials or self.budget["left"] <= 0:
+                if self.given >= self.max_trials or self.budget["left"] <= 0 or self.exhausted:
                     return None
                 candidates = self.inner.generate_measure_candidates()
                 if candidates is None:
                     return None
+                # Fewer than asked for: the search found no more unmeasured programs (a tiny design space,
+                # such as a fused element-wise task). Searching it again would only burn time.
+                self.exhausted = len(candidates) < min(self.per_iter, self.max_trials - self.given)
                 fresh = []
                 for cand in candidates:
                     key = _trace_key(cand.sch.trace)
@@ -634,9 +640,9 @@ def _eager_scheduler_class() -> type:
         TVM's own one sends a batch of every task before it joins any (its round-robin warm-up), so with many
         tasks nothing is saved, shown or stoppable for the first n_tasks searches, and a kill then loses them
         all. Here each batch is joined (its records saved, the run's progress updated) before the next task is
-        chosen. The choice is TVM's: one round-robin pass (on a resumed run, tasks with the fewest records first,
-        so a budget cut short still reaches every task), then the task with the largest weighted gradient of
-        its best latency (alpha 0.2, window 3), ties broken at random.
+        chosen. The choice is TVM's: one round-robin pass (on a resumed run, over the tasks without records, so
+        a budget cut short still reaches every task), then the task with the largest weighted gradient of its
+        best latency (alpha 0.2, window 3), ties broken at random.
         """
 
         ALPHA, WINDOW = 0.2, 3
@@ -666,9 +672,16 @@ def _eager_scheduler_class() -> type:
                     alive.append(i)
             if not alive:
                 return -1
-            if self.order is None:  # the warm-up pass: on a resumed run, tasks with the fewest records first
-                self.order = sorted(range(n), key=lambda i: self.run_owner.tasks[i].trials)
-            while self.next_round_robin < n:
+            if self.order is None:
+                # The warm-up pass covers the tasks without records; on a resumed run the others were warmed up
+                # already and enter the gradient phase with their best latency so far.
+                tasks = self.run_owner.tasks
+                self.order = [i for i in range(n) if tasks[i].trials == 0]
+                for i in range(n):
+                    if tasks[i].trials and i not in self.history:
+                        best = tasks[i].best_latency
+                        self.history[i] = [best if math.isfinite(best) else 1e10]
+            while self.next_round_robin < len(self.order):
                 i = self.order[self.next_round_robin]
                 self.next_round_robin += 1
                 if i in alive:
