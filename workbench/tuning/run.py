@@ -568,8 +568,8 @@ def _seen_filter_class() -> type:
         propose a record of an earlier session again (the database's best seed its population). Those are
         dropped here before they reach the builder, so a resumed run never measures anything twice. The
         budget left is shared by all tasks of a run, so a model run stops at its budget exactly (TVM's own
-        global limit can overshoot by a batch). A search that returns fewer candidates than asked for has run
-        out of programs: the task ends there instead of searching its tiny space again (20-30 s each time).
+        global limit can overshoot by a batch). A search that returns a quarter or less of the candidates asked
+        for has run out of programs: the task ends there instead of searching its tiny space again (20-30 s each time).
         """
 
         MAX_EMPTY = 2  # batches in a row that held only known candidates before the task is ended
@@ -601,9 +601,10 @@ def _seen_filter_class() -> type:
                 candidates = self.inner.generate_measure_candidates()
                 if candidates is None:
                     return None
-                # Fewer than asked for: the search found no more unmeasured programs (a tiny design space,
+                # Far fewer than asked for: the search found no more unmeasured programs (a tiny design space,
                 # such as a fused element-wise task). Searching it again would only burn time.
-                self.exhausted = len(candidates) < min(self.per_iter, self.max_trials - self.given)
+                asked = min(self.per_iter, self.max_trials - self.given)
+                self.exhausted = len(candidates) < asked and len(candidates) <= max(1, asked // 4)
                 fresh = []
                 for cand in candidates:
                     key = _trace_key(cand.sch.trace)
