@@ -27,9 +27,10 @@ def write_report(name: str, *, title: str, body: str, data: dict[str, Any]) -> P
     data = {"benchmark": name, "command": command, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "hardware": hw, **data}
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
+    gpus = "".join(f"; GPU {g['name']} ({g['memory_mib']} MiB, driver {g['driver']})" for g in hw.get("gpus", []))
     md = (f"# {title}\n\nCommand: `{command}` (from the repo root, in `.venv`)\n\n"
           f"Date: {data['date']}. Machine: {hw['cpu_model']} ({hw['llvm_mcpu']}), {hw['logical_cores']} cores, "
-          f"{hw['memory_gib']} GiB, TVM {hw['tvm_version']}.\n\n{body}\n")
+          f"{hw['memory_gib']} GiB, TVM {hw['tvm_version']}{gpus}.\n\n{body}\n")
     path = RESULTS / f"{name}.md"
     path.write_text(md)
     return path

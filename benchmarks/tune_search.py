@@ -28,11 +28,13 @@ SUBGRAPHS = ["conv2d_7x7x512_3x3", "depthwise_14x14x512_s2", "matmul_256", "conv
              "batch_matmul_12x128x64", "conv2d_transpose_4x4x512", "softmax_256x256", "norm_256x256"]
 
 
-def _run(sub: str, cost_model: str, seed: int, trials: int, per_iter: int, root: Path) -> dict:
+def _run(sub: str, cost_model: str, seed: int, trials: int, per_iter: int, root: Path, target: str = "cpu",
+         world_model: str | None = None) -> dict:
     from workbench.tuning.run import TuningRun
 
     work_dir = root / f"{sub.replace('/', '__')}-{cost_model}-t{trials}-s{seed}"
-    run = TuningRun(sub, trials=trials, trials_per_iter=per_iter, cost_model=cost_model, work_dir=work_dir, seed=seed)
+    run = TuningRun(sub, trials=trials, trials_per_iter=per_iter, cost_model=cost_model, work_dir=work_dir, seed=seed,
+                    target=target, evaluator=world_model if cost_model == "world" else None)
     before = run.measured
     start = time.perf_counter()
     run.run(progress=False)
@@ -45,12 +47,13 @@ def _run(sub: str, cost_model: str, seed: int, trials: int, per_iter: int, root:
     sessions = json.loads((work_dir / "workbench_run.json").read_text())["sessions"]
     timed = [s for s in sessions if s.get("timings") and s.get("measured_after", 0) > s.get("measured_before", 0)]
     return {"subgraph": sub, "cost_model": cost_model, "seed": seed, "trials": trials, "work_dir": str(work_dir),
+            "target": target,
             "best_ms_during_run": float(best), "timings": [s["timings"] for s in timed],
             "cost_model_stats": [s.get("cost_model") for s in timed],
             "failures": int(run.progress().loc[sub, "build_errors"] + run.progress().loc[sub, "run_errors"])}
 
 
-def _remeasure(runs: list[dict], repeat: int, rounds: int) -> None:
+def _remeasure(runs: list[dict], repeat: int, rounds: int, target: str = "cpu") -> None:
     """Time the best schedule of every run again, interleaved, ``rounds`` times; adds ``best_ms``."""
     from workbench.measure import Measurer
     from workbench.tuning.run import TuningRun
@@ -58,10 +61,10 @@ def _remeasure(runs: list[dict], repeat: int, rounds: int) -> None:
     mods = []
     for r in runs:
         run = TuningRun(r["subgraph"], trials=r["trials"], cost_model=r["cost_model"], seed=r["seed"],
-                        trials_per_iter=r.get("per_iter", 16), work_dir=r["work_dir"])
+                        trials_per_iter=r.get("per_iter", 16), work_dir=r["work_dir"], target=target)
         mods.append(run.best_schedule().mod)
     times: list[list[float]] = [[] for _ in runs]
-    with Measurer("cpu", repeat=repeat, min_repeat_ms=50) as measurer:
+    with Measurer(target, repeat=repeat, min_repeat_ms=50) as measurer:
         for k in range(rounds):
             order = list(range(len(runs))) if k % 2 == 0 else list(reversed(range(len(runs))))
             results = measurer.measure_mods([mods[i] for i in order])
@@ -88,16 +91,22 @@ def main() -> None:
     parser.add_argument("--final-repeat", type=int, default=5)
     parser.add_argument("--final-rounds", type=int, default=3)
     parser.add_argument("--work-root", default="work/bench/search")
+    parser.add_argument("--target", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--world-model", default=None,
+                        help="evaluator dir for the world model (default: the shipped one of the target)")
     args = parser.parse_args()
     from _report import write_report
 
-    from workbench.worldmodel import load_default
+    from workbench.worldmodel import Evaluator, load_default
 
-    holdout = set(load_default("cpu").config.info.get("holdout", []))
-    seen = [s for s in args.subgraphs if s not in holdout]
+    model = Evaluator.load(args.world_model) if args.world_model else load_default(args.target)
+    trained_on = set(model.config.info.get("subgraphs", []))
+    seen = [s for s in args.subgraphs if s in trained_on]
     if seen:
-        raise SystemExit(f"the shipped world model was trained on {seen}: pick held-out subgraphs")
+        raise SystemExit(f"the world model was trained on {seen}: pick held-out subgraphs")
     root = Path(args.work_root)
+    kw = {"target": args.target, "world_model": args.world_model}
+    suffix = "" if args.target == "cpu" else f"_{args.target}"
     t0 = time.perf_counter()
     if args.part == "search":
         runs = []
@@ -105,24 +114,26 @@ def main() -> None:
             for i, sub in enumerate(args.subgraphs):
                 order = ["world", "xgb"] if (i + seed) % 2 == 0 else ["xgb", "world"]  # alternate who goes first
                 for cm in order:
-                    r = _run(sub, cm, seed, args.trials, args.trials_per_iter, root)
+                    r = _run(sub, cm, seed, args.trials, args.trials_per_iter, root, **kw)
                     r["per_iter"] = args.trials_per_iter
                     runs.append(r)
-        _remeasure(runs, args.final_repeat, args.final_rounds)
+        _remeasure(runs, args.final_repeat, args.final_rounds, args.target)
         body = _search_report(runs, args)
-        name, title = "tune_search", "Search: world model vs MetaSchedule default at the same trial budget (CPU)"
+        name = "tune_search" + suffix
+        title = f"Search: world model vs MetaSchedule default at the same trial budget ({args.target.upper()})"
     else:
         runs = []
         for sub in args.subgraphs[: args.efficiency_subgraphs]:
-            r = _run(sub, "xgb", 0, args.long_trials, 64, root)
+            r = _run(sub, "xgb", 0, args.long_trials, 64, root, **kw)
             r["per_iter"] = 64
             runs.append(r)
-            w = _run(sub, "world", 0, args.trials, args.trials_per_iter, root)  # already done by part search
+            w = _run(sub, "world", 0, args.trials, args.trials_per_iter, root, **kw)  # done by part search
             w["per_iter"] = args.trials_per_iter
             runs.append(w)
-        _remeasure(runs, args.final_repeat, args.final_rounds)
+        _remeasure(runs, args.final_repeat, args.final_rounds, args.target)
         body = _efficiency_report(runs, args)
-        name, title = "tune_efficiency", "Sample efficiency: world model at 64 trials vs MetaSchedule at 640 (CPU)"
+        name = "tune_efficiency" + suffix
+        title = f"Sample efficiency: world model at 64 trials vs MetaSchedule at 640 ({args.target.upper()})"
     body += f"\n\nWhole benchmark: {time.perf_counter() - t0:.0f} s (runs already in the work root are resumed).\n"
     path = write_report(name, title=title, body=body, data={"runs": runs, "args": vars(args)})
     print(path.read_text())

@@ -272,6 +272,23 @@ def test_shipped_default_model_scores_held_out_candidates(conv_space):
     assert (default_model_dir("cpu") / "encoder" / "tokenizer.json").is_file()
 
 
+def test_shipped_cuda_model_ranks_its_gpu_records():
+    """The CUDA model (trained on sample_logs/cuda, measured on an H100) loads and scores without a GPU."""
+    from scipy.stats import kendalltau
+
+    from workbench.worldmodel import load_default
+
+    ev = load_default("cuda")
+    info = ev.config.info
+    assert info["config"]["encoder"] == "tfidf" and info["config"]["seed"] == 0
+    assert "conv2d_7x7x512_3x3" not in info["subgraphs"]  # the CUDA search benchmark's subgraphs are unseen
+    df = load_logs(sample_logs_dir() / "cuda" / "conv2d_14x14x128_3x3", progress=False)
+    df = df[df["status"] == "ok"]
+    assert len(df) >= 40 and (df["target"].map(lambda t: t["kind"]) == "cuda").all()
+    tau = kendalltau(ev.score(df), -df["latency"].to_numpy()).statistic
+    assert tau > 0.5  # a training subgraph: the model must order what it was fitted on
+
+
 def test_trace_reader_fast_path_reads_the_same_decisions(conv_space):
     """The fast path (structure known from a trace's decisions) gives what a full read of each trace gives."""
     from tvm import s_tir
