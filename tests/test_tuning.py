@@ -178,9 +178,12 @@ def test_whole_model_run_compiles_and_matches_pytorch(tmp_path):
     assert run.status == "done" and run.measured == 8 and len(_records(tmp_path / "mlp")) == 8  # budget, exactly
     assert (run.progress()["trials"] == 4).all()  # the resumed warm-up pass went to the untuned task first
     db = run.database()
-    assert all(db.has_workload(s.mod) for s in run.subgraphs)  # what compile_relax looks up
+    assert all(db.has_workload(s.mod) for s in run.subgraphs)  # every task tuned, under its own key
     cmp = run.compare_with_torch(repeat=3, try_compile=False)
     assert cmp.outputs_match and cmp.max_abs_err < 1e-4
+    # Every fused task got its tuned schedule (TVM 0.27's compile_relax alone finds none of them: op_pattern).
+    assert sorted(run.compile_coverage["tuned"]) == sorted(s.name.split("/")[-1] for s in run.subgraphs)
+    assert run.compile_coverage["untuned"] == []
     assert cmp.tvm_ms > 0 and cmp.eager_ms > 0 and len(cmp.times["tvm"]) == 3
     single = TuningRun(SUBGRAPH, trials=4, work_dir=tmp_path / "single")
     with pytest.raises(TuningError, match="whole-model run"):

@@ -2,8 +2,9 @@
 
 ``TorchModel`` holds a module and example inputs (a catalog model is rebuilt from its config with the seed
 the catalog uses, so its fused tasks are the cached ones). ``compile_tuned`` builds the Relax program with the
-best schedules of a tuning database (MetaSchedule's ``compile_relax``; on CPU a task without a record is built
-unscheduled and single-threaded, so tune every task; on GPU TVM's DLight rules schedule it).
+best schedules of a tuning database (MetaSchedule's ``compile_relax`` pipeline, plus the fix described there; on
+CPU a task without a record is built unscheduled and single-threaded, so tune every task; on GPU TVM's DLight
+rules schedule it).
 ``compare_with_torch`` times the TVM build, PyTorch eager and, where it works, ``torch.compile``, and checks
 that the outputs match.
 """
@@ -66,16 +67,86 @@ class TorchModel:
         return self._subgraphs
 
 
-def compile_tuned(model: TorchModel, database: Any, target: Any = "cpu") -> Any:
-    """The model built with the database's best schedules (a Relax VM executable)."""
-    import_tvm()
-    from tvm.s_tir.meta_schedule.relax_integration import compile_relax
+def compile_tuned(model: TorchModel, database: Any, target: Any = "cpu", *,
+                  coverage: dict[str, list[str]] | None = None) -> Any:
+    """The model built with the database's best schedules (a Relax VM executable).
+
+    This is MetaSchedule's ``compile_relax`` pipeline with one fix. In TVM 0.27 the fused functions that
+    ``compile_relax`` looks up carry an ``op_pattern`` attribute that the tasks ``extract_tasks`` gave to the
+    tuner do not, so no fused task (most of a model) finds its tuning record, and on CPU each is then built
+    unscheduled: ViT-B/16 ran 150x slower than with its records applied. Here the functions not found as they
+    are are looked up again without that attribute. ``coverage``, if given, is filled with
+    the functions that got a tuned schedule (``"tuned"``) and those that did not (``"untuned"``).
+    """
+    tvm = import_tvm()
+    from tvm import relax, tirx
+    from tvm.relax import pipeline as pipelines
+    from tvm.relax.transform import MetaScheduleApplyDatabase
 
     from workbench.hardware import make_target
 
     target = make_target(target)
     ensure_intrinsics(target)
-    return compile_relax(database, model.relax(), target, params=None)
+    found: dict[str, list[str]] = {"tuned": [], "untuned": []}
+    originals: dict[str, Any] = {}
+
+    def scheduled(func: Any) -> bool:
+        return bool(func.attrs) and any(k.endswith("is_scheduled") and bool(v) for k, v in func.attrs.items())
+
+    @tvm.transform.module_pass(opt_level=0, name="DropOpPattern")
+    def drop_op_pattern(mod: Any, _ctx: Any) -> Any:  # the key the tuner's tasks have
+        for gv, func in list(mod.functions_items()):
+            if isinstance(func, tirx.PrimFunc) and not scheduled(func) and func.attrs and "op_pattern" in func.attrs:
+                originals[gv.name_hint] = func
+                mod[gv] = func.without_attr("op_pattern")
+        return mod
+
+    @tvm.transform.module_pass(opt_level=0, name="RestoreOpPattern")
+    def restore_op_pattern(mod: Any, _ctx: Any) -> Any:  # functions no record was found for stay as they were
+        for gv, func in list(mod.functions_items()):
+            if isinstance(func, tirx.PrimFunc):
+                if scheduled(func):
+                    found["tuned"].append(gv.name_hint)
+                else:
+                    found["untuned"].append(gv.name_hint)
+                    if gv.name_hint in originals:
+                        mod[gv] = originals[gv.name_hint]
+        return mod
+
+    is_gpu = pipelines.BackendDispatcher.is_gpu_target(target)
+
+    @tvm.transform.module_pass(opt_level=3, name="TunedPipeline")
+    def tuned_pipeline(mod: Any, _ctx: Any) -> Any:
+        mod = tvm.transform.Sequential([
+            *pipelines.library_dispatch_passes(target),
+            relax.transform.LegalizeOps(),
+            relax.transform.AnnotateTIROpPattern(),
+            relax.transform.FoldConstant(),
+            relax.transform.FuseOps(),
+            relax.transform.FuseTIR(),
+            MetaScheduleApplyDatabase(),  # the functions that match as they are
+            drop_op_pattern,
+            MetaScheduleApplyDatabase(),  # the fused ones, under the key they were tuned with
+            restore_op_pattern,
+        ])(mod)
+        if is_gpu:  # what the database does not cover gets DLight's default GPU schedules
+            from tvm.s_tir import dlight
+
+            mod = dlight.ApplyDefaultSchedule(dlight.gpu.Matmul(), dlight.gpu.GEMV(), dlight.gpu.Reduction(),
+                                              dlight.gpu.GeneralReduction(), dlight.gpu.Fallback())(mod)
+        try:
+            lower = [*pipelines.dataflow_lower_passes(target), *pipelines.finalize_passes(target)]
+        except (AttributeError, ValueError):  # 0.27's CPU backend does not export them at its top level
+            from tvm.relax.backend.cpu_generic import pipeline as cpu
+
+            lower = [*cpu.dataflow_lower_passes(target), *cpu.finalize_passes(target)]
+        return tvm.transform.Sequential(lower)(mod)
+
+    with target, database, tvm.transform.PassContext(opt_level=3):
+        executable = relax.build(model.relax(), target=target, relax_pipeline=tuned_pipeline)
+    if coverage is not None:
+        coverage.update(found)
+    return executable
 
 
 @dataclass

@@ -134,6 +134,7 @@ class TuningRun:
         except TargetError as err:
             raise TuningError(str(err)) from err
         self.torch_model = None
+        self.compile_coverage: dict[str, list[str]] | None = None  # set by compile()
         try:
             if model is not None:
                 from workbench.tuning.e2e import TorchModel
@@ -504,10 +505,22 @@ class TuningRun:
         return sch
 
     def compile(self) -> Any:
-        """A whole-model run's model built with the best schedules found so far (a Relax VM executable)."""
+        """A whole-model run's model built with the best schedules found so far (a Relax VM executable).
+
+        ``compile_coverage`` then says which of its functions got a tuned schedule; on CPU the others are
+        built unscheduled (a warning names them).
+        """
         from workbench.tuning.e2e import compile_tuned
 
-        return compile_tuned(self._torch_model(), self.database(), self.target)
+        coverage: dict[str, list[str]] = {}
+        executable = compile_tuned(self._torch_model(), self.database(), self.target, coverage=coverage)
+        self.compile_coverage = coverage
+        if coverage["untuned"] and self.target.kind.name != "cuda":
+            import warnings
+
+            warnings.warn(f"{self.model}: {len(coverage['untuned'])} functions have no tuning record and are built "
+                          f"unscheduled (slow on CPU): {', '.join(coverage['untuned'])}", stacklevel=2)
+        return executable
 
     def compare_with_torch(self, **kwargs: Any) -> Any:
         """Compile the tuned model and time it against PyTorch eager (and torch.compile) on the same inputs."""
