@@ -7,7 +7,7 @@ LAB_PORT ?= 8888
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup lab test lint browser clean-venv
+.PHONY: setup lab test test-fast lint browser clean-venv
 
 setup: $(STAMP)
 
@@ -31,6 +31,10 @@ browser:
 
 test: lint browser
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+# For development: everything but the tests that build and time real programs, tune, or drive a browser.
+test-fast: lint
+	$(VENV)/bin/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

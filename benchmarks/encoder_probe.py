@@ -33,9 +33,10 @@ def main() -> None:
     from workbench.logs import load_logs
     from workbench.worldmodel import ContrastiveEncoder, Evaluator, TfidfEncoder
     from workbench.worldmodel.evaluate import DEFAULT_HOLDOUT, split_by_subgraph
+    from workbench.worldmodel.items import final_program
     from workbench.worldmodel.metrics import kendall_tau
     from workbench.worldmodel.text import equivalent_view, program_text
-    from workbench.worldmodel.train import final_program, replay_trajectories
+    from workbench.worldmodel.train import replay_trajectories
 
     df = load_logs(args.logs, progress=False)
     train, test = split_by_subgraph(df, list(DEFAULT_HOLDOUT))

@@ -30,21 +30,24 @@ def main() -> None:
 
     import pandas as pd
 
+    from workbench._tvm import torch_ready
     from workbench.logs import load_logs
     from workbench.worldmodel import Evaluator, load_default
     from workbench.worldmodel.baseline import MetaScheduleXGB
     from workbench.worldmodel.evaluate import evaluate_scores, split_by_subgraph
+    from workbench.worldmodel.items import final_program
     from workbench.worldmodel.metrics import kendall_tau
     from workbench.worldmodel.text import program_text
     from workbench.worldmodel.train import (
         TrainConfig,
-        final_program,
         fit_ranker,
         fit_world,
         replay_trajectories,
         rollouts_for,
     )
-    from workbench.worldmodel.transition import step_errors, torch
+    from workbench.worldmodel.transition import step_errors
+
+    torch = torch_ready()
 
     t_start = time.perf_counter()
     shipped = Evaluator.load(args.model) if args.model else load_default("cpu")

@@ -53,7 +53,7 @@ def main() -> None:
     def world() -> tuple[np.ndarray, dict[str, float]]:
         parts = {}
         t0 = time.perf_counter()
-        items = Evaluator.items_from_schedules(sg.mod, schedules, group=sg.name, flops=sg.flops or 0.0)
+        items = evaluator.items_from_schedules(sg.mod, schedules, group=sg.name, flops=sg.flops or 0.0)
         parts["read_actions"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         x = evaluator.feature_matrix(items)

@@ -2,34 +2,49 @@
 
 from __future__ import annotations
 
+import psutil
 import pytest
 
-from workbench.hardware import TargetError, hardware_descriptor, has_cuda, make_target
-from workbench.measure import Measurer
-from workbench.subgraphs import parse_tvmscript
+from workbench.actions import DesignSpace
+from workbench.hardware import hardware_descriptor, has_cuda
+from workbench.measure import (
+    MeasureConfig,
+    Measurer,
+    MeasureResult,
+    classify_failure,
+    is_build_failure,
+    measure_config,
+    median_latency,
+)
+from workbench.subgraphs import load_subgraph, parse_tvmscript
 
 
 @pytest.fixture(scope="module")
 def measurer():
-    return Measurer("cpu", build_workers=2, repeat=3, min_repeat_ms=5)
+    with Measurer("cpu", build_workers=2, repeat=3, min_repeat_ms=5) as m:
+        yield m
 
 
-def test_hardware_descriptor_describes_this_machine():
-    desc = hardware_descriptor()
-    assert desc["logical_cores"] >= 1 and desc["cpu_model"]
-    assert desc["llvm_mcpu"] and desc["caches"]
-    assert len(desc["id"]) == 12
+def test_one_median_one_failure_classifier():
+    assert median_latency([3.0, 1.0, 2.0]) == 2.0 and median_latency([1.0, 2.0]) == 1.5
+    assert median_latency([]) != median_latency([])  # NaN
+    assert MeasureResult("ok", run_secs=[1.0, 4.0]).latency == 2.5
+    assert classify_failure("LocalBuilder: Timeout, killed after 60.0 seconds", "build") == "timeout"
+    assert classify_failure("LocalRunner: An exception occurred", "run") == "run_error"
+    assert is_build_failure("build_error", None) and is_build_failure("timeout", "LocalBuilder: Timeout")
+    assert not is_build_failure("timeout", "LocalRunner: Timeout") and not is_build_failure("ok", None)
 
 
-def test_cpu_target_uses_host_isa_and_cores():
-    target = make_target("cpu")
-    assert target.kind.name == "llvm"
-    assert int(target.attrs["num-cores"]) >= 1
-    assert str(target.attrs["mcpu"]) == hardware_descriptor()["llvm_mcpu"]
-    with pytest.raises(TargetError, match="unknown target 'tpu'"):
-        make_target("tpu")
+def test_measurement_settings_are_one_config():
+    assert measure_config(repeat=5) == MeasureConfig(repeat=5)
+    with pytest.raises(TypeError, match="unknown measurement settings \\['repeats'\\]"):
+        measure_config(repeats=5)
+    with pytest.raises(TypeError, match="not both"):
+        measure_config(MeasureConfig(), repeat=2)
+    assert MeasureConfig(repeat=4, min_repeat_ms=7).evaluator_config().repeat == 4
 
 
+@pytest.mark.slow
 def test_measure_real_candidates(matmul_space, measurer):
     cands = matmul_space.sample(3, seed=4)
     results = measurer.measure(cands)
@@ -48,6 +63,7 @@ def main(A: T.Buffer((16,), "float32")):
 """
 
 
+@pytest.mark.slow
 def test_failures_are_explicit_records(measurer, matmul_space):
     broken = parse_tvmscript(UNRESOLVED_CALL)
     good = matmul_space.sample(1, seed=8)[0].mod
@@ -59,12 +75,21 @@ def test_failures_are_explicit_records(measurer, matmul_space):
     assert ok.ok  # a failure in a batch does not take the rest with it
 
 
+@pytest.mark.slow
+def test_a_closed_measurer_stops_its_worker_processes(matmul_space):
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    m = Measurer("cpu", build_workers=1, min_repeat_ms=1)
+    m.measure(matmul_space.sample(1, seed=2))
+    started = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    assert len(started) >= 2  # a build worker and a run worker
+    m.close()
+    _, alive = psutil.wait_procs(started, timeout=10)
+    assert not alive
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not has_cuda(), reason="no CUDA GPU on this machine")
 def test_measure_on_cuda():
-    from workbench.actions import DesignSpace
-    from workbench.subgraphs import load_subgraph
-
     space = DesignSpace(load_subgraph("matmul_128"), "cuda")
     results = Measurer("cuda").measure(space.sample(2, seed=1))
     assert any(r.ok for r in results)

@@ -80,7 +80,16 @@ def test_tvmscript_string_and_file_roundtrip(tmp_path, matmul):
 def test_bad_tvmscript_names_the_file(tmp_path):
     path = tmp_path / "broken.py"
     path.write_text("@T.prim_func\ndef main(A: T.Buffer((4,), 'float32')):\n    A[9] = undefined_name\n")
+    with pytest.raises(SubgraphError, match="broken.py:3: uses the name 'undefined_name'"):
+        from_tvmscript(path)
+    path.write_text("@T.prim_func\ndef main(A: T.Buffer((4,), 'float32')):\n    A[0] = T.no_such_thing(1)\n")
+    with pytest.raises(SubgraphError, match="broken.py:3: uses T.no_such_thing"):
+        from_tvmscript(path)
+    path.write_text("@T.prim_func\ndef main(A: T.Buffer((4,), 'float32')):\n    for i in range(4):\n        A[i] = 1\n  x\n")
     with pytest.raises(SubgraphError, match="broken.py: not valid TVMScript"):
+        from_tvmscript(path)
+    path.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(SubgraphError, match="broken.py: not a TVMScript text file"):
         from_tvmscript(path)
     with pytest.raises(SubgraphError, match="no such TVMScript file"):
         from_tvmscript(tmp_path / "missing.py")
@@ -109,3 +118,47 @@ def test_model_catalog_heaviest_conv(tmp_path, monkeypatch):
     assert heaviest.flops == max(s.flops for s in convs)
     assert load_subgraph(heaviest.name).structural_hash() == heaviest.structural_hash()
     assert list((tmp_path / "models").glob("mobilenet_v2-*.json"))  # cached for the next call
+
+
+PAYLOADS = {
+    "tvm module": "tvm.support.os.system('touch {marker}')",
+    "builtin": "open('{marker}', 'w')",
+    "import": "__import__('os').system('touch {marker}')",
+    "private attribute": "T.__dict__",
+    "module through T": "T.tile.functools.reduce(lambda a, b: a, [1])",
+    "lambda": "(lambda: open('{marker}', 'w'))()",
+}
+
+
+@pytest.mark.parametrize("payload", list(PAYLOADS), ids=list(PAYLOADS))
+def test_tvmscript_from_a_file_cannot_run_code(tmp_path, payload):
+    """TVMScript is Python: a script that would run something else is refused before the parser sees it."""
+    marker = tmp_path / "created_by_the_script"
+    body = PAYLOADS[payload].format(marker=marker)
+    path = tmp_path / "kernel.py"
+    path.write_text(f"@T.prim_func\ndef main(A: T.Buffer((4,), 'float32')):\n    {body}\n    A[0] = 1.0\n")
+    with pytest.raises(SubgraphError, match="kernel.py:3: .*pass trusted=True"):
+        load_subgraph(path)
+    assert not marker.exists()
+    (tmp_path / "imports.py").write_text("import os\n" + path.read_text())
+    with pytest.raises(SubgraphError, match="imports.py:1: imports os"):
+        from_tvmscript(tmp_path / "imports.py")
+
+
+def test_a_trusted_script_runs_as_python(tmp_path):
+    marker = tmp_path / "created_by_the_script"
+    path = tmp_path / "kernel.py"
+    path.write_text(f"@T.prim_func\ndef main(A: T.Buffer((4,), 'float32')):\n    tvm.support.os.system('touch {marker}')\n"
+                    "    A[0] = 1.0\n")
+    try:
+        from_tvmscript(path, trusted=True)
+    except SubgraphError:
+        pass  # the payload ran while parsing; whether the rest parses does not matter here
+    assert marker.exists()  # which is exactly what an untrusted load must prevent
+
+
+def test_every_printed_program_passes_the_check():
+    from workbench.subgraphs import BUILTINS, check_tvmscript
+
+    for spec in BUILTINS:
+        check_tvmscript(load_subgraph(spec.name).script(), origin=spec.name)

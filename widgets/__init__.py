@@ -1,11 +1,14 @@
-"""Notebook widgets: thin ipywidgets views over :mod:`workbench` (state and event wiring only)."""
+"""Notebook widgets: thin ipywidgets views over :mod:`workbench` (traits, handlers and links only)."""
 
 from widgets.app import Workbench
+from widgets.background import BackgroundTask
 from widgets.measure import MeasurePanel
 from widgets.picker import SubgraphPicker
+from widgets.projector import EmbeddingProjector
+from widgets.ranking import RankingDebugger
 from widgets.stepper import ActionStepper
+from widgets.trajectory import TrajectoryView
 from widgets.tuning import TuningDashboard
-from widgets.views import EmbeddingProjector, RankingDebugger, TrajectoryView
 
-__all__ = ["ActionStepper", "EmbeddingProjector", "MeasurePanel", "RankingDebugger", "SubgraphPicker",
-           "TrajectoryView", "TuningDashboard", "Workbench"]
+__all__ = ["ActionStepper", "BackgroundTask", "EmbeddingProjector", "MeasurePanel", "RankingDebugger",
+           "SubgraphPicker", "TrajectoryView", "TuningDashboard", "Workbench"]

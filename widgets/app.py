@@ -3,6 +3,7 @@
 Picking a subgraph loads its measured records (from ``logs``) or samples fresh candidates; clicking a point in
 the projector, or opening a disagreement in the ranking debugger, opens that candidate in the stepper, the
 trajectory view and the measure panel; an edit in the stepper re-rolls the trajectory beside the original.
+Every link is a ``traitlets.link`` or ``dlink`` between the views' traits (see :meth:`Workbench.link_stepper`).
 """
 
 from __future__ import annotations
@@ -11,16 +12,42 @@ import html
 from typing import Any
 
 import ipywidgets as W
+import traitlets
 
+from widgets.common import Panel
 from widgets.measure import MeasurePanel
 from widgets.picker import SubgraphPicker
+from widgets.projector import EmbeddingProjector
+from widgets.ranking import RankingDebugger
 from widgets.stepper import ActionStepper
+from widgets.trajectory import TrajectoryView
 from widgets.tuning import TuningDashboard
-from widgets.views import EmbeddingProjector, RankingDebugger, TrajectoryView
+from workbench import views
+from workbench.actions import Candidate, DesignSpace
+from workbench.subgraphs import Subgraph
 
 
-class Workbench(W.VBox):
-    """Everything in one place, on the shipped model and sample logs by default."""
+def compared(history: list[Candidate]) -> list[Candidate]:
+    """The candidates a stepper's history puts side by side: the one opened, and its latest edit if any."""
+    return history[:1] + history[-1:] if len(history) > 1 else list(history)
+
+
+def compared_labels(history: list[Candidate]) -> list[str]:
+    return ["original", "edited"] if len(history) > 1 else ["selected"]
+
+
+class Workbench(Panel):
+    """Everything in one place, on the shipped model and sample logs by default.
+
+    ``subgraph`` follows the picker; ``row`` is the record (a ``logs`` index) or sampled candidate (its number)
+    open everywhere, linked to the projector's selection and to the ranking debugger; ``candidate`` is that
+    row's candidate, which the stepper shows (its edits then reach the trajectory view and the measure panel).
+    """
+
+    # -- state
+    subgraph = traitlets.Instance(Subgraph, allow_none=True)  # the picked subgraph
+    row = traitlets.Int(None, allow_none=True)  # the open record or sampled candidate
+    candidate = traitlets.Instance(Candidate, allow_none=True)  # the candidate of that row, as opened
 
     def __init__(self, subgraph: str = "conv2d_7x7x512_3x3", *, evaluator: Any = None, logs: Any = None,
                  candidates: int = 48, work_root: str = "work/tune", **kwargs: Any) -> None:
@@ -31,19 +58,16 @@ class Workbench(W.VBox):
         self.evaluator = evaluator if evaluator is not None else load_default("cpu")
         self.logs = logs if logs is not None else load_logs(sample_logs_dir() / "cpu", progress=False)
         self.n_candidates = candidates
-        self.space: Any = None
+        self.space: DesignSpace | None = None
         self.records: Any = None  # measured records of the current subgraph (may be empty)
-        self.sampled: list[Any] = []  # candidates sampled when there are no records
-        self.current: Any = None
+        self.sampled: list[Candidate] = []  # candidates sampled when there are no records
+        # -- views
         self.message = W.HTML()
         self.picker = SubgraphPicker(value=subgraph)
         self.projector = EmbeddingProjector(self.evaluator)
-        # MetaSchedule's XGBModel, on demand: trained on the measured records of the world model's training
-        # subgraphs (a few per op family keep it to seconds).
-        trained = set(self.evaluator.config.info.get("subgraphs", []))
-        train = self.logs[self.logs["subgraph"].isin(trained) & (self.logs["status"] == "ok")]
-        self.ranking = RankingDebugger(self.evaluator, train_records=train.groupby("subgraph").head(40))
-        self.stepper: ActionStepper | None = None
+        self.ranking = RankingDebugger(self.evaluator,
+                                       train_records=views.baseline_training_records(self.evaluator, self.logs))
+        self.stepper: ActionStepper | None = None  # made for the first candidate opened
         self.stepper_box = W.VBox()
         self.trajectory = TrajectoryView(self.evaluator)
         self.measure = MeasurePanel(evaluator=self.evaluator)
@@ -55,65 +79,62 @@ class Workbench(W.VBox):
         for i, title in enumerate(["explore", "ranking", "measure", "tune"]):
             self.tabs.set_title(i, title)
         super().__init__([self.picker, self.message, self.tabs], **kwargs)
-        self.picker.on_change(self._on_subgraph)
-        self.projector.on_select(self.open_row)
-        self.ranking.on_open(self.open_row)
-        if self.picker.subgraph is not None:
-            self._on_subgraph(self.picker.subgraph)
+        # -- links
+        traitlets.link((self.projector, "selected"), (self, "row"))
+        traitlets.link((self.ranking, "opened"), (self, "row"))
+        traitlets.dlink((self, "row"), (self.ranking, "selected"))
+        traitlets.dlink((self.picker, "subgraph"), (self.tuning, "subgraph"),
+                        transform=lambda sub: sub.name if sub is not None else self.tuning.subgraph)
+        traitlets.dlink((self.picker, "subgraph"), (self, "subgraph"))  # loads it (see _on_subgraph)
 
-    # ---- linking ----------------------------------------------------------------------------------
-    def _on_subgraph(self, sub: Any) -> None:
-        from workbench.actions import DesignSpace
-
-        self.space = DesignSpace(sub)
-        self.records = self.logs[(self.logs["subgraph"] == sub.name) & (self.logs["status"] == "ok")]
-        self.tuning.subgraph.value = sub.name
-        trained = sub.name in set(self.evaluator.config.info.get("subgraphs", []))
-        note = " (the world model was trained on it)" if trained else " (held out: the world model never saw it)"
-        if len(self.records):
-            self.message.value = f"{len(self.records)} measured records of {html.escape(sub.name)}{note}"
-            self.projector.set_source(self.records)
-            self.ranking.set_records(self.records)
-            self.open_row(int(self.records["latency"].idxmin()))
-        else:
-            self.sampled = self.space.sample(self.n_candidates, seed=0)
-            self.message.value = (f"no measured records of {html.escape(sub.name)}: {len(self.sampled)} fresh "
-                                  f"candidates sampled{note}")
-            self.projector.set_source(self.sampled)
-            self.open_row(0)
-
-    def candidate_for(self, row: int) -> Any:
+    def candidate_for(self, row: int) -> Candidate:
         """The candidate of a projector/ranking row: a logged record's trace, or a sampled candidate."""
         if self.records is not None and len(self.records) and row in self.records.index:
             return self.space.candidate(self.records.loc[row, "trace"])
         return self.sampled[row]
 
-    def open_row(self, row: int) -> None:
-        """Open a record (or sampled candidate) everywhere: stepper, trajectory, measure, projector, ranking."""
-        self.open_candidate(self.candidate_for(row))
-        if self.projector.selected != row and self.projector.info is not None:
-            self.projector.selected = row
-            self.projector._draw()
-        if self.ranking.info is not None and self.ranking.selected != row and row in set(self.ranking.info.table["row"]):
-            self.ranking.select(row)
+    def link_stepper(self, stepper: ActionStepper) -> None:
+        """The stepper shows ``candidate``; what it shows is measured; the original and its edit are rolled out
+        side by side, the stepper's step ringed."""
+        traitlets.dlink((self, "candidate"), (stepper, "candidate"))
+        traitlets.dlink((stepper, "candidate"), (self.measure, "candidate"))
+        traitlets.dlink((stepper, "history"), (self.trajectory, "labels"), transform=compared_labels)
+        traitlets.dlink((stepper, "history"), (self.trajectory, "candidates"), transform=compared)
+        traitlets.dlink((stepper, "position"), (self.trajectory, "position"))
 
-    def open_candidate(self, candidate: Any) -> None:
-        """Show a candidate in the stepper, the trajectory view and the measure panel."""
-        self.current = candidate
-        if self.stepper is None:
-            self.stepper = ActionStepper(candidate, evaluator=self.evaluator)
-            self.stepper.on_candidate(self._on_edit)
-            self.stepper.on_position(lambda pos: self.trajectory.show_step(len(self.trajectory.candidates) - 1, pos))
+    # ---- handlers ---------------------------------------------------------------------------------
+    @traitlets.observe("subgraph")
+    def _on_subgraph(self, change: dict) -> None:
+        sub = change["new"]
+        if sub is None:
+            return
+        self.row = None  # nothing of the old subgraph stays open
+        self.space = DesignSpace(sub)
+        self.records = self.logs[(self.logs["subgraph"] == sub.name) & (self.logs["status"] == "ok")]
+        trained = sub.name in set(self.evaluator.config.info.get("subgraphs", []))
+        note = " (the world model was trained on it)" if trained else " (held out: the world model never saw it)"
+        if len(self.records):
+            self.sampled = []
+            self.message.value = f"{len(self.records)} measured records of {html.escape(sub.name)}{note}"
+            self.projector.source = self.records
+            self.ranking.records = self.records
+            self.row = int(self.records["latency"].idxmin())
+        else:
+            self.sampled = self.space.sample(self.n_candidates, seed=0)
+            self.message.value = (f"no measured records of {html.escape(sub.name)}: {len(self.sampled)} fresh "
+                                  f"candidates sampled{note}")
+            self.projector.source = self.sampled
+            self.ranking.records = None
+            self.row = 0
+
+    @traitlets.observe("row")
+    def _on_row(self, change: dict) -> None:
+        if change["new"] is not None:
+            self.candidate = self.candidate_for(change["new"])
+
+    @traitlets.observe("candidate")
+    def _on_candidate(self, change: dict) -> None:
+        if self.stepper is None and change["new"] is not None:
+            self.stepper = ActionStepper(change["new"], evaluator=self.evaluator)
             self.stepper_box.children = [self.stepper]
-        else:
-            self.stepper.show(candidate)
-        self.trajectory.set_candidates([candidate], labels=["selected"])
-        self.measure.set_candidate(candidate)
-
-    def _on_edit(self, candidate: Any) -> None:
-        original = self.stepper.history[0]
-        if candidate is original:
-            self.trajectory.set_candidates([original], labels=["selected"])
-        else:
-            self.trajectory.set_candidates([original, candidate], labels=["original", "edited"])
-        self.measure.set_candidate(candidate)
+            self.link_stepper(self.stepper)

@@ -3,30 +3,39 @@
 from __future__ import annotations
 
 import html
-import threading
 from typing import Any
 
 import ipywidgets as W
+import traitlets
 
+from widgets.background import BackgroundTask
+from widgets.common import Panel, error_html, table_html
+from workbench import views
+from workbench.actions import Candidate
 from workbench.hardware import has_cuda
 
 
-class MeasurePanel(W.VBox):
-    """A button that builds and times the current candidate in the background (the kernel stays free).
+class MeasurePanel(Panel):
+    """A button that builds and times ``candidate`` in the background (the kernel stays free).
 
     With an ``evaluator``, the result sits next to the candidate's predicted rank among ``population``
-    candidates of the same design space (sampled once, or given).
+    candidates of the same design space (sampled once per subgraph, or given). The panel's measurers keep
+    worker processes between measurements; ``close()`` stops them.
     """
 
-    def __init__(self, candidate: Any = None, *, evaluator: Any = None, population: list[Any] | None = None,
-                 population_size: int = 63, repeat: int = 5, **kwargs: Any) -> None:
-        self.candidate = candidate
+    # -- state others set
+    candidate = traitlets.Instance(Candidate, allow_none=True)  # what the button measures
+
+    def __init__(self, candidate: Candidate | None = None, *, evaluator: Any = None,
+                 population: list[Any] | None = None, population_size: int = 63, repeat: int = 5,
+                 **kwargs: Any) -> None:
         self.evaluator = evaluator
         self.population = population
         self.population_size = population_size
-        self.results: list[dict[str, Any]] = []
-        self._measurers: dict[str, Any] = {}
-        self._thread: threading.Thread | None = None
+        self.results: list[dict[str, Any]] = []  # one views.measurement_row per measurement, in order
+        self.measurers: dict[tuple[str, int], Any] = {}  # (device, repeats) -> Measurer, kept for the next time
+        self.task = BackgroundTask("measurement", on_error=self._failed, on_done=self._finished)
+        # -- controls
         targets = ["cpu"] + (["cuda"] if has_cuda() else [])
         self.target = W.ToggleButtons(options=targets, value="cpu", description="device",
                                       style={"button_width": "60px"})
@@ -35,77 +44,73 @@ class MeasurePanel(W.VBox):
         self.status = W.HTML()
         self.table = W.HTML()
         super().__init__([W.HBox([self.target, self.repeat, self.button]), self.status, self.table], **kwargs)
+        # -- wiring
         self.button.on_click(lambda _: self.measure())
-
-    def set_candidate(self, candidate: Any) -> None:
-        if self.candidate is not None and candidate.space is not self.candidate.space:
-            self.population = None  # another subgraph: rank among its own candidates
         self.candidate = candidate
-        self.status.value = ""
 
-    def predicted_rank(self, candidate: Any) -> tuple[int, int] | None:
+    # ---- actions ----------------------------------------------------------------------------------
+    def measure(self, *, wait: bool = False) -> None:
+        """Build and time the candidate in the background; ``wait`` to block until done (tests)."""
+        if self.candidate is None:
+            self.status.value = "<i>no candidate to measure</i>"
+            return
+        cand, target, repeat = self.candidate, self.target.value, self.repeat.value
+        if not self.task.start(self._measure, cand, target, repeat):
+            self.status.value = "<i>a measurement is already running</i>"
+        else:
+            self.button.disabled = True
+            self.status.value = f"<i>building and timing on {target} ({repeat} repeats)…</i>"
+        if wait:
+            self.task.wait()
+
+    def wait(self, timeout: float | None = None) -> None:
+        self.task.wait(timeout)
+
+    def predicted_rank(self, candidate: Candidate) -> tuple[int, int] | None:
         """(rank, out of) of ``candidate`` among the population by world-model score (1 = predicted fastest)."""
         if self.evaluator is None:
             return None
         if self.population is None:
             self.population = candidate.space.sample(self.population_size, seed=0, exclude={candidate.key})
-        scores = self.evaluator.score(self.population + [candidate])
-        return int((scores > scores[-1]).sum()) + 1, len(scores)
+        return views.predicted_rank(self.evaluator, candidate, self.population)
 
-    def measure(self, *, wait: bool = False) -> threading.Thread | None:
-        """Build and time the candidate in a background thread; ``wait`` to block until done (tests)."""
-        if self.candidate is None:
-            self.status.value = "<i>no candidate to measure</i>"
-            return None
-        if self._thread is not None and self._thread.is_alive():
-            self.status.value = "<i>a measurement is already running</i>"
-            return self._thread
-        cand, target, repeat = self.candidate, self.target.value, self.repeat.value
-        self.button.disabled = True
-        self.status.value = f"<i>building and timing on {target} ({repeat} repeats)…</i>"
-        self._thread = threading.Thread(target=self._work, args=(cand, target, repeat), daemon=True)
-        self._thread.start()
-        if wait:
-            self._thread.join()
-        return self._thread
+    def close(self) -> None:
+        """Stop the measurers' worker processes (after a running measurement), then close the panel."""
+        self.task.wait()
+        for measurer in self.measurers.values():
+            measurer.close()
+        self.measurers = {}
+        super().close()
 
-    def wait(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
+    # ---- handlers ---------------------------------------------------------------------------------
+    @traitlets.observe("candidate")
+    def _on_candidate(self, change: dict) -> None:
+        old, new = change["old"], change["new"]
+        if old is not None and (new is None or new.space is not old.space):
+            self.population = None  # another subgraph: rank among its own candidates
+        self.status.value = ""
 
-    def _work(self, cand: Any, target: str, repeat: int) -> None:
-        try:
-            from workbench.measure import Measurer
+    def _measure(self, cand: Candidate, target: str, repeat: int) -> None:
+        from workbench.measure import Measurer
 
-            key = f"{target}:{repeat}"
-            if key not in self._measurers:
-                self._measurers[key] = Measurer(target, repeat=repeat, min_repeat_ms=20)
-            result = self._measurers[key].measure([cand])[0]
-            rank = self.predicted_rank(cand)
-            row = {"subgraph": cand.space.subgraph.name, "device": target, "status": result.status,
-                   "latency_ms": result.latency * 1e3 if result.ok else float("nan"),
-                   "spread_%": 100 * result.spread if result.ok else float("nan"),
-                   "min_ms": min(result.run_secs) * 1e3 if result.run_secs else float("nan"),
-                   "max_ms": max(result.run_secs) * 1e3 if result.run_secs else float("nan"),
-                   "GFLOP/s": cand.space.subgraph.flops / result.latency / 1e9 if result.ok else float("nan"),
-                   "predicted rank": f"{rank[0]} of {rank[1]}" if rank else ""}
-            self.results.append(row)
-            if result.ok:
-                self.status.value = (f"<b>{row['latency_ms']:.4f} ms</b> (median of {repeat}, spread "
-                                     f"{row['spread_%']:.1f}%), {row['GFLOP/s']:.1f} GFLOP/s"
-                                     + (f"; predicted rank {row['predicted rank']}" if rank else ""))
-            else:
-                self.status.value = (f"<span style='color:#b00'>{result.status}: "
-                                     f"{html.escape((result.error or '')[:400])}</span>")
-            import pandas as pd
+        key = (target, repeat)
+        if key not in self.measurers:
+            self.measurers[key] = Measurer(target, repeat=repeat, min_repeat_ms=20)
+        result = self.measurers[key].measure([cand])[0]
+        rank = self.predicted_rank(cand)
+        row = views.measurement_row(cand, result, device=target, rank=rank)
+        self.results.append(row)
+        if result.ok:
+            self.status.value = (f"<b>{row['latency_ms']:.4f} ms</b> (median of {repeat}, spread "
+                                 f"{row['spread_%']:.1f}%), {row['GFLOP/s']:.1f} GFLOP/s"
+                                 + (f"; predicted rank {row['predicted rank']}" if rank else ""))
+        else:
+            self.status.value = (f"<span style='color:#b00'>{result.status}: "
+                                 f"{html.escape((result.error or '')[:400])}</span>")
+        self.table.value = table_html(views.measurements_table(self.results))
 
-            self.table.value = pd.DataFrame(self.results).to_html(index=False, float_format=lambda v: f"{v:.4f}")
-        except Exception as err:  # noqa: BLE001 - shown in the panel; the kernel must not lose the thread silently
-            self.status.value = f"<span style='color:#b00'>measurement failed: {html.escape(str(err))}</span>"
-        finally:
-            self.button.disabled = False
+    def _failed(self, err: BaseException) -> None:
+        self.status.value = error_html(f"measurement failed: {err}")
 
-    def close_measurers(self) -> None:
-        for m in self._measurers.values():
-            m.close()
-        self._measurers = {}
+    def _finished(self) -> None:
+        self.button.disabled = False

@@ -3,25 +3,39 @@
 from __future__ import annotations
 
 import html
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as W
+import traitlets
 
+from widgets.background import BackgroundTask
+from widgets.common import Panel, error_html
 from workbench.subgraphs import Subgraph, SubgraphError, load_subgraph
 
 
-class SubgraphPicker(W.VBox):
-    """A dropdown over the catalog, a model loader, a TVMScript path; shows the initial TIR of the pick."""
+def catalog_options() -> list[tuple[str, str]]:
+    """(label, name) of every catalog subgraph, the models already extracted included."""
+    from workbench.subgraphs import cached_models, catalog
+
+    df = catalog(models=cached_models())
+    return [(f"{r.name}  [{r.op}, {r.mflops:.1f} MFLOP" + (f", x{r.weight}" if r.weight > 1 else "") + "]", r.name)
+            for r in df.itertuples()]
+
+
+class SubgraphPicker(Panel):
+    """A dropdown over the catalog, a model loader, a TVMScript path; shows the initial TIR of the pick.
+
+    ``subgraph`` is the pick: other views follow it (``traitlets.dlink`` or ``observe``).
+    """
+
+    # -- state
+    subgraph = traitlets.Instance(Subgraph, allow_none=True)  # the picked subgraph (None until one loads)
 
     def __init__(self, value: str = "conv2d_7x7x512_3x3", **kwargs: Any) -> None:
         from workbench.subgraphs.models import MODELS
 
-        self.subgraph: Subgraph | None = None
-        self._callbacks: list[Callable[[Subgraph], None]] = []
-        self._thread: threading.Thread | None = None
-        self.dropdown = W.Dropdown(options=self._options(), description="subgraph", layout=W.Layout(width="520px"))
+        # -- controls
+        self.dropdown = W.Dropdown(options=catalog_options(), description="subgraph", layout=W.Layout(width="520px"))
         self.model = W.Dropdown(options=list(MODELS), description="model", layout=W.Layout(width="260px"))
         self.model_button = W.Button(description="add its subgraphs", layout=W.Layout(width="150px"))
         self.path = W.Text(placeholder="path/to/program.py (TVMScript)", description="file",
@@ -30,9 +44,11 @@ class SubgraphPicker(W.VBox):
         self.message = W.HTML()
         self.summary = W.HTML()
         self.tir = W.HTML(layout=W.Layout(max_height="360px", overflow="auto"))
+        self.task = BackgroundTask("model extraction", on_error=self._show_error, on_done=self._extracted)
         super().__init__([self.dropdown, W.HBox([self.model, self.model_button]), W.HBox([self.path,
                           self.path_button]), self.message, self.summary, self.tir], **kwargs)
-        self.dropdown.observe(lambda c: self.load(c["new"]) if c["new"] else None, names="value")
+        # -- wiring
+        self.dropdown.observe(self._on_dropdown, names="value")
         self.model_button.on_click(lambda _: self.add_model(self.model.value))
         self.path_button.on_click(lambda _: self.load(self.path.value.strip()))
         if value in [v for _, v in self.dropdown.options] and self.dropdown.value != value:
@@ -40,26 +56,15 @@ class SubgraphPicker(W.VBox):
         else:
             self.load(value)
 
-    @staticmethod
-    def _options() -> list[tuple[str, str]]:
-        from workbench.subgraphs import cached_models, catalog
-
-        df = catalog(models=cached_models())
-        return [(f"{r.name}  [{r.op}, {r.mflops:.1f} MFLOP" + (f", x{r.weight}" if r.weight > 1 else "") + "]", r.name)
-                for r in df.itertuples()]
-
-    def on_change(self, callback: Callable[[Subgraph], None]) -> None:
-        """Call ``callback(subgraph)`` whenever another subgraph is picked."""
-        self._callbacks.append(callback)
-
+    # ---- actions ----------------------------------------------------------------------------------
     def load(self, name: str) -> Subgraph | None:
         """Pick a catalog name, ``<model>/<task>`` name or TVMScript file; errors are shown, not raised."""
         try:
             sub = load_subgraph(name)
         except (SubgraphError, FileNotFoundError, ValueError) as err:
-            self.message.value = f"<span style='color:#b00'>{html.escape(str(err))}</span>"
+            self._show_error(err)
             return None
-        self.set_subgraph(sub)
+        self.subgraph = sub
         return sub
 
     def from_torch(self, module: Any, inputs: Any, *, name: str | None = None) -> list[Subgraph]:
@@ -67,38 +72,45 @@ class SubgraphPicker(W.VBox):
         from workbench.subgraphs import from_torch
 
         subs = from_torch(module, inputs, name=name)
-        heaviest = max(subs, key=lambda s: s.flops * s.weight)
-        self.set_subgraph(heaviest)
+        self.subgraph = max(subs, key=lambda s: s.flops * s.weight)
         return subs
 
-    def set_subgraph(self, sub: Subgraph) -> None:
-        self.subgraph = sub
+    def add_model(self, model: str, *, wait: bool = False) -> None:
+        """Extract a catalog model's subgraphs in the background (5-20 s the first time) and list them."""
+        if not self.task.start(self._extract, model):
+            self.message.value = "<i>a model is already being extracted</i>"
+            return
+        self.model_button.disabled = True
+        self.message.value = f"<i>extracting {html.escape(model)} (torch.export, Relax, task extraction)…</i>"
+        if wait:
+            self.task.wait()
+
+    # ---- handlers ---------------------------------------------------------------------------------
+    @traitlets.observe("subgraph")
+    def _on_subgraph(self, change: dict) -> None:
+        sub = change["new"]
         self.message.value = ""
+        if sub is None:
+            self.summary.value = self.tir.value = ""
+            return
         s = sub.summary()
         self.summary.value = (f"<b>{html.escape(sub.name)}</b>: {html.escape(s['op'])}, {s['mflops']} MFLOP, "
                               f"weight {s['weight']}, from {html.escape(s['source'])}")
         self.tir.value = f"<pre style='font-size:11px;line-height:1.25'>{html.escape(sub.script())}</pre>"
-        for cb in self._callbacks:
-            cb(sub)
 
-    def add_model(self, model: str, *, wait: bool = False) -> threading.Thread:
-        """Extract a catalog model's subgraphs in the background (5-20 s the first time) and list them."""
-        def work() -> None:
-            try:
-                from workbench.subgraphs.models import model_subgraphs
+    def _on_dropdown(self, change: dict) -> None:
+        if change["new"]:
+            self.load(change["new"])
 
-                subs = model_subgraphs(model)
-                self.dropdown.options = self._options()
-                self.message.value = f"added {len(subs)} subgraphs of {model}"
-            except Exception as err:  # noqa: BLE001 - shown to the user
-                self.message.value = f"<span style='color:#b00'>{html.escape(str(err))}</span>"
-            finally:
-                self.model_button.disabled = False
+    def _extract(self, model: str) -> None:
+        from workbench.subgraphs.models import model_subgraphs
 
-        self.model_button.disabled = True
-        self.message.value = f"<i>extracting {model} (torch.export, Relax, task extraction)…</i>"
-        self._thread = threading.Thread(target=work, daemon=True)
-        self._thread.start()
-        if wait:
-            self._thread.join()
-        return self._thread
+        subs = model_subgraphs(model)
+        self.dropdown.options = catalog_options()
+        self.message.value = f"added {len(subs)} subgraphs of {html.escape(model)}"
+
+    def _extracted(self) -> None:
+        self.model_button.disabled = False
+
+    def _show_error(self, err: BaseException) -> None:
+        self.message.value = error_html(str(err))

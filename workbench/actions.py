@@ -13,6 +13,7 @@ from typing import Any
 from workbench._tvm import ensure_intrinsics, import_tvm
 from workbench.hardware import make_target
 from workbench.subgraphs import Subgraph
+from workbench.traces import first_error_line, plain_value, trace_key, trace_to_json
 
 # Instruction kinds that only look things up or sample a value: the program is unchanged after them.
 NON_MUTATING = frozenset({
@@ -133,28 +134,16 @@ def actions_from_trace(trace: Any, *, design_only: bool = False, lean: bool = Fa
         if lean and kind in _LOOKUPS:
             inputs = attrs = outputs = ()
         else:
-            attrs = tuple(_plain(x) for x in inst.attrs)
+            attrs = tuple(plain_value(x) for x in inst.attrs)
             if lean and kind in ("Reorder", "Fuse"):
                 inputs, outputs = ("?",) * len(inst.inputs), ()
             else:
-                inputs = tuple(_plain(x) for x in inst.inputs)
+                inputs = tuple(plain_value(x) for x in inst.inputs)
                 outputs = tuple(f"r{o.__chandle__()}" for o in inst.outputs)
         actions.append(Action(index=index, kind=kind, inputs=inputs, attrs=attrs, outputs=outputs,
-                              decision=None if decision is None else _plain(decision, lists=True), phase=phase))
+                              decision=None if decision is None else plain_value(decision, lists=True),
+                              phase=phase))
     return actions
-
-
-def _plain(x: Any, lists: bool = False) -> Any:
-    if x is None or isinstance(x, bool | int | float | str):
-        return x
-    if hasattr(x, "__chandle__") and type(x).__name__ in ("SBlockRV", "LoopRV", "Var"):
-        return f"r{x.__chandle__()}"
-    if hasattr(x, "value"):
-        return x.value
-    if hasattr(x, "__iter__"):
-        items = [_plain(y, lists) for y in x]
-        return items if lists else tuple(items)
-    return str(x)
 
 
 def _freeze(items: Sequence) -> list:
@@ -176,27 +165,6 @@ def sampled_values(actions: Sequence[Action]) -> dict[str, Any]:
         elif action.outputs:
             values[action.outputs[0]] = action.decision
     return values
-
-
-def trace_to_json(trace: Any) -> list:
-    """A TVM trace as plain JSON (lists, strings and numbers)."""
-    return to_plain_json(trace.as_json())
-
-
-def to_plain_json(obj: Any) -> Any:
-    """Unpack TVM containers and immediates (``T.float32(0.25)``) into plain JSON values."""
-    tvm = import_tvm()
-    if obj is None or isinstance(obj, bool | int | float | str):
-        return obj
-    if isinstance(obj, tvm.tirx.IntImm):
-        return int(obj.value)
-    if isinstance(obj, tvm.tirx.FloatImm):
-        return float(obj.value)
-    if isinstance(obj, dict) or hasattr(obj, "items"):
-        return {str(k): to_plain_json(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple) or hasattr(obj, "__iter__"):
-        return [to_plain_json(x) for x in obj]
-    return str(obj)
 
 
 class DesignSpace:
@@ -273,15 +241,8 @@ class DesignSpace:
             else:
                 s_tir.Trace.apply_json_to_schedule(trace, sch)
         except Exception as err:  # noqa: BLE001 - TVM raises builtin error types of many kinds
-            raise CandidateError(f"subgraph {self.subgraph.name!r}: trace does not apply: {_first_line(err)}") from err
+            raise CandidateError(f"subgraph {self.subgraph.name!r}: trace does not apply: {first_error_line(err)}") from err
         return Candidate(self, sch.trace, mod=sch.mod)
-
-
-def _first_line(err: BaseException) -> str:
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    # TVM errors put the useful message last, after the backtrace.
-    informative = [ln for ln in lines if not ln.startswith(("File ", "at ", "^", "#"))]
-    return (informative[-1] if informative else (lines[-1] if lines else type(err).__name__))[:500]
 
 
 class Candidate:
@@ -304,10 +265,8 @@ class Candidate:
 
     @cached_property
     def key(self) -> str:
-        """Identity of the candidate: the hash of its trace JSON (as ``trace_hash`` in logs)."""
-        from workbench.logs import trace_hash
-
-        return trace_hash(self.trace_json)
+        """Identity of the candidate: :func:`workbench.traces.trace_key` of its trace (``trace_key`` in logs)."""
+        return trace_key(self.trace_json)
 
     def __len__(self) -> int:
         return len(self.actions)
@@ -371,10 +330,6 @@ class Candidate:
         return list(difflib.unified_diff(before.script().splitlines(), after.script().splitlines(),
                                          f"before #{k}", f"after #{k}", n=context, lineterm=""))
 
-    def decisions(self) -> dict[int, Any]:
-        """Action index -> decision, for every editable action."""
-        return {a.index: a.decision for a in self.actions if a.decision is not None}
-
     def with_decision(self, index: int, value: Any) -> Candidate:
         """Replay with one decision changed, then post-process again; InvalidEditError if TVM refuses."""
         from tvm import s_tir
@@ -397,7 +352,7 @@ class Candidate:
             s_tir.Trace(insts, new_decisions).apply_to_schedule(sch, remove_postproc=True)
         except Exception as err:  # noqa: BLE001 - TVM reports schedule errors with several types
             raise InvalidEditError(f"action #{index} ({action.kind}) = {value!r} cannot be replayed: "
-                                   f"{_first_line(err)}") from err
+                                   f"{first_error_line(err)}") from err
         rejected = self.space._postprocess(sch)
         if rejected is not None:
             raise InvalidEditError(f"action #{index} ({action.kind}) = {value!r}: the edited program is rejected "

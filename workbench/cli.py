@@ -6,6 +6,8 @@ import argparse
 import sys
 from dataclasses import asdict
 
+from workbench.logfiles import WorkDirBusy
+
 
 def _cmd_subgraphs(args: argparse.Namespace) -> int:
     from workbench.subgraphs import MODELS, catalog
@@ -127,7 +129,7 @@ def _non_negative_float(text: str) -> float:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
-    from workbench.tuning.run import TuningRun
+    from workbench.tuning import TuningRun
 
     if (args.subgraph is None) == (args.model is None):
         raise ValueError("give --subgraph NAME|FILE or --model NAME")
@@ -135,7 +137,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     work_dir = args.work_dir or f"work/tune/{str(name).replace('/', '__')}-{args.cost_model}-s{args.seed}"
     run = TuningRun(args.subgraph, model=args.model, target=args.target, trials=args.trials,
                     cost_model=args.cost_model, evaluator=args.evaluator, work_dir=work_dir, seed=args.seed,
-                    trials_per_iter=args.trials_per_iter, runner=args.rpc or "local")
+                    trials_per_iter=args.trials_per_iter, runner=args.rpc or "local", strategy=args.strategy)
     if run.measured:
         print(f"resuming {work_dir}: {run.measured} of {run.budget} trials already measured", flush=True)
     try:
@@ -214,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=_positive, default=64,
                    help="trial budget (per subgraph; in total for --model); measured records in --work-dir count")
     p.add_argument("--cost-model", default="world", choices=["world", "xgb", "random"])
+    p.add_argument("--strategy", default="evolutionary", choices=["evolutionary"],
+                   help="search strategy (MetaSchedule's evolutionary search)")
     p.add_argument("--evaluator", help="world-model directory (default: the shipped model)")
     p.add_argument("--target", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--work-dir", help="MetaSchedule work dir (resumed if it exists; default work/tune/<name>-...)")
@@ -243,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: every record measured so far is saved; run the same command again to resume",
               file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, WorkDirBusy) as err:
         print(f"workbench {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,28 +59,34 @@ def _collect(subgraphs: Sequence[str | Subgraph], *, out: str | Path, trials: in
         raise ValueError(f"trials and batch_size must be positive (got {trials}, {batch_size})")
     resolved = [s if isinstance(s, Subgraph) else load_subgraph(s) for s in subgraphs]
     workdirs: dict[str, WorkDir] = {}
-    plan = []
-    done: dict[tuple[str, int], set[str]] = {}
-    for sub in resolved:
-        path = Path(out) / sub.name.replace("/", "__") if split else Path(out)
-        if str(path) not in workdirs:
-            wd = workdirs[str(path)] = WorkDir(path, create=True)
-            wd.repair()
-            wd.add_hardware(measurer.hardware)
-            for row in wd.records(errors="warn"):
-                done.setdefault((str(path), row["workload"]), set()).add(row["trace_hash"])
-        wd = workdirs[str(path)]
-        plan.append((sub, wd, (str(path), wd.workload_index(sub))))
-    total = sum(max(0, trials - len(done.get(key, ()))) for _, _, key in plan)
-    bar = tqdm(total=total, desc="collect", unit="rec", disable=not progress, dynamic_ncols=True)
-    summaries = []
     try:
-        for sub, workdir, key in plan:
-            summaries.append(_collect_one(sub, workdir, done.setdefault(key, set()), trials=trials,
-                                          batch_size=batch_size, seed=seed, measurer=measurer, bar=bar))
+        plan = []
+        done: dict[tuple[str, int], set[str]] = {}
+        for sub in resolved:
+            path = Path(out) / sub.name.replace("/", "__") if split else Path(out)
+            if str(path) not in workdirs:
+                wd = workdirs[str(path)] = WorkDir(path, create=True)
+                wd.lock.acquire()  # one writer per work dir, for the whole collection (WorkDirBusy otherwise)
+                for problem in wd.repair():
+                    warnings.warn(f"moved out of the work dir: {problem}", stacklevel=3)
+                wd.add_hardware(measurer.hardware)
+                for row in wd.records(errors="warn"):
+                    done.setdefault((str(path), row["workload"]), set()).add(row["trace_key"])
+            wd = workdirs[str(path)]
+            plan.append((sub, wd, (str(path), wd.workload_index(sub))))
+        total = sum(max(0, trials - len(done.get(key, ()))) for _, _, key in plan)
+        bar = tqdm(total=total, desc="collect", unit="rec", disable=not progress, dynamic_ncols=True)
+        summaries = []
+        try:
+            for sub, workdir, key in plan:
+                summaries.append(_collect_one(sub, workdir, done.setdefault(key, set()), trials=trials,
+                                              batch_size=batch_size, seed=seed, measurer=measurer, bar=bar))
+        finally:
+            bar.close()
+        return summaries
     finally:
-        bar.close()
-    return summaries
+        for wd in workdirs.values():
+            wd.close()
 
 
 def _collect_one(sub: Subgraph, workdir: WorkDir, seen: set[str], *, trials: int, batch_size: int, seed: int,

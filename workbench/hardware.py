@@ -149,9 +149,3 @@ def make_target(target: Any = "cpu") -> Any:
             raise TargetError("target 'cuda' needs an NVIDIA GPU, and none is visible on this machine")
         return tvm.target.Target.from_device(tvm.cuda(0))
     raise TargetError(f"unknown target {target!r}: use 'cpu', 'cuda', a JSON dict or a tvm.target.Target")
-
-
-def target_key(target: Any) -> str:
-    """'cpu' or 'cuda' (or the kind name) for a Target, used in record tables."""
-    kind = target.kind.name
-    return {"llvm": "cpu"}.get(kind, kind)

@@ -11,31 +11,42 @@ The workbench adds side files that TVM ignores (JSON lines as well):
 * ``workbench_measurements.json``: per record its status, error message, repeats and hardware id;
 * ``workbench_hardware.json``: the hardware descriptors, by id.
 
-Every line is appended in one ``write`` and flushed, so a killed run leaves at most one partial last line;
-readers report it and keep everything else, and the next append moves it aside to ``*.partial`` first.
+Reading never modifies a work dir and never fails on a bad line: every line is parsed and checked
+(:mod:`workbench.integrity`), bad ones are reported by file and line and the rest is kept. Writing needs the
+work dir's writer lock (:class:`workbench.logfiles.WriterLock`), which a :class:`WorkDir` takes at its first
+write (or is handed); every line is appended in one fsync'd write that completes or raises, and a partial last
+line left by a killed writer is moved aside to ``*.partial`` before the next append.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
-import statistics
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench._tvm import import_tvm
+from workbench.actions import CandidateError, actions_from_json
+from workbench.integrity import (
+    FAILED_RUN_SECS,
+    HARDWARE_FILE,
+    MEASURE_FILE,
+    RECORD_FILE,
+    SUBGRAPH_FILE,
+    WORKLOAD_FILE,
+    hardware_problem,
+    measurement_problem,
+    record_problem,
+    subgraph_problem,
+    workload_problem,
+)
+from workbench.logfiles import WriterLock, append_line, parse_lines, repair_tail
+from workbench.measure import median_latency
+from workbench.traces import canonical_json, json_hash, to_plain_json, trace_key
 
-WORKLOAD_FILE = "database_workload.json"
-RECORD_FILE = "database_tuning_record.json"
-SUBGRAPH_FILE = "workbench_subgraphs.json"
-MEASURE_FILE = "workbench_measurements.json"
-HARDWARE_FILE = "workbench_hardware.json"
-FAILED_RUN_SECS = 1e10  # MetaSchedule stores failed measurements with this time
+__all__ = ["FAILED_RUN_SECS", "HARDWARE_FILE", "MEASURE_FILE", "RECORD_FILE", "SUBGRAPH_FILE", "WORKLOAD_FILE",
+           "LogFormatError", "WorkDir", "WorkloadEntry", "load_logs"]
 
 
 class LogFormatError(ValueError):
@@ -48,74 +59,16 @@ class LogFormatError(ValueError):
         super().__init__(f"{problems[0]}{more}; pass errors='warn' to load the valid records around it")
 
 
-def trace_hash(trace_json: Any) -> str:
-    """A short stable id of a trace (its canonical JSON)."""
-    return hashlib.sha1(json.dumps(trace_json, separators=(",", ":"), sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _bools_as_ints(obj: Any) -> Any:
-    if isinstance(obj, bool):
-        return int(obj)
-    if isinstance(obj, list | tuple):
-        return [_bools_as_ints(x) for x in obj]
-    return obj
-
-
-def _read_lines(path: Path, problems: list[str]) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed JSON) for each valid line; bad lines are described in ``problems``."""
-    if not path.is_file():
-        return
-    with path.open("rb") as f:
-        data = f.read()
-    lines = data.split(b"\n")
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            yield number, json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            last = number == len(lines) and not data.endswith(b"\n")
-            reason = getattr(err, "msg", None) or getattr(err, "reason", None) or str(err)
-            why = "truncated last line (was a run killed while writing?)" if last else f"invalid JSON ({reason})"
+def _checked(path: Path, problems: list[str], check: Any) -> list[tuple[int, Any]]:
+    """The lines of ``path`` that parse and pass ``check``; the others are described in ``problems``."""
+    out = []
+    for number, obj in parse_lines(path, problems):
+        why = check(obj)
+        if why:
             problems.append(f"{path}:{number}: {why}")
-
-
-def _append_line(path: Path, obj: Any) -> None:
-    """Append one JSON line atomically enough for crash safety (one write, then fsync)."""
-    payload = (json.dumps(obj, separators=(",", ":")) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, payload)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _repair_tail(path: Path) -> None:
-    """End the file with a newline before appending.
-
-    A complete last line that only lacks its newline is kept; a partial one (from a killed writer) is moved
-    to ``<file>.partial`` so that nothing is silently dropped and appends start on a clean line.
-    """
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    with path.open("rb+") as f:
-        f.seek(-1, os.SEEK_END)
-        if f.read(1) == b"\n":  # the common case: only the last byte is read
-            return
-        f.seek(0)
-        data = f.read()
-        cut = data.rfind(b"\n") + 1
-        try:
-            json.loads(data[cut:])
-        except ValueError:
-            pass
         else:
-            f.write(b"\n")  # a whole record without its newline: keep it
-            return
-        with open(str(path) + ".partial", "ab") as side:
-            side.write(data[cut:] + b"\n")
-        f.truncate(cut)
+            out.append((number, obj))
+    return out
 
 
 @dataclass
@@ -135,78 +88,90 @@ class WorkloadEntry:
 
 
 class WorkDir:
-    """Read and append a MetaSchedule-compatible work dir."""
+    """Read and append a MetaSchedule-compatible work dir.
 
-    def __init__(self, path: str | Path, *, create: bool = False) -> None:
+    Appending takes the work dir's writer lock at the first write (``lock``: one already held, e.g. a tuning
+    run's) and keeps it until :meth:`close`; another process's writer is refused (``WorkDirBusy``).
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = False, lock: WriterLock | None = None) -> None:
         self.path = Path(path)
         if create:
             self.path.mkdir(parents=True, exist_ok=True)
         elif not self.path.is_dir():
             raise FileNotFoundError(f"{self.path}: no such log directory")
+        self.lock = lock or WriterLock(self.path)
+        self._own_lock = lock is None
         self._workloads: dict[str, WorkloadEntry] | None = None
+        self._info_written: dict[str, str] = {}  # subgraph name -> structural hash, side entry checked
 
     def file(self, name: str) -> Path:
         return self.path / name
 
+    def _writable(self, *names: str) -> None:
+        """Before an append: hold the writer lock, and end the files with a clean line."""
+        self.lock.acquire()
+        for name in names:
+            repair_tail(self.file(name))
+
+    def close(self) -> None:
+        """Release the writer lock (if this WorkDir took it)."""
+        if self._own_lock:
+            self.lock.release()
+
     # -- reading -----------------------------------------------------------------------------------
     def workloads(self, problems: list[str] | None = None) -> list[WorkloadEntry]:
+        """The valid workload lines (``index``: the line's position, as TVM numbers them), named by the
+        side file; problems are described in ``problems``."""
         problems = problems if problems is not None else []
+        names = {obj["shash"]: obj for _, obj in _checked(self.file(SUBGRAPH_FILE), problems, subgraph_problem)}
         entries: list[WorkloadEntry] = []
-        names: dict[str, dict[str, Any]] = {}
-        for number, obj in _read_lines(self.file(SUBGRAPH_FILE), problems):
-            if isinstance(obj, dict) and "shash" in obj:
-                names[str(obj["shash"])] = obj
-            else:
-                problems.append(f"{self.file(SUBGRAPH_FILE)}:{number}: expected an object with 'shash'")
-        for number, obj in _read_lines(self.file(WORKLOAD_FILE), problems):
-            if not (isinstance(obj, list) and len(obj) == 2 and isinstance(obj[1], str)):
-                problems.append(f"{self.file(WORKLOAD_FILE)}:{number}: expected [structural_hash, base64 IR]")
-                continue
-            info = names.get(str(obj[0]), {})
-            entries.append(WorkloadEntry(index=number - 1, shash=str(obj[0]), raw=obj,
+        seen: set[str] = set()
+        for number, obj in _checked(self.file(WORKLOAD_FILE), problems, workload_problem):
+            if obj[0] in seen:
+                problems.append(f"{self.file(WORKLOAD_FILE)}:{number}: duplicates an earlier workload line (the "
+                                "same program; TVM would number the records after it wrongly)")
+            seen.add(obj[0])
+            info = names.get(obj[0], {})
+            entries.append(WorkloadEntry(index=number - 1, shash=obj[0], raw=obj,
                                          name=info.get("name", f"workload_{number - 1}"), info=info))
         return entries
 
     def hardware(self, problems: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """The hardware descriptors, by id."""
         problems = problems if problems is not None else []
-        return {str(o.get("id")): o for _, o in _read_lines(self.file(HARDWARE_FILE), problems)
-                if isinstance(o, dict)}
+        return {o["id"]: o for _, o in _checked(self.file(HARDWARE_FILE), problems, hardware_problem)}
 
     def records(self, *, errors: str = "raise") -> list[dict[str, Any]]:
         """Every tuning record as a dict, joined with its workload and measurement details."""
         if errors not in ("raise", "warn", "ignore"):
             raise ValueError("errors must be 'raise', 'warn' or 'ignore'")
         problems: list[str] = []
+        self.hardware(problems)  # its problems are the dir's too
         workloads = {w.index: w for w in self.workloads(problems)}
-        measures: dict[tuple[int, str], dict[str, Any]] = {}
-        for number, obj in _read_lines(self.file(MEASURE_FILE), problems):
-            try:
-                measures[(int(obj["workload"]), str(obj["trace_hash"]))] = obj
-            except (KeyError, TypeError, ValueError):
-                problems.append(f"{self.file(MEASURE_FILE)}:{number}: expected an object with workload, trace_hash")
+        n_lines = max(workloads, default=-1) + 1
+        measures = {(obj["workload"], obj["trace_hash"]): obj
+                    for _, obj in _checked(self.file(MEASURE_FILE), problems, measurement_problem)}
         rows = []
-        for number, obj in _read_lines(self.file(RECORD_FILE), problems):
-            where = f"{self.file(RECORD_FILE)}:{number}"
-            try:
-                wl_index, (trace, run_secs, target, args_info) = int(obj[0]), obj[1][:4]
-                if not (isinstance(trace, list) and len(trace) == 2):
-                    raise ValueError("trace is not [insts, decisions]")
-                secs = [float(s) for s in (run_secs or [])]
-            except (TypeError, ValueError, IndexError, KeyError) as err:
-                problems.append(f"{where}: not a MetaSchedule tuning record ({type(err).__name__}: {err})")
-                continue
+        for number, obj in _checked(self.file(RECORD_FILE), problems, lambda o: record_problem(o, n_lines)):
+            wl_index, (trace, run_secs, target, args_info) = obj[0], obj[1]
             if wl_index not in workloads:
-                problems.append(f"{where}: refers to workload {wl_index}, which {self.file(WORKLOAD_FILE)} lacks")
+                problems.append(f"{self.file(RECORD_FILE)}:{number}: refers to workload {wl_index}, whose line in "
+                                f"{WORKLOAD_FILE} is bad")
                 continue
             wl = workloads[wl_index]
-            key = trace_hash(trace)
-            extra = measures.get((wl_index, key), {})
+            key = trace_key(trace)
+            # Side lines written before the canonical key hash the trace as stored (booleans as true/false).
+            extra = measures.get((wl_index, key)) or measures.get((wl_index, json_hash(trace)), {})
+            secs = [float(s) for s in run_secs or []]
             failed = not secs or any(s >= FAILED_RUN_SECS for s in secs)
             status = extra.get("status", "error" if failed else "ok")
+            if failed and status == "ok":
+                status = "error"  # the record file (what TVM reads) says it failed
             repeats = [] if failed else secs
             rows.append({
-                "subgraph": wl.name, "workload": wl_index, "trace_hash": key, "trace": trace,
-                "latency": statistics.median(repeats) if repeats else math.nan,
+                "subgraph": wl.name, "workload": wl_index, "trace_key": key, "trace": trace,
+                "latency": median_latency(repeats),
                 "run_secs": repeats, "status": status, "error": extra.get("error"),
                 "hardware": extra.get("hardware"), "target": target, "args_info": args_info,
                 "record": number - 1, "op": wl.info.get("op", ""), "flops": wl.info.get("flops", math.nan),
@@ -226,27 +191,24 @@ class WorkDir:
         import_tvm()
         from tvm.s_tir.meta_schedule.database import Workload
 
-        from workbench.actions import to_plain_json
-
         if self._workloads is None:
             self._workloads = {w.shash: w for w in self.workloads([])}
         raw = to_plain_json(Workload(subgraph.mod).as_json())
         shash = str(raw[0])
         info = {"shash": shash, "name": subgraph.name, "op": subgraph.op, "weight": subgraph.weight,
                 "flops": subgraph.flops, "source": subgraph.source}
-        for name in (WORKLOAD_FILE, SUBGRAPH_FILE):
-            _repair_tail(self.file(name))
+        self._writable(WORKLOAD_FILE, SUBGRAPH_FILE)
         known = self._workloads.get(shash)
         if known is not None:
             if not known.info:  # a plain TVM workload, or a run killed between the two writes
-                _append_line(self.file(SUBGRAPH_FILE), info)
+                append_line(self.file(SUBGRAPH_FILE), info)
                 known.name, known.info = subgraph.name, info
             return known.index
         # The side line goes first: an orphan side line is harmless, a nameless workload is not.
-        _append_line(self.file(SUBGRAPH_FILE), info)
+        append_line(self.file(SUBGRAPH_FILE), info)
         path = self.file(WORKLOAD_FILE)
         index = path.read_bytes().count(b"\n") if path.is_file() else 0  # TVM indexes workloads by line
-        _append_line(path, raw)
+        append_line(path, raw)
         self._workloads[shash] = WorkloadEntry(index=index, shash=shash, raw=raw, name=subgraph.name, info=info)
         return index
 
@@ -258,17 +220,14 @@ class WorkDir:
         import_tvm()
         from tvm.s_tir.meta_schedule.database import Workload
 
-        from workbench.actions import to_plain_json
-
-        cache = self.__dict__.setdefault("_info_written", {})
+        cache = self._info_written
         if subgraph.name in cache:
             return cache[subgraph.name]
         shash = str(to_plain_json(Workload(subgraph.mod).as_json())[0])
-        problems: list[str] = []
-        known = {str(o.get("shash")) for _, o in _read_lines(self.file(SUBGRAPH_FILE), problems) if isinstance(o, dict)}
+        known = {o["shash"] for _, o in _checked(self.file(SUBGRAPH_FILE), [], subgraph_problem)}
         if shash not in known:
-            _repair_tail(self.file(SUBGRAPH_FILE))
-            _append_line(self.file(SUBGRAPH_FILE), {"shash": shash, "name": subgraph.name, "op": subgraph.op,
+            self._writable(SUBGRAPH_FILE)
+            append_line(self.file(SUBGRAPH_FILE), {"shash": shash, "name": subgraph.name, "op": subgraph.op,
                                                     "weight": subgraph.weight, "flops": subgraph.flops,
                                                     "source": subgraph.source})
         cache[subgraph.name] = shash
@@ -280,8 +239,6 @@ class WorkDir:
 
         The workload must already be in ``database_workload.json`` (TVM commits it when tuning starts).
         """
-        from workbench.actions import to_plain_json
-
         shash = self.add_subgraph_info(subgraph)
         entry = (self._workloads or {}).get(shash)
         if entry is None:
@@ -289,18 +246,16 @@ class WorkDir:
             entry = self._workloads.get(shash)
         if entry is None:
             raise ValueError(f"{self.file(WORKLOAD_FILE)}: no workload for subgraph {subgraph.name!r} yet")
-        _repair_tail(self.file(MEASURE_FILE))
-        # TVM's JSON writer stores booleans as 1/0: hash the trace as it will appear in the record file.
-        written = _bools_as_ints(to_plain_json(trace.as_json(remove_postproc=False)))
-        _append_line(self.file(MEASURE_FILE), {
-            "workload": entry.index, "trace_hash": trace_hash(written), "status": status,
+        self._writable(MEASURE_FILE)
+        append_line(self.file(MEASURE_FILE), {
+            "workload": entry.index, "trace_hash": trace_key(trace), "status": status,
             "error": error, "run_secs": run_secs, "hardware": hardware, "build_secs": None, "trial": trial,
         })
 
     def add_hardware(self, desc: dict[str, Any]) -> None:
         if desc["id"] not in self.hardware([]):
-            _repair_tail(self.file(HARDWARE_FILE))
-            _append_line(self.file(HARDWARE_FILE), desc)
+            self._writable(HARDWARE_FILE)
+            append_line(self.file(HARDWARE_FILE), desc)
 
     def append(self, subgraph: Any, candidate: Any, result: Any, *, target: Any, trial: int | None = None) -> None:
         """Append one measured candidate: the workbench side line first, then TVM's record line.
@@ -311,39 +266,38 @@ class WorkDir:
         from tvm.s_tir.meta_schedule.arg_info import ArgInfo
         from tvm.s_tir.meta_schedule.database import TuningRecord, Workload
 
-        from workbench.actions import to_plain_json
-
         wl_index = self.workload_index(subgraph)
-        for name in (RECORD_FILE, MEASURE_FILE):
-            _repair_tail(self.file(name))
+        self._writable(RECORD_FILE, MEASURE_FILE)
         secs = result.run_secs if result.ok else [FAILED_RUN_SECS]
         record = TuningRecord(candidate.trace, Workload(subgraph.mod), secs, target,
                               ArgInfo.from_prim_func(subgraph.mod["main"]))
-        body = to_plain_json(record.as_json())
-        _append_line(self.file(MEASURE_FILE), {
-            "workload": wl_index, "trace_hash": trace_hash(body[0]), "status": result.status,
+        body = canonical_json(to_plain_json(record.as_json()))  # booleans as 1/0, as TVM's own writer stores them
+        append_line(self.file(MEASURE_FILE), {
+            "workload": wl_index, "trace_hash": trace_key(body[0]), "status": result.status,
             "error": result.error, "run_secs": result.run_secs, "hardware": result.hardware,
             "build_secs": round(result.build_secs, 4), "trial": trial,
         })
-        _append_line(self.file(RECORD_FILE), [wl_index, body])
+        append_line(self.file(RECORD_FILE), [wl_index, body])
 
-    def repair(self) -> None:
-        """Move partial last lines aside (done automatically before every append)."""
-        for name in (WORKLOAD_FILE, RECORD_FILE, SUBGRAPH_FILE, MEASURE_FILE, HARDWARE_FILE):
-            _repair_tail(self.file(name))
+    def repair(self, *, tvm: bool = False) -> list[str]:
+        """Take the writer lock and move every bad line out (:func:`workbench.integrity.repair`); returns the
+        problems found (``tvm``: also lines TVM's own parsers refuse)."""
+        from workbench.integrity import repair
+
+        self.lock.acquire()
+        self._workloads = None
+        return repair(self.path, self.lock, tvm=tvm).problems()
 
 
 def load_logs(*paths: str | Path, errors: str = "raise", with_actions: bool = True,
               progress: bool | None = None) -> Any:
     """Tuning records of one or more work dirs (or a folder of work dirs) as a pandas DataFrame.
 
-    Columns: subgraph, workload, trace_hash, trace, actions, n_actions, latency (median seconds, NaN on
+    Columns: subgraph, workload, trace_key (see :func:`workbench.traces.trace_key`), trace, actions, n_actions, latency (median seconds, NaN on
     failure), run_secs (repeats), spread, status, error, hardware (dict), target, op, flops, weight, logdir.
     A progress bar shows while many work dirs load (``progress`` forces it on or off).
     """
     import pandas as pd
-
-    from workbench.actions import CandidateError, actions_from_json
 
     dirs: list[Path] = []
     for p in map(Path, paths):
@@ -365,7 +319,7 @@ def load_logs(*paths: str | Path, errors: str = "raise", with_actions: bool = Tr
             row["hardware"] = hardware.get(row["hardware"], {"id": row["hardware"]} if row["hardware"] else None)
             row["logdir"] = str(d)
         frames.append(pd.DataFrame(rows))
-    columns = ["subgraph", "workload", "trace_hash", "trace", "latency", "run_secs", "status", "error", "hardware",
+    columns = ["subgraph", "workload", "trace_key", "trace", "latency", "run_secs", "status", "error", "hardware",
                "target", "args_info", "op", "flops", "weight", "trial", "record", "logdir"]
     frames = [f for f in frames if not f.empty]
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
@@ -388,5 +342,5 @@ def load_logs(*paths: str | Path, errors: str = "raise", with_actions: bool = Tr
                     warnings.warn(msg, stacklevel=2)
             df = df.drop(index=[i for i, _ in bad]).reset_index(drop=True)
         df["n_actions"] = df["actions"].map(len)
-    df["spread"] = [(max(r) - min(r)) / statistics.median(r) if len(r) > 1 else 0.0 for r in df["run_secs"]]
+    df["spread"] = [(max(r) - min(r)) / median_latency(r) if len(r) > 1 else 0.0 for r in df["run_secs"]]
     return df

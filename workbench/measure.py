@@ -1,4 +1,9 @@
-"""Build and time candidates for real on CPU (and CUDA when present), failures kept as explicit records."""
+"""Build and time candidates for real on CPU (and CUDA when present), failures kept as explicit records.
+
+:class:`MeasureConfig` holds the measurement settings that every measuring path shares (``collect``, the
+measure panel, tuning runs); :func:`make_builder` and :func:`make_runner` turn it into MetaSchedule's
+builder and runner, and :class:`Measurer` uses both to measure candidates one batch at a time.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,100 @@ import shutil
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from workbench._tvm import ensure_intrinsics, import_tvm, worker_initializer
 from workbench.hardware import hardware_descriptor, make_target
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    """How candidates are built and timed."""
+
+    build_workers: int | None = None  # build processes (None: one per logical core)
+    build_timeout: float = 60.0  # seconds one build may take before its worker is killed
+    run_timeout: float = 30.0  # seconds one timed run may take
+    repeat: int = 3  # timed repeats per candidate (the latency is their median)
+    min_repeat_ms: int = 20  # a repeat runs the program as many times as this many milliseconds need
+    number: int = 1  # runs per repeat before min_repeat_ms scales it up
+    cpu_cache_flush: bool = False  # flush the CPU caches before each repeat
+
+    def evaluator_config(self) -> Any:
+        """MetaSchedule's ``EvaluatorConfig`` for these settings."""
+        import_tvm()
+        from tvm.s_tir.meta_schedule.runner import EvaluatorConfig
+
+        return EvaluatorConfig(number=self.number, repeat=self.repeat, min_repeat_ms=self.min_repeat_ms,
+                               enable_cpu_cache_flush=self.cpu_cache_flush)
+
+
+def measure_config(config: MeasureConfig | None = None, **settings: Any) -> MeasureConfig:
+    """``config``, or one made from keyword settings (names of :class:`MeasureConfig` fields)."""
+    known = {f.name for f in fields(MeasureConfig)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise TypeError(f"unknown measurement settings {unknown}; known: {sorted(known)}")
+    if config is not None and settings:
+        raise TypeError("give a MeasureConfig or keyword settings, not both")
+    return config or MeasureConfig(**settings)
+
+
+def median_latency(run_secs: Sequence[float]) -> float:
+    """The latency of a measured candidate: the median of its timed repeats (NaN for none)."""
+    return statistics.median(run_secs) if len(run_secs) else float("nan")
+
+
+INFRA_PREFIX = "infrastructure failure: "  # a failure of the measuring machinery, not of the candidate
+
+
+def classify_failure(message: str, stage: str) -> str:
+    """The status of a failed build (``stage="build"``) or run (``"run"``): ``infra_error`` when the measuring
+    machinery failed (the message starts with ``INFRA_PREFIX``), ``timeout``, or ``<stage>_error``."""
+    if message.startswith(INFRA_PREFIX):
+        return "infra_error"
+    return "timeout" if "Timeout" in message else f"{stage}_error"
+
+
+def is_build_failure(status: Any, error: Any) -> bool:
+    """True when a failed record never reached the runner (its status, or a builder's error message)."""
+    if status == "build_error":
+        return True
+    return isinstance(error, str) and "Builder" in error.split(":", 1)[0]
+
+
+def make_builder(target: Any, config: MeasureConfig) -> Any:
+    """A persistent-pool builder whose workers register only ``target``'s tensor intrinsics."""
+    import_tvm()
+    from tvm.s_tir.meta_schedule.utils import cpu_count
+
+    from workbench.builder import PooledBuilder
+
+    return PooledBuilder(max_workers=config.build_workers or cpu_count(logical=True),
+                         timeout_sec=config.build_timeout,
+                         initializer=partial(worker_initializer, make_target(target).kind.name))
+
+
+def make_runner(target: Any, config: MeasureConfig, *, rpc: str | None = None) -> Any:
+    """MetaSchedule's ``LocalRunner`` (or ``RPCRunner`` on the servers of the tracker at ``rpc``)."""
+    import_tvm()
+    from tvm.s_tir.meta_schedule.runner import LocalRunner
+
+    if rpc is not None:
+        from workbench.rpc import rpc_runner
+
+        return rpc_runner(rpc, evaluator_config=config.evaluator_config(), timeout_sec=config.run_timeout)
+    return LocalRunner(timeout_sec=config.run_timeout, evaluator_config=config.evaluator_config(),
+                       initializer=partial(worker_initializer, make_target(target).kind.name))
+
+
+def close_runner(runner: Any) -> None:
+    """Stop a runner's worker processes (RPC runners have none here)."""
+    pool = getattr(runner, "pool", None)
+    if pool is not None:
+        pool.shutdown()
 
 
 @dataclass
@@ -32,7 +124,7 @@ class MeasureResult:
     @property
     def latency(self) -> float:
         """Median over repeats (seconds); inf on failure."""
-        return statistics.median(self.run_secs) if self.run_secs else float("inf")
+        return median_latency(self.run_secs) if self.run_secs else float("inf")
 
     @property
     def spread(self) -> float:
@@ -45,77 +137,23 @@ class MeasureResult:
         return asdict(self)
 
 
-def _classify(message: str, failure: str) -> str:
-    return "timeout" if "Timeout" in message else failure
-
-
-def _pooled_builder_class() -> type:
-    """MetaSchedule's ``LocalBuilder`` with its worker pool kept across batches (defined once TVM is loaded)."""
-    global _PooledBuilder
-    if _PooledBuilder is not None:
-        return _PooledBuilder
-    import_tvm()
-    from tvm.ir.utils import derived_object
-    from tvm.s_tir.meta_schedule.builder import BuilderResult, PyBuilder
-    from tvm.s_tir.meta_schedule.builder.local_builder import _serialize_params, _worker_func
-    from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
-
-    @derived_object
-    class PooledBuilder(PyBuilder):
-        """Builds in a persistent pool: each worker imports TVM once, not once per batch.
-
-        Results and messages are those of ``LocalBuilder``; a timed-out worker is killed and restarted
-        (with its initializer) on its next task.
-        """
-
-        def __init__(self, *, max_workers: int, timeout_sec: float, initializer: Any) -> None:
-            super().__init__()
-            self.timeout_sec = timeout_sec
-            self.pool = PopenPoolExecutor(max_workers=max_workers, timeout=timeout_sec, initializer=initializer)
-
-        def build(self, build_inputs: list) -> list:
-            results = []
-            jobs = [(None, None, b.mod, b.target, _serialize_params(b.params)) for b in build_inputs]
-            for res in self.pool.map_with_error_catching(lambda job: _worker_func(*job), jobs):
-                if res.status == StatusKind.COMPLETE:
-                    results.append(BuilderResult(res.value, None))
-                elif res.status == StatusKind.TIMEOUT:
-                    results.append(BuilderResult(None, f"LocalBuilder: Timeout, killed after {self.timeout_sec} seconds"))
-                else:
-                    results.append(BuilderResult(None, "LocalBuilder: An exception occurred\n" + str(res.value)))
-            return results
-
-    _PooledBuilder = PooledBuilder
-    return PooledBuilder
-
-
-_PooledBuilder: type | None = None
-
-
 class Measurer:
     """Builds candidates in parallel worker processes and times them one at a time.
 
-    Workers start through :func:`workbench._tvm.worker_initializer`, which registers only the target's tensor
-    intrinsics, so first builds no longer hit the builder's timeout. Use it as a context manager (or call
-    :meth:`close`) to stop its build and run worker processes.
+    Settings come as a :class:`MeasureConfig` or as its fields (``Measurer("cpu", repeat=5)``). Workers start
+    through :func:`workbench._tvm.worker_initializer`, which registers only the target's tensor intrinsics,
+    so first builds no longer hit the builder's timeout. Use it as a context manager (or call :meth:`close`)
+    to stop its build and run worker processes.
     """
 
-    def __init__(self, target: Any = "cpu", *, build_workers: int | None = None, build_timeout: float = 60.0,
-                 run_timeout: float = 30.0, number: int = 1, repeat: int = 3, min_repeat_ms: int = 20,
-                 cpu_cache_flush: bool = False) -> None:
+    def __init__(self, target: Any = "cpu", config: MeasureConfig | None = None, **settings: Any) -> None:
         import_tvm()
-        from tvm.s_tir.meta_schedule.runner import EvaluatorConfig, LocalRunner
-        from tvm.s_tir.meta_schedule.utils import cpu_count
-
+        self.config = measure_config(config, **settings)
         self.target = make_target(target)
         ensure_intrinsics(self.target)
         self.device_type = "cuda" if self.target.kind.name == "cuda" else "cpu"
-        init = partial(worker_initializer, self.target.kind.name)
-        self.builder = _pooled_builder_class()(max_workers=build_workers or cpu_count(logical=True),
-                                               timeout_sec=build_timeout, initializer=init)
-        self.evaluator = EvaluatorConfig(number=number, repeat=repeat, min_repeat_ms=min_repeat_ms,
-                                         enable_cpu_cache_flush=cpu_cache_flush)
-        self.runner = LocalRunner(timeout_sec=run_timeout, evaluator_config=self.evaluator, initializer=init)
+        self.builder = make_builder(self.target, self.config)
+        self.runner = make_runner(self.target, self.config)
         self.hardware = hardware_descriptor()
         self.timings = {"build": 0.0, "run": 0.0}  # cumulative wall seconds, for throughput reports
 
@@ -149,7 +187,7 @@ class Measurer:
         for i, res in enumerate(built):
             if res.error_msg is not None:
                 msg = str(res.error_msg)
-                done(i, MeasureResult(_classify(msg, "build_error"), error=msg, build_secs=per_build, hardware=hw))
+                done(i, MeasureResult(classify_failure(msg, "build"), error=msg, build_secs=per_build, hardware=hw))
             else:
                 to_run.append((i, str(res.artifact_path)))
         start = time.perf_counter()
@@ -160,7 +198,8 @@ class Measurer:
                 out = future.result()
                 if out.error_msg is not None:
                     msg = str(out.error_msg)
-                    done(i, MeasureResult(_classify(msg, "run_error"), error=msg, build_secs=per_build, hardware=hw))
+                    done(i, MeasureResult(classify_failure(msg, "run"), error=msg, build_secs=per_build,
+                                          hardware=hw))
                 else:
                     secs = [float(s) for s in out.run_secs]
                     done(i, MeasureResult("ok", run_secs=secs, build_secs=per_build, hardware=hw))
@@ -177,8 +216,8 @@ class Measurer:
 
     def close(self) -> None:
         """Stop the build and run worker processes."""
-        self.builder.pool.shutdown()
-        self.runner.pool.shutdown()
+        self.builder.close()
+        close_runner(self.runner)
 
     def __enter__(self) -> Measurer:
         return self

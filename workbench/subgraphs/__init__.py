@@ -5,14 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from workbench.subgraphs.base import Subgraph, SubgraphError, estimate_flops, from_tvmscript, parse_tvmscript
+from workbench.subgraphs.base import Subgraph, SubgraphError, estimate_flops, structural_hash
 from workbench.subgraphs.builtin import BUILTIN_NAMES, BUILTINS, load_builtin
-from workbench.subgraphs.models import MODELS, is_cached, model_subgraphs
+from workbench.subgraphs.models import MODELS, build_model, is_cached, model_subgraphs
+from workbench.subgraphs.script import check_tvmscript, from_tvmscript, parse_tvmscript
 from workbench.subgraphs.torch_import import from_torch
 
 __all__ = [
-    "BUILTINS", "MODELS", "Subgraph", "SubgraphError", "catalog", "estimate_flops", "from_torch",
-    "from_tvmscript", "load_subgraph", "model_subgraphs", "parse_tvmscript",
+    "BUILTINS", "MODELS", "Subgraph", "SubgraphError", "build_model", "cached_models", "catalog", "check_tvmscript",
+    "estimate_flops",
+    "from_torch", "from_tvmscript", "load_subgraph", "model_subgraphs", "parse_tvmscript", "structural_hash",
 ]
 
 

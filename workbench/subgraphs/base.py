@@ -1,15 +1,11 @@
-"""The Subgraph record, and loading one from TVMScript."""
+"""The Subgraph record: one tuning task, its TIR and where it came from."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from workbench._tvm import import_tvm
-
-import_tvm()  # before tvm_ffi, so torch stays deferred
-import tvm_ffi  # noqa: E402
 
 
 class SubgraphError(ValueError):
@@ -52,7 +48,7 @@ class Subgraph:
         return self.mod.script()
 
     def structural_hash(self) -> int:
-        return int(tvm_ffi.structural_hash(self.mod))
+        return structural_hash(self.mod)
 
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "op": self.op, "source": self.source, "weight": self.weight,
@@ -60,6 +56,14 @@ class Subgraph:
 
     def __repr__(self) -> str:
         return f"Subgraph({self.name!r}, op={self.op!r}, weight={self.weight}, {self.flops / 1e6:.2f} MFLOP, {self.source})"
+
+
+def structural_hash(mod: Any) -> int:
+    """TVM's structural hash of an IR node (equal for structurally equal programs)."""
+    import_tvm()  # before tvm_ffi, so torch stays deferred
+    import tvm_ffi
+
+    return int(tvm_ffi.structural_hash(mod))
 
 
 def estimate_flops(mod: Any) -> float:
@@ -71,38 +75,3 @@ def estimate_flops(mod: Any) -> float:
         return float(estimate_tir_flops(mod))
     except Exception:  # noqa: BLE001 - data-movement ops have no FLOP count
         return 0.0
-
-
-def parse_tvmscript(text: str, *, origin: str = "<string>") -> Any:
-    """Parse TVMScript (an ``@I.ir_module`` class or a ``@T.prim_func``) into an IRModule."""
-    tvm = import_tvm()
-    from tvm.script import ir as I  # noqa: N812
-    from tvm.script import parser
-    from tvm.script import tirx as T  # noqa: N812
-
-    try:
-        parsed = parser.parse(text, extra_vars={"I": I, "T": T, "tvm": tvm})
-    except Exception as err:  # noqa: BLE001 - the parser raises many error types
-        raise SubgraphError(f"{origin}: not valid TVMScript: {str(err).strip()[:2000]}") from err
-    if isinstance(parsed, tvm.tirx.PrimFunc):
-        return tvm.IRModule({"main": parsed})
-    if isinstance(parsed, tvm.IRModule):
-        return parsed
-    raise SubgraphError(f"{origin}: TVMScript must define an IRModule or a PrimFunc, got {type(parsed).__name__}")
-
-
-def from_tvmscript(source: str | Path, *, name: str | None = None, weight: int = 1) -> Subgraph:
-    """A subgraph from a TVMScript file path or a TVMScript string."""
-    path = Path(source) if isinstance(source, Path) or (len(str(source)) < 4096 and "\n" not in str(source)) else None
-    if path is not None:
-        if not path.is_file():
-            raise SubgraphError(f"{path}: no such TVMScript file")
-        text, origin = path.read_text(), str(path)
-    else:
-        text, origin = str(source), "<string>"
-    mod = parse_tvmscript(text, origin=origin)
-    default_name = Path(origin).stem if path is not None else f"script_{tvm_ffi.structural_hash(mod) & 0xFFFFFF:06x}"
-    try:
-        return Subgraph(name=name or default_name, mod=mod, weight=weight, source=f"tvmscript:{origin}", op="custom")
-    except SubgraphError as err:
-        raise SubgraphError(f"{origin}: {err}") from err

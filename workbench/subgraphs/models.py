@@ -86,15 +86,24 @@ def _cache_path(model: str) -> Path:
     return cache_dir() / f"{model}-tvm{tvm.__version__}.json"
 
 
-def extract_model(model: str) -> list[Subgraph]:
-    """Build ``model`` from its config and extract its fused subgraphs (slow: 5-20 s)."""
-    from workbench.subgraphs.torch_import import relax_from_torch, subgraphs_from_relax
+def build_model(model: str) -> tuple[Any, tuple]:
+    """A catalog model's module (in eval mode) and example inputs, with the random weights of seed 0.
 
+    The same seed every time, so the fused tasks of a rebuilt model are the cached ones.
+    """
     if model not in MODELS:
         raise SubgraphError(f"unknown model {model!r}; known models: {', '.join(MODELS)}")
     torch = torch_ready()
     torch.manual_seed(0)
     module, inputs = MODELS[model].build()
+    return module.eval(), tuple(inputs)
+
+
+def extract_model(model: str) -> list[Subgraph]:
+    """Build ``model`` from its config and extract its fused subgraphs (slow: 5-20 s)."""
+    from workbench.subgraphs.torch_import import relax_from_torch, subgraphs_from_relax
+
+    module, inputs = build_model(model)
     relax_mod = relax_from_torch(module, inputs)
     return subgraphs_from_relax(relax_mod, prefix=model, source=f"model:{model}")
 

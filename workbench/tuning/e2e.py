@@ -20,6 +20,9 @@ from typing import Any
 import numpy as np
 
 from workbench._tvm import ensure_intrinsics, import_tvm, torch_ready
+from workbench.hardware import make_target
+from workbench.subgraphs.models import MODELS, build_model, model_subgraphs
+from workbench.subgraphs.torch_import import relax_from_torch, subgraphs_from_relax
 
 
 @dataclass
@@ -34,31 +37,19 @@ class TorchModel:
 
     @classmethod
     def from_catalog(cls, name: str) -> TorchModel:
-        from workbench.subgraphs.models import MODELS
-
-        if name not in MODELS:
-            from workbench.subgraphs import SubgraphError
-
-            raise SubgraphError(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
-        torch = torch_ready()
-        torch.manual_seed(0)  # as workbench.subgraphs.models.extract_model
-        module, inputs = MODELS[name].build()
-        return cls(name, module.eval(), tuple(inputs))
+        """A catalog model, rebuilt with the weights its cached tasks were extracted from."""
+        module, inputs = build_model(name)
+        return cls(name, module, inputs)
 
     def relax(self) -> Any:
         """The Relax program (weights bound as constants), after TVM's "zero" pipeline."""
         if self._relax is None:
-            from workbench.subgraphs.torch_import import relax_from_torch
-
             self._relax = relax_from_torch(self.module, self.inputs)
         return self._relax
 
     def subgraphs(self, target: Any = "cpu") -> list[Any]:
         """The fused tasks MetaSchedule tunes, with their weights (the catalog's cache for catalog models)."""
         if self._subgraphs is None:
-            from workbench.subgraphs.models import MODELS, model_subgraphs
-            from workbench.subgraphs.torch_import import subgraphs_from_relax
-
             if self.name in MODELS and self._relax is None:
                 self._subgraphs = model_subgraphs(self.name)
             else:
@@ -82,8 +73,6 @@ def compile_tuned(model: TorchModel, database: Any, target: Any = "cpu", *,
     from tvm import relax, tirx
     from tvm.relax import pipeline as pipelines
     from tvm.relax.transform import MetaScheduleApplyDatabase
-
-    from workbench.hardware import make_target
 
     target = make_target(target)
     ensure_intrinsics(target)

@@ -33,7 +33,7 @@ def embedding_info(evaluator: Any, source: Any, *, method: str = "pca") -> Any:
     """
     import pandas as pd
 
-    items = evaluator._as_items(source)
+    items = evaluator.as_items(source)
     if not items:
         return pd.DataFrame(columns=["row", "x", "y", "score", "latency_ms", "status", "summary"])
     z = evaluator.final_latents(items)

@@ -49,6 +49,14 @@ def ranking_info(evaluator: Any, records: Any, *, baseline: Any = None, worst: i
                        worst=worst_rows.reset_index(drop=True))
 
 
+def baseline_training_records(evaluator: Any, logs: Any, *, per_subgraph: int = 40) -> Any:
+    """What MetaSchedule's XGBModel trains on beside the world model: the successful records of the world
+    model's training subgraphs, the first ``per_subgraph`` of each (a few per op family keep it to seconds)."""
+    trained = set(evaluator.config.info.get("subgraphs", []))
+    ok = logs[logs["subgraph"].isin(trained) & (logs["status"] == "ok")]
+    return ok.groupby("subgraph").head(per_subgraph)
+
+
 def ranking_figure(info: RankingInfo, *, selected: int | None = None) -> Any:
     """One panel per model: score against measured latency (log scale); the worst disagreements ringed."""
     import plotly.graph_objects as go

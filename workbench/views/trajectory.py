@@ -29,6 +29,9 @@ class TrajectoryInfo:
         return pred[["candidate", "label", "step", "action", "error"]].reset_index(drop=True)
 
 
+POINT_COLUMNS = ["candidate", "label", "step", "action_index", "action", "kind", "value", "error", "x", "y"]
+
+
 def trajectory_info(evaluator: Any, candidates: list[Any], *, real: bool = True, method: str = "pca",
                     labels: list[str] | None = None) -> TrajectoryInfo:
     """Roll each candidate out in latent space and, with ``real``, encode the real program after every step.
@@ -38,12 +41,11 @@ def trajectory_info(evaluator: Any, candidates: list[Any], *, real: bool = True,
     import pandas as pd
 
     from workbench.actions import sampled_values
-    from workbench.worldmodel.text import program_text
-    from workbench.worldmodel.transition import torch
 
-    items = evaluator.items_from_candidates(candidates)
-    trajs = evaluator.trajectories(items)
-    labels = labels or [f"candidate {i}" for i in range(len(candidates))]
+    if not candidates:
+        return TrajectoryInfo(points=pd.DataFrame(columns=POINT_COLUMNS), projection=project(np.zeros((0, 2))))
+    trajs = evaluator.trajectories(evaluator.items_from_candidates(candidates))
+    names = candidate_labels(labels, len(candidates))
     rows, vectors = [], []
     for i, (cand, traj) in enumerate(zip(candidates, trajs, strict=True)):
         values = sampled_values(cand.actions)
@@ -53,22 +55,45 @@ def trajectory_info(evaluator: Any, candidates: list[Any], *, real: bool = True,
                           traj["values"][k + 1]))
         real_z = None
         if real:
-            texts = [program_text(cand.state(0 if idx < 0 else idx + 1)) for _, idx, _, _, _ in steps]
-            with torch.inference_mode():
-                real_z = evaluator.transition.standardize(torch.from_numpy(evaluator.encoder.encode(texts))).numpy()
+            real_z = evaluator.encode_states([cand.state(0 if idx < 0 else idx + 1) for _, idx, _, _, _ in steps])
         for j, (step, idx, text, z, v) in enumerate(steps):
             err = float(np.mean((z - real_z[j]) ** 2)) if real_z is not None else float("nan")
-            rows.append({"candidate": i, "label": labels[i], "step": step, "action_index": idx, "action": text,
+            rows.append({"candidate": i, "label": names[i], "step": step, "action_index": idx, "action": text,
                          "kind": "predicted", "value": float(v), "error": err})
             vectors.append(z)
             if real_z is not None:
-                rows.append({"candidate": i, "label": labels[i], "step": step, "action_index": idx, "action": text,
+                rows.append({"candidate": i, "label": names[i], "step": step, "action_index": idx, "action": text,
                              "kind": "real", "value": float("nan"), "error": err})
                 vectors.append(real_z[j])
     points = pd.DataFrame(rows)
     proj = project(np.asarray(vectors, dtype=np.float32), method=method)
     points["x"], points["y"] = proj.coords[:, 0], proj.coords[:, 1]
     return TrajectoryInfo(points=points, projection=proj)
+
+
+def candidate_labels(labels: list[str] | None, n: int) -> list[str]:
+    """``labels`` for ``n`` candidates, "candidate <i>" where one is missing."""
+    given = list(labels or [])
+    return [given[i] if i < len(given) else f"candidate {i}" for i in range(n)]
+
+
+def relabel(info: TrajectoryInfo, labels: list[str] | None) -> TrajectoryInfo:
+    """The same trajectories under other labels (nothing is rolled out again)."""
+    points = info.points.copy()
+    n = int(points["candidate"].max()) + 1 if len(points) else 0
+    points["label"] = [candidate_labels(labels, n)[int(c)] for c in points["candidate"]]
+    return TrajectoryInfo(points=points, projection=info.projection)
+
+
+def step_at(info: TrajectoryInfo, *, candidate: int, position: int) -> int | None:
+    """The trajectory step of ``candidate`` once ``position`` of its actions are applied (a stepper position):
+    the number of program-changing actions among them; None when the candidate is not in ``info``."""
+    pts = info.points
+    steps = pts[(pts["candidate"] == candidate) & (pts["kind"] == "predicted")]
+    if steps.empty:
+        return None
+    done = steps[steps["action_index"] < position]
+    return int(done["step"].max()) if len(done) else 0
 
 
 def trajectory_figure(info: TrajectoryInfo, *, highlight: tuple[int, int] | None = None) -> Any:

@@ -19,6 +19,25 @@ def tuning_curves(runs: dict[str, Any]) -> Any:
     return pd.concat(frames, ignore_index=True)[["run", "task", "trial", "latency_ms", "best_ms", "status"]]
 
 
+TABLE_COLUMNS = ["cost model", "status", "trials", "ok", "build errors", "run errors", "best ms", "GFLOP/s",
+                 "search s", "build s", "run s"]
+
+
+def tuning_table(runs: dict[str, Any]) -> Any:
+    """One row per run (label -> :class:`workbench.tuning.TuningRun`, one task each): its status, trials,
+    successes and failures, best latency (ms) and GFLOP/s, and this session's seconds in search, build and run."""
+    import pandas as pd
+
+    rows = []
+    for label, run in runs.items():
+        p = run.progress().reset_index().iloc[0].to_dict()
+        t = run.timings()
+        rows.append({"cost model": label, "status": run.status, "trials": p["trials"], "ok": p["ok"],
+                     "build errors": p["build_errors"], "run errors": p["run_errors"], "best ms": p["best_ms"],
+                     "GFLOP/s": p["best_gflops"], "search s": t["search"], "build s": t["build"], "run s": t["run"]})
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
 def tuning_figure(curves: Any, *, title: str = "best latency vs trials") -> Any:
     """Step lines of the best latency so far; failed candidates marked with an x at the bottom."""
     import numpy as np

@@ -31,19 +31,14 @@ from typing import Any, Literal
 import numpy as np
 
 from workbench._tvm import ensure_intrinsics, import_tvm
-from workbench.actions import CandidateError, _first_line
+from workbench.actions import CandidateError
 from workbench.hardware import make_target
-from workbench.logs import RECORD_FILE
+from workbench.logs import RECORD_FILE, WorkDir
+from workbench.measure import is_build_failure
+from workbench.traces import first_error_line
 
 _NO_TRAINING = 1 << 62  # a last_train_size no data size reaches: XGBModel.update only adds data
 _REQUIRED = ("subgraph", "workload", "trace", "latency", "logdir", "args_info")
-
-
-def _is_build_failure(status: Any, error: Any) -> bool:
-    """True when a failed record never reached the runner (MetaSchedule drops these from training)."""
-    if status == "build_error":
-        return True
-    return isinstance(error, str) and "Builder" in error.split(":", 1)[0]
 
 
 class MetaScheduleXGB:
@@ -82,8 +77,6 @@ class MetaScheduleXGB:
 
     # -- replay ------------------------------------------------------------------------------------
     def _module(self, logdir: str, index: int) -> tuple[str, Any]:
-        from workbench.logs import WorkDir
-
         key = (str(logdir), int(index))
         if key not in self._modules:
             if key[0] not in self._workloads:
@@ -127,7 +120,7 @@ class MetaScheduleXGB:
                 record = getattr(row, "record", None)
                 where = f"{Path(row.logdir) / RECORD_FILE}:{record + 1}" if record is not None else row.logdir
                 raise CandidateError(f"subgraph {name!r} ({where}): trace does not apply: "
-                                     f"{_first_line(err)}") from err
+                                     f"{first_error_line(err)}") from err
             out.append(MeasureCandidate(sch, self._args(row.args_info)))
         return out
 
@@ -158,13 +151,13 @@ class MetaScheduleXGB:
                 out.append(RunnerResult(secs, None))
         return out
 
-    def _training_rows(self, rows: Any) -> Any:
+    def training_rows(self, rows: Any) -> Any:
         failed = rows["latency"].isna()
         if self.failures == "drop":
             return rows[~failed]
         status = rows["status"] if "status" in rows else [None] * len(rows)
         error = rows["error"] if "error" in rows else [None] * len(rows)
-        build = np.array([_is_build_failure(s, e) for s, e in zip(status, error, strict=True)], dtype=bool)
+        build = np.array([is_build_failure(s, e) for s, e in zip(status, error, strict=True)], dtype=bool)
         return rows[~(failed.to_numpy() & build)]
 
     def fit(self, df: Any, seed: int = 0) -> MetaScheduleXGB:
@@ -179,7 +172,7 @@ class MetaScheduleXGB:
         plan = []
         self.skipped = []
         for (logdir, index), rows in self._groups(df):
-            kept = self._training_rows(rows)
+            kept = self.training_rows(rows)
             if kept["latency"].notna().any():
                 plan.append((logdir, int(index), kept))
             else:

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from workbench.worldmodel.encoders import ModelFileError
+from workbench.worldmodel.config import DEFAULTS
+from workbench.worldmodel.files import ModelFileError
 
 
 def relevance(latency: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -36,12 +37,17 @@ OBJECTIVES = {
 class Ranker:
     """XGBoost trained to rank candidates inside each subgraph (query group)."""
 
-    def __init__(self, *, rounds: int = 300, max_depth: int = 6, eta: float = 0.05, seed: int = 0,
-                 feature_names: list[str] | None = None, objective: str = "pairwise") -> None:
+    def __init__(self, *, rounds: int = DEFAULTS.ranker_rounds, max_depth: int = DEFAULTS.ranker_max_depth,
+                 eta: float = DEFAULTS.ranker_eta, subsample: float = DEFAULTS.ranker_subsample,
+                 colsample: float = DEFAULTS.ranker_colsample,
+                 min_child_weight: float = DEFAULTS.ranker_min_child_weight, threads: int = DEFAULTS.ranker_threads,
+                 seed: int = DEFAULTS.seed, feature_names: list[str] | None = None,
+                 objective: str = DEFAULTS.ranker_objective) -> None:
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown ranker objective {objective!r}; choose from {sorted(OBJECTIVES)}")
-        self.params = {"max_depth": max_depth, "eta": eta, "subsample": 0.8, "colsample_bytree": 0.8,
-                       "min_child_weight": 2, "seed": seed, "nthread": 2, **OBJECTIVES[objective]}
+        self.params = {"max_depth": max_depth, "eta": eta, "subsample": subsample, "colsample_bytree": colsample,
+                       "min_child_weight": min_child_weight, "seed": seed, "nthread": threads,
+                       **OBJECTIVES[objective]}
         self.rounds = rounds
         self.feature_names = feature_names
         self.booster: Any = None
@@ -81,6 +87,14 @@ class Ranker:
         xs, ls, gs = (np.concatenate(parts) for parts in zip(*self._online, strict=True))
         base = self.booster[: self.base_rounds] if self.booster.num_boosted_rounds() > self.base_rounds else self.booster
         self.booster = xgb.train(self.params, self._dmatrix(xs, ls, gs), num_boost_round=rounds, xgb_model=base)
+
+    def copy(self) -> Ranker:
+        """A copy whose online updates leave this ranker unchanged."""
+        other = Ranker(feature_names=self.feature_names)
+        other.params, other.rounds, other.base_rounds = dict(self.params), self.rounds, self.base_rounds
+        other.booster = self.booster.copy() if self.booster is not None else None
+        other._online = list(self._online)
+        return other
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         if self.booster is None:

@@ -107,3 +107,8 @@ def equivalent_view(text: str, rng: random.Random) -> str:
     if rng.random() < 0.5:
         view = expand_grids(view)
     return view
+
+
+def indent_tokens(text: str) -> str:
+    """Make nesting visible to tokenizers that drop whitespace: ``   for`` becomes ``@3 for``."""
+    return "\n".join(f"@{len(ln) - len(ln.lstrip(' '))} {ln.lstrip(' ')}" for ln in text.splitlines())

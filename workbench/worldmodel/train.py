@@ -12,56 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from workbench._tvm import import_tvm
-from workbench.actions import Action, actions_from_json
+from workbench._tvm import torch_ready
+from workbench.actions import Action
+from workbench.worldmodel import encoders
 from workbench.worldmodel import features as feats
-from workbench.worldmodel.encoders import Encoder, get_encoder
-from workbench.worldmodel.evaluator import Evaluator, EvaluatorConfig, Item
+from workbench.worldmodel.config import EvaluatorConfig, TrainConfig
+from workbench.worldmodel.encoders import Encoder
+from workbench.worldmodel.evaluator import Evaluator
+from workbench.worldmodel.items import Item, items_from_logs, replay_states
 from workbench.worldmodel.ranker import Ranker
 from workbench.worldmodel.text import program_text
-from workbench.worldmodel.transition import Measured, Rollouts, TransitionModel, fit_transition, torch
-
-
-@dataclass
-class TrainConfig:
-    encoder: str = "contrastive"  # tfidf | contrastive | hf:/path
-    latent_dim: int = 64
-    seed: int = 0
-    replay_traces: int = 12  # traces per subgraph replayed for transition data (no measurement needed)
-    validation_traces: int = 2  # of those, kept out of transition training to report its error
-    encoder_steps: int = 300
-    positives: str = "rewrite"  # contrastive positives: rewrite (renamed/expanded views) or dropout
-    transition_epochs: int = 150
-    value_weight: float = 1.0  # weight of the value head's ranking loss on measured records (0: state loss only)
-    ranker_rounds: int = 300
-    ranker_objective: str = "regression"  # chosen by cross-validation by subgraph (ranker_objective_cv.md)
-    use_transition: bool = True
-    use_action_features: bool = True
-    use_hardware_features: bool = True
-
-
-def _prefix_json(trace_json: list, k: int) -> list:
-    insts, decisions = trace_json[0], trace_json[1]
-    return [insts[:k], [d for d in decisions if int(d[0]) < k]]
-
-
-def replay_states(mod: Any, trace_json: list, prefix_lengths: Sequence[int]) -> list[Any]:
-    """The real program after each prefix of the trace (one fresh replay per prefix)."""
-    import_tvm()
-    from tvm import s_tir
-
-    out = []
-    for k in prefix_lengths:
-        sch = s_tir.Schedule(mod, error_render_level="none")
-        s_tir.Trace.apply_json_to_schedule(_prefix_json(trace_json, k), sch)
-        out.append(sch.mod)
-    return out
-
-
-def final_program(item: Item) -> Any:
-    if "candidate" in item.extra:
-        return item.extra["candidate"].mod
-    return replay_states(item.mod, item.extra["trace"], [len(item.actions)])[0]
+from workbench.worldmodel.transition import Measured, Rollouts, TransitionModel, fit_transition
 
 
 @dataclass
@@ -78,7 +39,7 @@ def replay_trajectories(df: Any, per_subgraph: int, *, seed: int = 0, progress: 
     from tqdm.auto import tqdm
 
     rng = random.Random(seed)
-    items = Evaluator.items_from_logs(df.drop_duplicates(["subgraph", "trace_hash"]))
+    items = items_from_logs(df.drop_duplicates(["subgraph", "trace_key"]))
     by_group: dict[str, list[Item]] = {}
     for it in items:
         by_group.setdefault(it.group, []).append(it)
@@ -122,7 +83,8 @@ def fit_world(df: Any, config: TrainConfig, *, progress: bool = True, log: Calla
               items: Sequence[Item] | None = None) -> tuple[Encoder, TransitionModel, dict[str, Any]]:
     """Fit the encoder (unless given) and the transition on replayed traces of the subgraphs in ``df``
     and, for the value head, on its measured records (``replayed``: the output of ``replay_trajectories``,
-    to reuse one replay for several fits; ``items``: ``Evaluator.items_from_logs`` of the successful rows)."""
+    to reuse one replay for several fits; ``items``: ``items_from_logs`` of the successful rows)."""
+    torch = torch_ready()
     report: dict[str, Any] = {}
     t0 = time.perf_counter()
     initial, trajs = replayed or replay_trajectories(df, config.replay_traces, seed=config.seed, progress=progress)
@@ -130,13 +92,12 @@ def fit_world(df: Any, config: TrainConfig, *, progress: bool = True, log: Calla
                         "seconds": time.perf_counter() - t0}
     log(f"replayed {len(trajs)} traces ({report['replay']['states']} states) in {report['replay']['seconds']:.0f} s")
     if encoder is None:
-        encoder = get_encoder(config.encoder, **_encoder_kwargs(config))
+        encoder = encoders.create(config.encoder, **_encoder_kwargs(config))
         groups: dict[str, list[str]] = {g: [t] for g, t in initial.items()}
         for tr in trajs:
             groups[tr.group].extend(tr.texts)
         t1 = time.perf_counter()
-        fit_kwargs = {"steps": config.encoder_steps, "progress": progress} if config.encoder == "contrastive" else {}
-        stats = encoder.fit(groups, **fit_kwargs)
+        stats = encoder.fit(groups, progress=progress, **_encoder_fit_kwargs(config))
         stats["seconds"] = time.perf_counter() - t1
         report["encoder"] = {k: v for k, v in stats.items() if k != "losses"}
         report["encoder_losses"] = stats.get("losses")
@@ -154,15 +115,18 @@ def fit_world(df: Any, config: TrainConfig, *, progress: bool = True, log: Calla
     batch = rollouts_for(encoder, initial, trajs, progress=progress)
     report["encode_seconds"] = time.perf_counter() - t2
     torch.manual_seed(config.seed)
-    transition = TransitionModel(encoder.dim)
+    transition = TransitionModel(encoder.dim, hidden=config.transition_hidden, token_dim=config.transition_token_dim)
     val = batch.subset(torch.tensor(val_idx, dtype=torch.long)) if val_idx else None
     measured = None
     if config.value_weight > 0:
         ok = df[df["status"] == "ok"].reset_index(drop=True)
-        measured = measured_for(encoder, ok, items if items is not None else Evaluator.items_from_logs(ok))
+        measured = measured_for(encoder, ok, items if items is not None else items_from_logs(ok))
     stats = fit_transition(transition, batch.subset(torch.tensor(train_idx, dtype=torch.long)), measured=measured,
-                           value_weight=config.value_weight, epochs=config.transition_epochs, seed=config.seed,
-                           progress=progress, validation=val)
+                           epochs=config.transition_epochs, batch_size=config.transition_batch_size,
+                           lr=config.transition_lr, weight_decay=config.transition_weight_decay,
+                           grad_clip=config.grad_clip, value_weight=config.value_weight,
+                           groups_per_step=config.value_groups_per_step, per_group=config.value_per_group,
+                           seed=config.seed, progress=progress, validation=val)
     report["transition"] = stats
     value = (f"; value loss {stats['value_loss_first']:.3f} -> {stats['value_loss_last']:.3f}"
              if "value_loss_last" in stats else "")
@@ -171,11 +135,24 @@ def fit_world(df: Any, config: TrainConfig, *, progress: bool = True, log: Calla
 
 
 def _encoder_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """The encoder's constructor arguments from the config."""
     if config.encoder == "contrastive":
-        return {"dim": config.latent_dim, "seed": config.seed, "positives": config.positives}
+        return {"dim": config.latent_dim, "seed": config.seed, "positives": config.positives,
+                "hidden": config.encoder_hidden, "layers": config.encoder_layers, "heads": config.encoder_heads,
+                "vocab_size": config.encoder_vocab_size, "max_length": config.encoder_max_length}
     if config.encoder == "tfidf":
-        return {"dim": config.latent_dim, "seed": config.seed}
+        return {"dim": config.latent_dim, "seed": config.seed, "max_features": config.tfidf_max_features}
     return {}
+
+
+def _encoder_fit_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """The encoder's training hyperparameters from the config (only the contrastive encoder has any)."""
+    if config.encoder != "contrastive":
+        return {}
+    return {"steps": config.encoder_steps, "groups_per_batch": config.encoder_groups_per_batch,
+            "per_group": config.encoder_per_group, "lr": config.encoder_lr,
+            "weight_decay": config.encoder_weight_decay, "warmup_steps": config.encoder_warmup_steps,
+            "temperature": config.temperature, "grad_clip": config.grad_clip}
 
 
 def fit_ranker(encoder: Encoder, transition: TransitionModel | None, df: Any, config: TrainConfig,
@@ -185,10 +162,12 @@ def fit_ranker(encoder: Encoder, transition: TransitionModel | None, df: Any, co
     ev_config = EvaluatorConfig(latent_dim=dim, use_transition=config.use_transition,
                                 use_action_features=config.use_action_features,
                                 use_hardware_features=config.use_hardware_features, seed=config.seed)
-    ranker = Ranker(rounds=config.ranker_rounds, seed=config.seed, feature_names=ev_config.feature_names(),
-                    objective=config.ranker_objective)
+    ranker = Ranker(rounds=config.ranker_rounds, max_depth=config.ranker_max_depth, eta=config.ranker_eta,
+                    subsample=config.ranker_subsample, colsample=config.ranker_colsample,
+                    min_child_weight=config.ranker_min_child_weight, threads=config.ranker_threads,
+                    seed=config.seed, feature_names=ev_config.feature_names(), objective=config.ranker_objective)
     ev = Evaluator(encoder, transition, ranker, ev_config)
-    items = items if items is not None else Evaluator.items_from_logs(df)
+    items = items if items is not None else items_from_logs(df)
     x = ev.feature_matrix(items, latents)
     ranker.fit(x, df["latency"].to_numpy(dtype=np.float64), df["subgraph"].to_numpy())
     return ev
@@ -202,28 +181,20 @@ def train_evaluator(df: Any, config: TrainConfig | None = None, *, progress: boo
     random.seed(config.seed)
     np.random.seed(config.seed)
     ok = df[df["status"] == "ok"].reset_index(drop=True)
-    items = Evaluator.items_from_logs(ok)
+    items = items_from_logs(ok)
     encoder, transition, report = fit_world(df, config, progress=progress, log=log, items=items)
     t1 = time.perf_counter()
     ev = fit_ranker(encoder, transition if config.use_transition else None, ok, config, items=items)
     report["ranker"] = {"records": len(ok), "subgraphs": int(ok["subgraph"].nunique()),
                         "seconds": time.perf_counter() - t1}
     report["total_seconds"] = time.perf_counter() - t0
-    import torch as _torch  # noqa: F401 - versions for the record
     import xgboost
 
     ev.config.info = {"config": asdict(config), "subgraphs": sorted(df["subgraph"].unique().tolist()),
                       "records": len(ok), "hardware": sorted({str((h or {}).get("id")) for h in ok["hardware"]}),
-                      "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                      "versions": {"python": platform.python_version(), "torch": torch_ready().__version__,
                                    "xgboost": xgboost.__version__},
                       "train_seconds": round(report["total_seconds"], 1),
                       "transition_steps": report["transition"].get("validation_steps")}
     log(f"trained in {report['total_seconds']:.0f} s")
     return ev, report
-
-
-def trace_items(mod: Any, traces: Sequence[list], *, group: str = "", flops: float = 0.0,
-                hardware: dict[str, Any] | None = None, target_kind: str = "llvm") -> list[Item]:
-    """Items from trace JSONs of one subgraph (e.g. MetaSchedule candidates)."""
-    return [Item(mod, actions_from_json(t), flops=flops, hardware=hardware, target_kind=target_kind, group=group,
-                 extra={"trace": t}) for t in traces]

@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 
 from workbench._tvm import torch_ready
+from workbench.worldmodel.config import DEFAULTS
 from workbench.worldmodel.features import N_PARAMS, STEP_TOKENS
 
-torch = torch_ready()
+torch = torch_ready()  # this module is torch: import it (and hand it to TVM's FFI) when it loads
 nn = torch.nn
 F = torch.nn.functional
 
@@ -68,7 +69,10 @@ class Rollouts:
 
 
 class TransitionModel(nn.Module):
-    def __init__(self, dim: int, hidden: int = 128, token_dim: int = 32, n_tokens: int = len(STEP_TOKENS)) -> None:
+    """The TransH-style step (see the module docstring) and the value head, over ``dim``-sized latents."""
+
+    def __init__(self, dim: int, hidden: int = DEFAULTS.transition_hidden,
+                 token_dim: int = DEFAULTS.transition_token_dim, n_tokens: int = len(STEP_TOKENS)) -> None:
         super().__init__()
         self.dim, self.hidden, self.token_dim, self.n_tokens = dim, hidden, token_dim, n_tokens
         self.token = nn.Embedding(n_tokens, token_dim)
@@ -121,6 +125,20 @@ class TransitionModel(nn.Module):
         with torch.inference_mode():
             return self.value(z).squeeze(-1)
 
+    def standardized(self, z: np.ndarray) -> np.ndarray:
+        """Encoder outputs (n, D) in the model's standardized units, as numbers."""
+        with torch.inference_mode():
+            return self.standardize(torch.from_numpy(np.asarray(z, dtype=np.float32))).numpy()
+
+    def trajectory(self, batch: Rollouts) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(start (B, D), predicted states (B, T, D), value of the start (B,), values along the way (B, T))."""
+        with torch.inference_mode():
+            start = self.standardize(batch.z0)
+            pred = self(batch) if batch.tokens.shape[1] else start[:, None, :0]
+            v0 = self.value(start).squeeze(-1).numpy()
+            v = self.value(pred).squeeze(-1).numpy() if pred.shape[-1] else np.zeros((len(start), 0))
+            return start.numpy(), pred.numpy(), v0, v
+
 
 def step_errors(pred: Any, batch: Rollouts, start: Any, max_steps: int = 64) -> dict[str, list[float]]:
     """Per-step mean squared error (standardized units) of a rollout and of copying the start state."""
@@ -164,9 +182,12 @@ def rank_loss(v: Any, log_latency: Any) -> Any:
 
 
 def fit_transition(model: TransitionModel, batch: Rollouts, *, measured: Measured | None = None,
-                   epochs: int = 60, batch_size: int = 32, lr: float = 2e-3, value_weight: float = 1.0,
-                   groups_per_step: int = 4, per_group: int = 64, seed: int = 0, progress: bool = True,
-                   validation: Rollouts | None = None) -> dict[str, Any]:
+                   epochs: int = DEFAULTS.transition_epochs, batch_size: int = DEFAULTS.transition_batch_size,
+                   lr: float = DEFAULTS.transition_lr, weight_decay: float = DEFAULTS.transition_weight_decay,
+                   grad_clip: float = DEFAULTS.grad_clip, value_weight: float = DEFAULTS.value_weight,
+                   groups_per_step: int = DEFAULTS.value_groups_per_step, per_group: int = DEFAULTS.value_per_group,
+                   seed: int = DEFAULTS.seed, progress: bool = True, validation: Rollouts | None = None
+                   ) -> dict[str, Any]:
     """Train on free rollouts: the loss covers every step of the predicted trajectory, not one-step targets.
 
     With ``measured``, each step also takes ``groups_per_step`` subgraphs with up to ``per_group`` measured
@@ -179,7 +200,7 @@ def fit_transition(model: TransitionModel, batch: Rollouts, *, measured: Measure
     model.mean.copy_(tgt.mean(0))
     model.scale.copy_(tgt.std(0).clamp(min=1e-3))
     std = Rollouts(batch.z0, batch.tokens, batch.params, batch.mask, model.standardize(batch.targets))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     groups = measured.by_group() if measured is not None else {}
@@ -209,7 +230,7 @@ def fit_transition(model: TransitionModel, batch: Rollouts, *, measured: Measure
                 total_v += float(value_loss.detach())
             opt.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             opt.step()
             steps += 1
         losses.append(total / n)

@@ -1,18 +1,15 @@
-"""Ranking metrics on hand-made arrays, and MetaSchedule's XGBModel baseline trained on sample logs."""
+"""Ranking metrics on hand-made arrays."""
 
 from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from workbench.worldmodel.metrics import group_metrics, kendall_tau, pairwise_accuracy, summarize, top_k_score
-
-SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs" / "cpu"
 
 
 def test_perfect_order():
@@ -87,47 +84,3 @@ def test_geometric_mean_of_top_k():
     summary = summarize(group_metrics(df, "score"))
     assert summary["top1"] == pytest.approx(0.75)  # (0.5 + 1) / 2
     assert summary["top1_gmean"] == pytest.approx(math.sqrt(0.5))
-
-
-def test_failure_policy():
-    from workbench.worldmodel.baseline import MetaScheduleXGB
-
-    rows = pd.DataFrame({
-        "latency": [1e-3, math.nan, math.nan, math.nan],
-        "status": ["ok", "build_error", "timeout", "run_error"],
-        "error": [None, "LocalBuilder: An exception occurred", "LocalBuilder: Timeout, killed after 60.0 seconds",
-                  "LocalRunner: An exception occurred"],
-    })
-    kept = MetaScheduleXGB(progress=False)._training_rows(rows)
-    assert list(kept["status"]) == ["ok", "run_error"]  # as MetaSchedule's UpdateCostModel callback
-    assert list(MetaScheduleXGB(failures="drop", progress=False)._training_rows(rows)["status"]) == ["ok"]
-
-
-def test_metaschedule_xgb_fits_and_ranks_its_training_records():
-    from workbench.logs import load_logs
-    from workbench.worldmodel.baseline import MetaScheduleXGB
-
-    df = load_logs(SAMPLE_LOGS / "dense_512x32x512", SAMPLE_LOGS / "matmul_128", with_actions=False)
-    df = pd.concat([g.sample(40, random_state=0) for _, g in df.groupby("subgraph")], ignore_index=True)
-    model = MetaScheduleXGB(progress=False).fit(df, seed=0)
-    assert model.settings["records"] == 80 and model.settings["config"]["seed"] == 0
-    scores = model.predict(df)
-    assert scores.shape == (80,) and np.isfinite(scores).all()
-    assert pairwise_accuracy(scores, df["latency"]) > 0.6
-    # Row order is kept whatever the grouping inside predict.
-    shuffled = df.sample(frac=1.0, random_state=1)
-    np.testing.assert_allclose(model.predict(shuffled), scores[shuffled.index.to_numpy()], rtol=1e-6)
-    # Scoring schedules directly gives the same scores as scoring their records.
-    from tvm import s_tir
-
-    from workbench.logs import WorkDir
-
-    rows = df[df["subgraph"] == "matmul_128"].head(5)
-    (entry,) = [w for w in WorkDir(rows["logdir"].iloc[0]).workloads() if w.index == rows["workload"].iloc[0]]
-    mod = entry.module()
-    schedules = []
-    for trace in rows["trace"]:
-        sch = s_tir.Schedule(mod)
-        s_tir.Trace.apply_json_to_schedule(trace, sch)
-        schedules.append(sch)
-    np.testing.assert_allclose(model.predict_schedules(mod, schedules), scores[rows.index.to_numpy()], rtol=1e-6)

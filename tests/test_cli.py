@@ -1,0 +1,61 @@
+"""The ``workbench`` command: listing, collecting, tuning, training and evaluating, and its errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from workbench import sample_logs_dir
+from workbench.cli import main
+from workbench.logs import load_logs
+from workbench.testing import SMALL_SUBGRAPHS as SMALL
+
+CLI = [sys.executable, "-m", "workbench.cli"]
+
+
+def test_subgraphs_lists_the_catalog():
+    done = subprocess.run([*CLI, "subgraphs", "--op", "conv2d"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "conv2d_14x14x128_3x3" in done.stdout and "matmul_128" not in done.stdout
+
+
+def test_unknown_subgraph_is_a_clear_error(tmp_path):
+    done = subprocess.run([*CLI, "collect", "--subgraph", "conv9d", "--out", str(tmp_path / "x"), "--quiet"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "unknown subgraph 'conv9d'" in done.stderr
+
+
+@pytest.mark.slow
+def test_tune_and_a_bad_subgraph(tmp_path, capsys):
+    assert main(["tune", "--subgraph", "matmul_128", "--trials", "4", "--trials-per-iter", "4", "--cost-model", "xgb",
+                 "--work-dir", str(tmp_path / "cli"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "matmul_128" in out and "time (s): search" in out
+    assert len(load_logs(tmp_path / "cli", progress=False)) == 4
+    assert main(["tune", "--subgraph", "no_such_op", "--work-dir", str(tmp_path / "x"), "--quiet"]) == 2
+    assert "no_such_op" in capsys.readouterr().err
+
+
+def test_train_and_eval(tmp_path, capsys):
+    logs = [str(sample_logs_dir() / "cpu" / name) for name in SMALL]
+    out = tmp_path / "model"
+    rc = main(["train", "--logs", *logs, "--out", str(out), "--holdout", "dense_512x32x512", "--encoder", "tfidf",
+               "--latent-dim", "8", "--replay-traces", "2", "--transition-epochs", "2", "--ranker-rounds", "20",
+               "--quiet"])
+    assert rc == 0 and (out / "ranker.json").is_file()
+    assert json.loads((out / "config.json").read_text())["info"]["holdout"] == ["dense_512x32x512"]
+    report = tmp_path / "eval.json"
+    rc = main(["eval", "--logs", *logs, "--model", str(out), "--holdout", "dense_512x32x512", "--json", str(report)])
+    assert rc == 0
+    result = json.loads(report.read_text())
+    assert [row["model"] for row in result["summary"]] == ["world_model"]
+    assert 0.0 <= result["summary"][0]["pairwise"] <= 1.0
+    # Evaluating on training subgraphs is refused unless asked for.
+    assert main(["eval", "--logs", *logs, "--model", str(out), "--holdout", "matmul_128"]) == 2
+    assert "trained on 1 of the evaluated subgraphs" in capsys.readouterr().err
+    assert main(["train", "--logs", *logs, "--out", str(out), "--holdout", "nonexistent"]) == 2
+    assert "matches no subgraph" in capsys.readouterr().err

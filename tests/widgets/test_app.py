@@ -1,0 +1,98 @@
+"""The Workbench: its views linked by traits (a click, an opened disagreement, an edit, a pick reach every view)."""
+
+from __future__ import annotations
+
+import json
+
+from workbench.testing import HELD_OUT, tiny_matmul
+
+
+class Points:
+    """What plotly hands a click callback: the indices of the clicked points."""
+
+    def __init__(self, *inds: int) -> None:
+        self.point_inds = list(inds)
+
+
+def test_workbench_opens_on_measured_records_and_links_views(app):
+    n = len(app.records)
+    assert n > 50 and "held out" in app.message.value
+    assert len(app.projector.figure.data[0].x) == n
+    best = int(app.records["latency"].idxmin())
+    assert app.row == best and app.projector.selected == best  # opened on the best record
+    assert app.candidate.key == app.space.candidate(app.records.loc[best, "trace"]).key
+    assert app.stepper.candidate is app.candidate and app.measure.candidate is app.candidate
+    # Clicking a point opens that record in the stepper, the trajectory view and the measure panel.
+    app.projector.handle_click(None, Points(5), None)
+    row = int(app.projector.info["row"].iloc[5])
+    assert app.projector.selected == row and app.row == row and app.ranking.selected == row
+    assert app.stepper.candidate.key == app.space.candidate(app.records.loc[row, "trace"]).key
+    assert app.measure.candidate is app.stepper.candidate
+    assert app.trajectory.candidates == [app.stepper.candidate]
+    kinds = {t.name.split("(")[-1] for t in app.trajectory.figure.data if t.name}
+    assert {"predicted)", "real)"} <= kinds
+    # The ranking debugger: metrics for the world model, worst disagreements, contributions, open in stepper.
+    assert "world" in app.ranking.metrics.value
+    worst = app.ranking.worst.options[0][1]
+    app.ranking.worst.value = worst
+    assert app.ranking.selected == worst and app.row == row  # selecting explains, it does not open
+    assert app.ranking.contrib.data[0].type == "bar" and len(app.ranking.contrib.data[0].x) > 3
+    app.ranking.open_button.click()
+    assert app.row == worst and app.ranking.opened == worst
+    assert app.stepper.candidate.key == app.space.candidate(app.records.loc[worst, "trace"]).key
+    assert app.projector.selected == worst  # selected in the projector too
+    app.projector.handle_click(None, Points(5), None)  # another row: the ranking follows, the list lets go
+    listed = [r for _, r in app.ranking.worst.options]
+    assert app.ranking.selected == row and app.ranking.worst.value == (row if row in listed else None)
+    app.ranking.worst.value = worst  # the same disagreement again opens again
+    app.ranking.open_button.click()
+    assert app.row == worst and app.stepper.candidate.key == app.space.candidate(app.records.loc[worst, "trace"]).key
+
+
+def test_stepper_edits_and_steps_reach_the_trajectory_and_the_measure_panel(app, other_tiling):
+    st, view = app.stepper, app.trajectory
+    st.forward_button.click()
+    st.forward_button.click()
+    assert view.position == st.position > 0
+    assert any(t.name == "current step" for t in view.figure.data)
+    errors = view.info.errors
+    assert (errors[errors["step"] > 0]["error"] > 0).all()
+    while st.stepper.action is None or not isinstance(st.stepper.action.decision, list):
+        st.forward_button.click()
+    original = st.candidate
+    assert st.apply_edit(json.dumps(other_tiling(json.loads(st.decision.value)))), st.edit_message.value
+    # The edit is measured and rolled out beside the original; the candidate opened stays the app's.
+    assert app.measure.candidate is st.candidate and app.candidate is original
+    assert view.candidates == [original, st.candidate] and view.labels == ["original", "edited"]
+    assert {t.legendgroup for t in view.figure.data if t.legendgroup} == {"0", "1"}
+    assert {t.name for t in view.figure.data} >= {"original (predicted)", "edited (predicted)"}
+    st.undo_button.click()
+    assert st.candidate is original and app.measure.candidate is original
+    assert view.candidates == [original] and view.labels == ["selected"]
+
+
+def test_picking_a_subgraph_reopens_every_view(app):
+    app.picker.load("matmul_128")
+    assert "trained on it" in app.message.value and app.tuning.subgraph == "matmul_128"
+    assert set(app.records["subgraph"]) == {"matmul_128"} and app.ranking.info.subgraph == "matmul_128"
+    best = int(app.records["latency"].idxmin())
+    assert app.row == best and app.projector.selected == best
+    assert app.stepper.candidate.space.subgraph.name == "matmul_128" and app.measure.candidate is app.candidate
+    # A subgraph without records: fresh candidates are sampled, numbered from 0.
+    app.picker.subgraph = tiny_matmul(16)
+    assert "no measured records" in app.message.value and app.tuning.subgraph == "tiny_matmul_16"
+    assert app.row == 0 and app.candidate is app.sampled[0] and app.stepper.candidate is app.sampled[0]
+    assert len(app.projector.figure.data[0].x) == len(app.sampled) and app.ranking.info is None
+    app.projector.handle_click(None, Points(2), None)
+    assert app.row == 2 and app.stepper.candidate is app.sampled[2]
+
+
+def test_closing_the_workbench_closes_every_view(evaluator, logs, tmp_path):
+    from widgets import Workbench
+
+    app = Workbench(HELD_OUT, evaluator=evaluator, logs=logs, work_root=tmp_path)
+    inner = [app.picker, app.picker.dropdown, app.projector, app.projector.figure, app.stepper,
+             app.stepper.slider, app.trajectory.figure, app.ranking, app.measure, app.measure.button, app.tuning]
+    assert all(w.comm is not None for w in inner)
+    app.close()
+    assert app.comm is None and all(w.comm is None for w in inner)

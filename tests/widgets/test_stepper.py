@@ -1,0 +1,68 @@
+"""The action stepper: steps and diffs, the world model's scores, edits and refusals, its traits."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import traitlets
+
+
+def test_action_stepper_steps_and_shows_diffs(conv_space):
+    from widgets import ActionStepper
+
+    cand = conv_space.sample(1, seed=3)[0]
+    widget = ActionStepper(cand)
+    assert widget.position == 0 and widget.back_button.disabled
+    assert "initial program" in widget.title.value and widget.score.value == ""  # no evaluator: no score
+    initial_program = widget.program.value
+    widget.forward_button.click()
+    first = widget.position
+    assert first > 0 and widget.slider.value == first
+    # With lookups skipped, every stop is an action that changes the program or has a decision.
+    for _ in range(len(cand)):
+        if "does not change" not in widget.diff.value:
+            break
+        widget.forward_button.click()
+    assert "background:#e6ffec" in widget.diff.value  # added lines highlighted
+    assert widget.program.value != initial_program
+    widget.slider.value = len(cand)
+    assert widget.position == len(cand) and widget.forward_button.disabled
+    assert widget.program.value == cand.mod.script()
+    widget.back_button.click()
+    assert widget.position < len(cand)
+    widget.position = 1  # the trait moves the slider and the program
+    assert widget.slider.value == 1 and widget.program.value == cand.script(1)
+    with pytest.raises(traitlets.TraitError, match="out of range"):
+        widget.position = len(cand) + 1
+
+
+def test_stepper_scores_edits_and_explains_refusals(evaluator, held_out_records, held_out_space, other_tiling):
+    from widgets import ActionStepper
+
+    cand = held_out_space.candidate(held_out_records["trace"].iloc[0])
+    st = ActionStepper(cand, evaluator=evaluator)
+    assert st.history == [cand] and st.undo_button.disabled
+    st.forward_button.click()
+    assert st.position > 0 and "step" in st.title.value and "final score" in st.score.value
+    assert "so far" in st.score.value
+    while st.stepper.action is None or not isinstance(st.stepper.action.decision, list):
+        st.forward_button.click()
+    position, decision = st.position, json.loads(st.decision.value)
+    assert not st.apply_edit(json.dumps([97] * len(decision)))  # no loop has that many factors of 97
+    assert "refused" in st.edit_message.value and st.candidate is cand
+    assert not st.apply_edit("[1, 2")
+    assert "not JSON" in st.edit_message.value
+    assert st.apply_edit(json.dumps(other_tiling(decision))), st.edit_message.value
+    edited = st.candidate
+    assert edited is not cand and st.history == [cand, edited] and st.position == position
+    assert "applied" in st.edit_message.value and "score" in st.edit_message.value
+    assert not st.undo_button.disabled
+    st.undo_button.click()
+    assert st.candidate is cand and st.history == [cand] and st.position == position
+    # A candidate set from outside opens afresh, at the initial program.
+    other = held_out_space.candidate(held_out_records["trace"].iloc[1])
+    st.candidate = other
+    assert st.history == [other] and st.position == 0 and "initial program" in st.title.value
+    st.show(cand, position=3)
+    assert st.candidate is cand and st.position == 3 and st.history == [cand]

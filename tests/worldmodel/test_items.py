@@ -1,0 +1,34 @@
+"""What is scored: items from candidates, from search schedules (the fast trace reader) and from logs."""
+
+from __future__ import annotations
+
+from tvm import s_tir
+
+from workbench.actions import actions_from_trace
+from workbench.worldmodel.items import TraceReader, as_items, final_program, items_from_candidates
+
+
+def test_trace_reader_fast_path_reads_the_same_decisions(conv_space):
+    """The fast path (structure known from a trace's decisions) gives what a full read of each trace gives."""
+    mod = conv_space.subgraph.mod
+    traces = []
+    for cand in conv_space.sample(24, seed=11):  # post-processed schedules, as a search hands them over
+        sch = s_tir.Schedule(mod)
+        cand.trace.apply_to_schedule(sch, remove_postproc=False)
+        traces.append(sch.trace)
+    reader = TraceReader()
+    for _ in range(2):  # the second pass takes the fast path for every known structure
+        for trace in traces:
+            got = reader.read(trace, workload=12345)
+            want = actions_from_trace(trace, design_only=True, lean=True)
+            assert [(a.kind, a.decision) for a in got] == [(a.kind, a.decision) for a in want]
+    assert reader.known_structures() > 0
+    assert TraceReader().known_structures() == 0  # caches belong to a reader, not to the class
+
+
+def test_items_from_each_source_agree_on_the_program(conv_space, evaluator):
+    cands = conv_space.sample(2, seed=4)
+    items = as_items(cands)
+    assert [it.group for it in items] == [conv_space.subgraph.name] * 2
+    assert final_program(items[0]).script() == cands[0].mod.script()
+    assert items_from_candidates(cands)[1].actions == cands[1].actions

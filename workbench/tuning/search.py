@@ -1,0 +1,171 @@
+"""How a run searches: MetaSchedule's search strategy without re-measuring, and a task scheduler that saves
+each batch as soon as it is measured.
+
+Importing this module loads TVM (both are MetaSchedule ``Py*`` objects, which ``derived_object`` needs TVM
+for).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+from workbench._tvm import import_tvm
+from workbench.traces import trace_key
+from workbench.tuning.state import RunState
+
+import_tvm()
+
+from tvm.ir.utils import derived_object  # noqa: E402
+from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy, SearchStrategy  # noqa: E402
+from tvm.s_tir.meta_schedule.task_scheduler import PyTaskScheduler  # noqa: E402
+
+STRATEGIES = ("evolutionary",)
+
+
+@derived_object
+class SeenFilter(PySearchStrategy):
+    """MetaSchedule's search, minus candidates the work dir already holds, within the run's budget.
+
+    The evolutionary search remembers what it measured in this session only; on a resumed run it can
+    propose a record of an earlier session again (the database's best seed its population). Those are
+    dropped here before they reach the builder, so a resumed run never measures anything twice. The
+    budget left is shared by all tasks of a run, so a model run stops at its budget exactly (TVM's own
+    global limit can overshoot by a batch). A search that returns a quarter or less of the candidates asked
+    for has run out of programs: the task ends there instead of searching its tiny space again (20-30 s each
+    time).
+    """
+
+    MAX_EMPTY = 2  # batches in a row that held only known candidates before the task is ended
+
+    def __init__(self, inner: Any, seen: set[str], budget: dict[str, int]) -> None:
+        super().__init__()
+        self.inner, self.seen, self.budget = inner, seen, budget
+        self.max_trials = 0
+        self.per_iter = 0
+        self.given = 0
+        self.skipped = 0
+        self.exhausted = False
+
+    def _initialize_with_tune_context(self, context: Any) -> None:
+        self.inner._initialize_with_tune_context(context)
+
+    def pre_tuning(self, max_trials: int, num_trials_per_iter: int, design_spaces: list, database: Any = None,
+                   cost_model: Any = None) -> None:
+        self.max_trials, self.per_iter, self.given, self.exhausted = max_trials, num_trials_per_iter, 0, False
+        self.inner.pre_tuning(max_trials, num_trials_per_iter, design_spaces, database, cost_model)
+
+    def post_tuning(self) -> None:
+        self.inner.post_tuning()
+
+    def generate_measure_candidates(self) -> Any:
+        for _ in range(self.MAX_EMPTY):
+            if self.given >= self.max_trials or self.budget["left"] <= 0 or self.exhausted:
+                return None
+            candidates = self.inner.generate_measure_candidates()
+            if candidates is None:
+                return None
+            # Far fewer than asked for: the search found no more unmeasured programs (a tiny design space,
+            # such as a fused element-wise task). Searching it again would only burn time.
+            asked = min(self.per_iter, self.max_trials - self.given)
+            self.exhausted = len(candidates) < asked and len(candidates) <= max(1, asked // 4)
+            fresh = []
+            for cand in candidates:
+                key = trace_key(cand.sch.trace)
+                if key in self.seen:
+                    self.skipped += 1
+                else:
+                    self.seen.add(key)
+                    fresh.append(cand)
+            fresh = fresh[: min(self.max_trials - self.given, self.budget["left"])]
+            if fresh:
+                self.given += len(fresh)
+                self.budget["left"] -= len(fresh)
+                return fresh
+        return None
+
+    def notify_runner_results(self, measure_candidates: list, results: list) -> None:
+        self.inner.notify_runner_results(measure_candidates, results)
+
+    def clone(self) -> Any:
+        return SeenFilter(self.inner.clone(), set(self.seen), self.budget)
+
+
+def search_strategy(name: str, *, seen: set[str], budget: dict[str, int]) -> Any:
+    """The search strategy ``name`` (one of ``STRATEGIES``), never proposing a trace key in ``seen``."""
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown search strategy {name!r}: choose from {', '.join(STRATEGIES)}")
+    return SeenFilter(SearchStrategy.create(name), seen, budget)
+
+
+@derived_object
+class EagerGradientScheduler(PyTaskScheduler):
+    """MetaSchedule's gradient-based task scheduler, joining every batch as soon as it is measured.
+
+    TVM's own one sends a batch of every task before it joins any (its round-robin warm-up), so with many
+    tasks nothing is saved, shown or stoppable for the first n_tasks searches, and a kill then loses them
+    all. Here each batch is joined (its records saved, the run's progress updated) before the next task is
+    chosen. The choice is TVM's: one round-robin pass (on a resumed run, over the tasks without records, so
+    a budget cut short still reaches every task), then the task with the largest weighted gradient of its
+    best latency (alpha 0.2, window 3), ties broken at random.
+    """
+
+    ALPHA, WINDOW = 0.2, 3
+
+    def __init__(self, state: RunState, seed: int = 1) -> None:
+        super().__init__()
+        self.state = state
+        self.rng = random.Random(seed)
+        self.next_round_robin = 0
+        self.order: list[int] | None = None
+        self.history: dict[int, list[float]] = {}
+
+    def next_task_id(self) -> int:
+        ts = self._outer()
+        n = len(ts.tasks_)
+        for i in range(n):
+            if ts.tasks_[i].runner_futures is not None:
+                self.join_running_task(i)
+                best = self.state.tasks[i].best_latency
+                self.history.setdefault(i, []).append(best if math.isfinite(best) else 1e10)
+        alive = []
+        for i in range(n):
+            ts.touch_task(i)
+            if not ts.tasks_[i].is_terminated:
+                alive.append(i)
+        if not alive:
+            return -1
+        if self.order is None:
+            # The warm-up pass covers the tasks without records; on a resumed run the others were warmed up
+            # already and enter the gradient phase with their best latency so far.
+            tasks = self.state.tasks
+            self.order = [i for i in range(n) if tasks[i].trials == 0]
+            for i in range(n):
+                if tasks[i].trials and i not in self.history:
+                    best = tasks[i].best_latency
+                    self.history[i] = [best if math.isfinite(best) else 1e10]
+        while self.next_round_robin < len(self.order):
+            i = self.order[self.next_round_robin]
+            self.next_round_robin += 1
+            if i in alive:
+                return i
+        grads = []
+        for i in alive:
+            hist, w = self.history.get(i, []), self.WINDOW
+            if hist and hist[-1] < 1e9:
+                best = hist[-1]
+                g1 = (hist[-1 - w] - best) / w if len(hist) >= 1 + w else 0.0
+                grads.append((self.ALPHA * g1 + (1 - self.ALPHA) * best / len(hist))
+                             * float(ts.tasks_[i].task_weight))
+            else:
+                grads.append(-1e9)  # no valid measurement yet
+        top = max(grads)
+        if top == min(grads):
+            return self.rng.choice(alive)
+        return alive[grads.index(top)]
+
+
+def task_scheduler(state: RunState, *, seed: int) -> Any:
+    """The scheduler of a run: round-robin for one task, :class:`EagerGradientScheduler` for several."""
+    return EagerGradientScheduler(state, seed=seed) if len(state.tasks) > 1 else "round-robin"

@@ -1,0 +1,210 @@
+"""What the world model scores: ``Item`` (an initial program and a candidate's actions, with its context), made
+from candidates, from MetaSchedule's search schedules (read fast, see :class:`TraceReader`) or from logged
+records; and the real programs a trace's prefixes produce (replayed, for training and static ablations)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench._tvm import import_tvm
+from workbench.actions import Action, Candidate, actions_from_json, actions_from_trace
+from workbench.hardware import hardware_descriptor
+from workbench.logs import WorkDir
+from workbench.subgraphs import structural_hash
+from workbench.traces import plain_value
+from workbench.worldmodel.files import ModelFileError
+
+
+@dataclass
+class Item:
+    """One candidate to score: the initial program, its actions, and the context of the measurement."""
+
+    mod: Any
+    actions: list[Action]
+    flops: float = 0.0
+    hardware: dict[str, Any] | None = None
+    target_kind: str = "llvm"
+    group: str = ""  # subgraph name (the ranking group)
+    final_mod: Any = None  # only needed without a transition model (static ablation)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def items_from_candidates(candidates: Sequence[Candidate], *, hardware: dict[str, Any] | None = None
+                          ) -> list[Item]:
+    """Items for :class:`workbench.actions.Candidate` objects (measured on ``hardware``, default this machine)."""
+    hw = hardware if hardware is not None else hardware_descriptor()
+    out = []
+    for c in candidates:
+        sg = c.space.subgraph
+        out.append(Item(sg.mod, c.actions, flops=sg.flops or 0.0, hardware=hw,
+                        target_kind=str(c.space.target.kind.name), group=sg.name, extra={"candidate": c}))
+    return out
+
+
+def items_from_schedules(mod: Any, schedules: Sequence[Any], *, reader: TraceReader, group: str = "",
+                         flops: float = 0.0, hardware: dict[str, Any] | None = None, target_kind: str = "llvm"
+                         ) -> list[Item]:
+    """Items for TVM schedules or traces of one subgraph (e.g. MetaSchedule's search candidates).
+
+    Only the design actions are read (before post-processing), straight from the trace objects, by
+    ``reader`` (keep one per search: it learns each sketch's structure once).
+    """
+    hw = hardware if hardware is not None else hardware_descriptor()
+    workload = structural_hash(mod)
+    out = []
+    for sch in schedules:
+        trace = sch.trace if hasattr(sch, "trace") else sch
+        out.append(Item(mod, reader.read(trace, workload), flops=flops, hardware=hw, target_kind=target_kind,
+                        group=group, extra={"schedule": sch}))
+    return out
+
+
+def items_from_logs(df: Any) -> list[Item]:
+    """Items for the rows of a ``load_logs`` DataFrame (initial programs read from each work dir)."""
+    mods: dict[tuple[str, int], Any] = {}
+    out = []
+    for row in df.itertuples(index=False):
+        key = (row.logdir, int(row.workload))
+        if key not in mods:
+            entries = {w.index: w for w in WorkDir(row.logdir).workloads()}
+            if key[1] not in entries:
+                raise ModelFileError(f"{row.logdir}: record refers to workload {key[1]}, which is missing")
+            mods[key] = entries[key[1]].module()
+        actions = row.actions if getattr(row, "actions", None) is not None else actions_from_json(row.trace)
+        target = row.target if isinstance(row.target, dict) else {}
+        out.append(Item(mods[key], actions, flops=float(row.flops or 0.0), hardware=row.hardware,
+                        target_kind=str(target.get("kind", "llvm")), group=row.subgraph,
+                        extra={"trace": row.trace}))
+    return out
+
+
+def as_items(source: Any) -> list[Item]:
+    """Items from Candidates, Items, or a ``load_logs`` DataFrame."""
+    if hasattr(source, "itertuples"):
+        return items_from_logs(source)
+    source = list(source)
+    if source and isinstance(source[0], Item):
+        return source
+    if all(isinstance(c, Candidate) for c in source):
+        return items_from_candidates(source)
+    raise TypeError("expected Candidates, Items, or a DataFrame from workbench.logs.load_logs")
+
+
+def _prefix_json(trace_json: list, k: int) -> list:
+    insts, decisions = trace_json[0], trace_json[1]
+    return [insts[:k], [d for d in decisions if int(d[0]) < k]]
+
+
+def replay_states(mod: Any, trace_json: list, prefix_lengths: Sequence[int]) -> list[Any]:
+    """The real program after each prefix of the trace (one fresh replay per prefix)."""
+    import_tvm()
+    from tvm import s_tir
+
+    out = []
+    for k in prefix_lengths:
+        sch = s_tir.Schedule(mod, error_render_level="none")
+        s_tir.Trace.apply_json_to_schedule(_prefix_json(trace_json, k), sch)
+        out.append(sch.mod)
+    return out
+
+
+def final_program(item: Item) -> Any:
+    """The real final program of an item (its candidate's, or its logged trace replayed)."""
+    if item.final_mod is not None:
+        return item.final_mod
+    if "candidate" in item.extra:
+        return item.extra["candidate"].mod
+    return replay_states(item.mod, item.extra["trace"], [len(item.actions)])[0]
+
+
+class TraceReader:
+    """Design actions of many traces of the subgraphs it is given, read fast (caches live in the instance).
+
+    Candidates of one design space share their instruction structure per sketch; only the decisions differ.
+    The first trace of each structure (keyed by its instruction kinds) is decoded in full; later ones reuse the
+    decoded operands and read only their decisions. A fast path recognizes a known structure from the trace's
+    length and its decisions alone: each decision's instruction must sit exactly where the structure has it,
+    and the kinds at a few other positions (the post-processing marker among them) must match; anything else
+    takes the full path.
+    """
+
+    PROBES = 8  # non-decision positions whose kinds the fast path checks
+    MAX_TEMPLATES = 10000  # structures kept before the caches start afresh
+
+    def __init__(self) -> None:
+        self._templates: dict[tuple, list[Action]] = {}
+        self._fast: dict[tuple, tuple[list[Action], tuple[int, ...], tuple[tuple[int, str], ...]]] = {}
+        self._kind_names: dict[int, str] = {}
+
+    def known_structures(self) -> int:
+        """How many trace structures (sketches of the subgraphs seen) the fast path knows."""
+        return len(self._fast)
+
+    def _kind(self, inst: Any) -> str:
+        kind_obj = inst.kind
+        kind = self._kind_names.get(kind_obj.__chandle__())
+        if kind is None:  # instruction kinds are registered singletons: read each name once
+            kind = self._kind_names[kind_obj.__chandle__()] = kind_obj.name
+        return kind
+
+    def read(self, trace: Any, workload: int) -> list[Action]:
+        """The design actions of ``trace``, a candidate of the subgraph whose structural hash is ``workload``."""
+        insts = trace.insts
+        decisions = list(trace.decisions.items())
+        fast_key = (workload, len(insts), tuple(self._kind(inst) for inst, _ in decisions))
+        fast = self._fast.get(fast_key)
+        if fast is not None:
+            template, positions, probes = fast
+            if (all(insts[p].__chandle__() == inst.__chandle__()
+                    for p, (inst, _) in zip(positions, decisions, strict=True))
+                    and all(self._kind(insts[p]) == k for p, k in probes)):
+                return self._with_decisions(template, zip(positions, (v for _, v in decisions), strict=True))
+        return self._read_full(trace, workload, fast_key, decisions)
+
+    def _read_full(self, trace: Any, workload: int, fast_key: tuple, decisions: list[tuple[Any, Any]]
+                   ) -> list[Action]:
+        kinds, handles = [], {}
+        for index, inst in enumerate(trace.insts):
+            kind = self._kind(inst)
+            if kind == "EnterPostproc":
+                break
+            kinds.append(kind)
+            handles[inst.__chandle__()] = index
+        key = (workload, tuple(kinds))
+        template = self._templates.get(key)
+        if len(self._templates) > self.MAX_TEMPLATES:
+            self._templates.clear()
+            self._fast.clear()
+        if template is None:
+            template = self._templates[key] = actions_from_trace(trace, design_only=True, lean=True)
+            actions = template
+        else:
+            actions = self._with_decisions(
+                template, ((handles[i.__chandle__()], v) for i, v in decisions if i.__chandle__() in handles))
+        positions = tuple(handles.get(inst.__chandle__(), -1) for inst, _ in decisions)
+        others = [i for i in range(len(kinds)) if i not in set(positions)]
+        step = max(1, len(others) // self.PROBES)
+        probes = [(i, kinds[i]) for i in others[::step]]
+        if len(kinds) < len(trace.insts):
+            probes.append((len(kinds), "EnterPostproc"))
+        # Decisions of post-processing instructions (position -1) are not design decisions: the fast path
+        # must see them at the same place too, so they are probed by identity like the others.
+        if -1 not in positions:
+            self._fast[fast_key] = (template, positions, tuple(probes))
+        return actions
+
+    @staticmethod
+    def _with_decisions(template: list[Action], decisions: Any) -> list[Action]:
+        actions = list(template)
+        for index, value in decisions:
+            a = template[index]
+            if not isinstance(value, int):
+                items = list(value) if hasattr(value, "__len__") else None  # tile sizes: an Array of ints
+                plain = items is not None and all(type(x) is int for x in items)
+                value = items if plain else plain_value(value, lists=True)
+            copy = object.__new__(Action)  # a frozen dataclass's __init__ costs more than the whole read
+            copy.__dict__.update(a.__dict__, decision=value)
+            actions[index] = copy
+        return actions
