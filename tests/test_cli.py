@@ -32,7 +32,8 @@ def test_unknown_subgraph_is_a_clear_error(tmp_path):
 @pytest.mark.slow
 def test_tune_and_a_bad_subgraph(tmp_path, capsys):
     assert main(["tune", "--subgraph", "matmul_128", "--trials", "4", "--trials-per-iter", "4", "--cost-model", "xgb",
-                 "--work-dir", str(tmp_path / "cli"), "--quiet"]) == 0
+                 "--work-dir", str(tmp_path / "cli"), "--quiet",
+                 "--confirm", "0"]) == 0
     out = capsys.readouterr().out
     assert "matmul_128" in out and "time (s): search" in out
     assert len(load_logs(tmp_path / "cli", progress=False)) == 4

@@ -12,42 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from workbench import sample_logs_dir
 from workbench.integrity import (
     FILES,
     MEASURE_FILE,
     RECORD_FILE,
-    SUBGRAPH_FILE,
     WORKLOAD_FILE,
     check,
     clean_copy,
 )
 from workbench.logfiles import WriterLock
 from workbench.logs import WorkDir, load_logs
+from workbench.testing import sample_work_dir
 from workbench.testing.mutations import mutate_lines
 from workbench.traces import trace_key
-
-SOURCES = ("matmul_128", "softmax_256x256")  # two workloads of different programs
-
-
-def _two_workload_dir(path: Path, records: int = 12) -> Path:
-    """A work dir holding the first ``records`` shipped records of each source subgraph, renumbered."""
-    path.mkdir(parents=True, exist_ok=True)
-    out = {name: [] for name in FILES}
-    for index, name in enumerate(SOURCES):
-        src = sample_logs_dir() / "cpu" / name
-        out[WORKLOAD_FILE] += (src / WORKLOAD_FILE).read_text().splitlines()
-        out[SUBGRAPH_FILE] += (src / SUBGRAPH_FILE).read_text().splitlines()
-        out["workbench_hardware.json"] = (src / "workbench_hardware.json").read_text().splitlines()
-        for line in (src / RECORD_FILE).read_text().splitlines()[:records]:
-            obj = json.loads(line)
-            out[RECORD_FILE].append(json.dumps([index, obj[1]]))
-        for line in (src / MEASURE_FILE).read_text().splitlines()[:records]:
-            obj = json.loads(line)
-            out[MEASURE_FILE].append(json.dumps(obj | {"workload": index}))
-    for name, lines in out.items():
-        (path / name).write_text("".join(line + "\n" for line in lines))
-    return path
 
 
 def _digest(path: Path) -> dict[str, str]:
@@ -66,7 +43,7 @@ def _tvm_opens(paths: list[Path]) -> list[int]:
 
 @pytest.fixture()
 def workdir(tmp_path):
-    return _two_workload_dir(tmp_path / "wd")
+    return sample_work_dir(tmp_path / "wd")
 
 
 def test_a_clean_dir_passes_every_check(workdir):
@@ -133,14 +110,14 @@ def test_the_reported_crashes_of_load_logs_are_problems(workdir):
 @pytest.mark.parametrize("name", FILES)
 def test_seeded_mutations_never_crash_and_keep_every_good_line(tmp_path, name):
     """A seeded subset of the fuzz benchmark (benchmarks/fuzz_logs.py runs 1,000 per file)."""
-    base = _two_workload_dir(tmp_path / "base", records=6)
+    base = sample_work_dir(tmp_path / "base", records=6)
     keys = {i + 1: trace_key(json.loads(line)[1][0]) for i, line in enumerate((base / RECORD_FILE).read_text().splitlines())}
     copies = []
     for seed in range(12):
         wd = tmp_path / f"m{seed}"
         wd.mkdir()
         for f in FILES:
-            (wd / f).write_bytes((base / f).read_bytes())
+            (wd / f).write_bytes((base / f).read_bytes() if (base / f).is_file() else b"")
         mutation = mutate_lines(wd / name, random.Random(seed))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -158,3 +135,38 @@ def _original_lines(mutation, n):
     if mutation.kind in ("truncate", "byte_flip", "torn_middle", "wrong_type", "bad_numbers"):
         return mutation.intact
     return [i if i < mutation.line else i - 1 for i in mutation.intact]  # one line was inserted
+
+
+def test_a_duplicate_of_a_bad_workload_line_is_the_good_copy(workdir):
+    workloads = (workdir / WORKLOAD_FILE).read_text().splitlines()
+    damaged = json.loads(workloads[0])
+    damaged[1] = damaged[1][:40] + "!!!" + damaged[1][43:]  # valid JSON, an IR TVM cannot decode
+    (workdir / WORKLOAD_FILE).write_text("\n".join([json.dumps(damaged), workloads[1], workloads[0]]) + "\n")
+    records = [json.loads(line) for line in (workdir / RECORD_FILE).read_text().splitlines()]
+    (workdir / RECORD_FILE).write_text("".join(json.dumps([2 if r[0] == 0 else r[0], r[1]]) + "\n" for r in records))
+    report = check(workdir, tvm=True)
+    assert 1 in report.bad[WORKLOAD_FILE] and not report.duplicates  # line 3 is the one good copy
+    wd = WorkDir(workdir)
+    wd.repair(tvm=True)
+    wd.close()
+    assert _tvm_opens([workdir]) == [24] and len(load_logs(workdir, progress=False)) == 24
+
+
+def test_a_repair_cut_short_is_finished_or_forgotten_never_half_done(workdir):
+    from workbench.integrity import STAGING
+
+    records = (workdir / RECORD_FILE).read_text()
+    (workdir / RECORD_FILE).write_text(records.replace("\n", "\n\n", 1))  # a blank line to repair
+    staging = workdir / STAGING
+    staging.mkdir()
+    (staging / RECORD_FILE).write_text(records)  # staged, but the crash came before READY
+    assert len(load_logs(workdir.parent, errors="ignore", progress=False)) == 24  # readers skip the staging dir
+    wd = WorkDir(workdir)
+    wd.repair()
+    assert not staging.exists() and check(workdir).ok
+    staging.mkdir()
+    (staging / RECORD_FILE).write_text("".join(records.splitlines(True)[:5]))
+    (staging / "READY").write_text("")  # a crash between putting the staged files in place: finish it
+    wd.repair()
+    wd.close()
+    assert len(load_logs(workdir, progress=False)) == 5 and not staging.exists()

@@ -42,16 +42,19 @@ def test_no_tracker_is_a_clear_error():
 
 @pytest.mark.slow
 def test_tuning_through_a_local_rpc_tracker_and_two_servers(tmp_path):
-    with LocalRPCCluster(servers=2) as cluster:
+    with LocalRPCCluster(servers=2, descriptor=_board()) as cluster:
         assert cluster.url.startswith("rpc://127.0.0.1:")  # loopback by default
         assert count_servers(cluster.url) == 2
         run = TuningRun("matmul_128", trials=4, trials_per_iter=4, cost_model="xgb", work_dir=tmp_path / "rpc",
-                        runner=cluster.url)
+                        confirm=0, runner=cluster.url)
+        assert run.hardware["cpu_model"] == "A remote board"  # the machine that times, not this one
         run.run(progress=False)
     df = load_logs(tmp_path / "rpc", progress=False)
     assert run.status == "done" and len(df) == 4 and (df["status"] == "ok").sum() >= 3
+    assert (df["hardware"].map(lambda h: h["cpu_model"]) == "A remote board").all()
 
 
+@pytest.mark.slow
 def test_a_cluster_dies_with_the_process_that_started_it(tmp_path):
     """kill -9 of a kernel that started a cluster leaves no tracker or server behind (they watch it)."""
     code = ("import sys, time; from workbench.rpc import LocalRPCCluster; c = LocalRPCCluster(servers=2).start(); "
@@ -67,19 +70,10 @@ def test_a_cluster_dies_with_the_process_that_started_it(tmp_path):
     assert not alive, f"still running 5 s after the kill: {[p.pid for p in alive]}"
 
 
-def test_servers_report_their_hardware_and_ports_are_free():
-    with LocalRPCCluster(servers=1) as a, LocalRPCCluster(servers=1) as b:  # two at once: no fixed port
-        assert a.url != b.url
-        assert remote_hardware(a.url) == hardware_descriptor()
-        assert remote_target(hardware_descriptor())["mcpu"] == hardware_descriptor()["llvm_mcpu"]
-        assert infrastructure_problem(a.url) is None
-    assert "no RPC tracker answers" in infrastructure_problem(a.url)
-
-
 @pytest.mark.slow
 def test_a_dead_server_ends_the_run_without_spending_budget_and_resume_measures_again(tmp_path):
     work_dir = tmp_path / "rpc"
-    settings = {"trials": 12, "trials_per_iter": 4, "cost_model": "xgb", "work_dir": work_dir,
+    settings = {"trials": 12, "trials_per_iter": 4, "cost_model": "xgb", "work_dir": work_dir, "confirm": 0,
                 "measure": MeasureConfig(run_timeout=10, min_repeat_ms=5)}
     with LocalRPCCluster(servers=1) as cluster:
         run = TuningRun("matmul_128", runner=cluster.url, **settings).start()
@@ -103,3 +97,29 @@ def test_a_dead_server_ends_the_run_without_spending_budget_and_resume_measures_
         resumed.run(progress=False)
     df = load_logs(work_dir, progress=False)
     assert resumed.status == "done" and len(df) == 12 and df["trace_key"].is_unique
+
+
+def _board() -> dict:
+    """The descriptor of "another machine" a server reports (this one's ISA, so its code runs here)."""
+    return {k: v for k, v in hardware_descriptor().items() if k != "id"} | {"cpu_model": "A remote board"}
+
+
+@pytest.mark.slow
+def test_collect_through_rpc_records_the_machine_that_measured(tmp_path):
+    from workbench.cli import main
+
+    with LocalRPCCluster(servers=1, descriptor=_board()) as cluster, LocalRPCCluster(servers=1) as plain:
+        assert cluster.url != plain.url  # two at once: no fixed port
+        assert remote_hardware(plain.url) == hardware_descriptor()  # a server reports its own machine ...
+        remote = remote_hardware(cluster.url)  # ... or the descriptor it was given
+        assert remote["cpu_model"] == "A remote board" and remote["id"] != hardware_descriptor()["id"]
+        assert remote_target(remote)["mcpu"] == hardware_descriptor()["llvm_mcpu"]
+        assert infrastructure_problem(cluster.url) is None
+        url = plain.url
+        assert main(["collect", "--subgraph", "matmul_128", "--trials", "3", "--batch", "3", "--min-repeat-ms", "2",
+                     "--rpc", cluster.url, "--out", str(tmp_path / "wd"), "--quiet"]) == 0
+    assert "no RPC tracker answers" in infrastructure_problem(url)  # closed: gone
+    df = load_logs(tmp_path / "wd", progress=False)
+    assert len(df) == 3 and (df["status"] == "ok").all()
+    assert (df["hardware"].map(lambda h: h["id"]) == remote["id"]).all()  # the remote's, not this machine's
+    assert df["hardware"].iloc[0]["cpu_model"] == "A remote board"

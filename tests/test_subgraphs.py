@@ -127,6 +127,7 @@ PAYLOADS = {
     "private attribute": "T.__dict__",
     "module through T": "T.tile.functools.reduce(lambda a, b: a, [1])",
     "lambda": "(lambda: open('{marker}', 'w'))()",
+    "string evaluated as a shape": "B = T.alloc_buffer((\"().__class__.__base__.__subclasses__()\",), 'float32')",
 }
 
 
@@ -143,6 +144,17 @@ def test_tvmscript_from_a_file_cannot_run_code(tmp_path, payload):
     (tmp_path / "imports.py").write_text("import os\n" + path.read_text())
     with pytest.raises(SubgraphError, match="imports.py:1: imports os"):
         from_tvmscript(tmp_path / "imports.py")
+
+
+def test_a_script_may_not_shadow_a_builtin(tmp_path):
+    """The parser looks a name up as Python's builtin until the script binds it: binding ``eval`` is refused."""
+    marker = tmp_path / "created_by_the_script"
+    path = tmp_path / "kernel.py"
+    path.write_text(f"@T.prim_func\ndef eval(A: T.Buffer((4,), 'float32')):\n"
+                    f"    T.evaluate(eval(\"__import__('os').system('touch {marker}') or 0\"))\n")
+    with pytest.raises(SubgraphError, match="kernel.py:2: binds the name 'eval'"):
+        load_subgraph(path)
+    assert not marker.exists()
 
 
 def test_a_trusted_script_runs_as_python(tmp_path):

@@ -29,8 +29,9 @@ class TuningDashboard(Panel):
 
     def __init__(self, subgraph: str = "matmul_256", *, trials: int = 64, cost_models: tuple[str, ...] = ("world", "xgb"),
                  trials_per_iter: int = 16, seed: int = 0, work_root: str | Path = "work/tune",
-                 evaluator: Any = None, interval: float = 1.0, **kwargs: Any) -> None:
+                 evaluator: Any = None, interval: float = 1.0, confirm: int | None = None, **kwargs: Any) -> None:
         self.work_root = Path(work_root)
+        self.confirm = confirm  # best records re-measured at the end of each run (TuningRun's confirm)
         self.evaluator = evaluator
         self.interval = interval  # seconds between redraws while a run tunes
         self.runs: dict[str, Any] = {}  # cost model -> TuningRun of the last start
@@ -111,7 +112,7 @@ class TuningDashboard(Panel):
         sub = self.subgraph.strip()
         return {cm: TuningRun(sub, trials=self.trials.value, trials_per_iter=self.per_iter.value, cost_model=cm,
                               evaluator=self.evaluator if cm == "world" else None, seed=self.seed.value,
-                              work_dir=self.work_root / f"{sub.replace('/', '__')}-{cm}-s{self.seed.value}")
+                              confirm=self.confirm, work_dir=self.work_root / f"{sub.replace('/', '__')}-{cm}-s{self.seed.value}")
                 for cm in chosen}
 
     def close(self) -> None:

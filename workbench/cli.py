@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 from workbench.logfiles import WorkDirBusy
 
@@ -34,8 +35,17 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     for name in args.subgraph:
         names += [spec.name for spec in BUILTINS] if name == "builtins" else [name]
     subgraphs = [load_subgraph(name) for name in names]  # bad names fail before any worker starts
-    with Measurer(args.target, repeat=args.repeat, min_repeat_ms=args.min_repeat_ms,
-                  build_timeout=args.build_timeout, run_timeout=args.run_timeout) as measurer:
+    target, hardware = args.target, None
+    if args.rpc:  # measured on the servers of a tracker: their machine, their target
+        from workbench.rpc import remote_hardware, remote_target
+
+        hardware = remote_hardware(args.rpc)
+        if hardware is None:
+            raise ValueError(f"the RPC servers at {args.rpc} do not report their hardware: start them with "
+                             "`python -m workbench.rpc --tracker HOST:PORT --key KEY`")
+        target = remote_target(hardware) if args.target == "cpu" else args.target
+    with Measurer(target, repeat=args.repeat, min_repeat_ms=args.min_repeat_ms, build_timeout=args.build_timeout,
+                  run_timeout=args.run_timeout, rpc=args.rpc, hardware=hardware) as measurer:
         summaries = collect(subgraphs, out=args.out, target=measurer.target, trials=args.trials,
                             batch_size=args.batch, seed=args.seed, measurer=measurer, split=args.split,
                             progress=not args.quiet)
@@ -43,6 +53,21 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         d = asdict(s)
         print(f"{d['subgraph']:<48} existing {d['existing']:>5}  new {d['measured']:>5}  ok {d['ok']:>5}  "
               f"failed {d['failed']:>4}  best {d['best_ms']:.4f} ms  {d['seconds']:.0f} s")
+    return 0
+
+
+def _cmd_import_runs(args: argparse.Namespace) -> int:
+    from workbench.collect import import_runs
+    from workbench.logs import RECORD_FILE
+
+    runs = []
+    for path in map(Path, args.runs):
+        runs += [path] if (path / "workbench_run.json").is_file() else sorted(
+            p.parent for p in path.rglob("workbench_run.json") if (p.parent / RECORD_FILE).is_file())
+    if not runs:
+        raise ValueError(f"no tuning work dir (with a workbench_run.json) in {', '.join(args.runs)}")
+    for s in import_runs(runs, out=args.out, progress=not args.quiet):
+        print(f"{s.run:<60} {s.source:<12} imported {s.imported:>5}  already there {s.skipped:>5}")
     return 0
 
 
@@ -57,7 +82,6 @@ def _load_logs(paths: list[str], quiet: bool = False) -> object:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     import json
-    from pathlib import Path
 
     from workbench.worldmodel.evaluate import holdout_names, split_by_subgraph
     from workbench.worldmodel.train import TrainConfig, train_evaluator
@@ -82,7 +106,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     import json
-    from pathlib import Path
 
     from workbench.worldmodel.evaluate import evaluate_scores, split_by_subgraph
     from workbench.worldmodel.evaluator import Evaluator
@@ -137,7 +160,8 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     work_dir = args.work_dir or f"work/tune/{str(name).replace('/', '__')}-{args.cost_model}-s{args.seed}"
     run = TuningRun(args.subgraph, model=args.model, target=args.target, trials=args.trials,
                     cost_model=args.cost_model, evaluator=args.evaluator, work_dir=work_dir, seed=args.seed,
-                    trials_per_iter=args.trials_per_iter, runner=args.rpc or "local", strategy=args.strategy)
+                    trials_per_iter=args.trials_per_iter, runner=args.rpc or "local", strategy=args.strategy,
+                    confirm=args.confirm)
     if run.measured:
         print(f"resuming {work_dir}: {run.measured} of {run.budget} trials already measured", flush=True)
     try:
@@ -188,8 +212,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--build-timeout", type=float, default=60.0)
     p.add_argument("--run-timeout", type=float, default=30.0)
     p.add_argument("--split", action="store_true", help="one work dir per subgraph under --out")
+    p.add_argument("--rpc", help="measure on the TVM RPC servers of a tracker: rpc://tracker-host:port/key")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_collect)
+
+    p = sub.add_parser("import-runs", help="copy tuning runs' records into sample logs (one work dir per subgraph)")
+    p.add_argument("runs", nargs="+", help="tuning work dirs, or folders holding them")
+    p.add_argument("--out", required=True, help="the sample logs folder, e.g. sample_logs/cpu")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_import_runs)
 
     p = sub.add_parser("train", help="train a world-model evaluator (encoder, transition, ranker) on tuning logs")
     p.add_argument("--logs", nargs="+", required=True, help="work dirs, or folders of work dirs")
@@ -224,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--trials-per-iter", type=_positive, default=16, help="candidates measured per search round")
     p.add_argument("--rpc", help="measure on TVM RPC servers: rpc://tracker-host:port/key")
+    p.add_argument("--confirm", type=int, default=None,
+                   help="best records of each task measured again at the end, so the reported best is a latency "
+                        "the schedule shows again (default 3 for a subgraph, 1 per task of a model; 0: off)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_tune)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import warnings
 from collections.abc import Sequence
@@ -11,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from workbench.actions import DesignSpace
+from workbench.logfiles import raw_lines
 from workbench.logs import WorkDir
 from workbench.measure import Measurer
 from workbench.subgraphs import Subgraph, load_subgraph
+from workbench.traces import json_hash
 
 
 @dataclass
@@ -119,3 +122,75 @@ def _collect_one(sub: Subgraph, workdir: WorkDir, seen: set[str], *, trials: int
         bar.set_postfix_str(f"{sub.name} best {summary.best_ms:.3f} ms, failed {summary.failed}")
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+@dataclass
+class ImportSummary:
+    run: str  # the tuning work dir read
+    subgraphs: list[str]
+    imported: int  # records added to the target
+    skipped: int  # already there (same trace measured on the same machine)
+    source: str
+
+
+def import_runs(runs: Sequence[str | Path], *, out: str | Path, progress: bool = True) -> list[ImportSummary]:
+    """Copy the records of tuning work dirs into sample logs: one work dir per subgraph under ``out`` (``/`` in
+    names becomes ``__``), as ``collect --split`` lays them out, each record keeping its side line (status,
+    repeats, hardware) and saying where it came from (``source``: ``tune:<cost model>``).
+
+    A record is skipped when the target already holds the same trace measured on the same machine, so
+    importing again adds nothing. Every target work dir is written under its writer lock.
+    """
+    from tqdm.auto import tqdm
+
+    from workbench.logs import MEASURE_FILE, RECORD_FILE, load_logs
+
+    summaries = []
+    targets: dict[Path, tuple[WorkDir, dict[tuple[str, str | None], bool]]] = {}
+    try:
+        for run in tqdm([Path(r) for r in runs], desc="importing runs", unit="run", disable=not progress):
+            wd = WorkDir(run)
+            df = load_logs(run, errors="warn", with_actions=False, progress=False)
+            sides = _side_lines(run / MEASURE_FILE)
+            lines = raw_lines(run / RECORD_FILE)  # numbered as load_logs numbers them
+            workloads = {w.index: w for w in wd.workloads()}
+            hardware = wd.hardware()
+            summary = ImportSummary(str(run), sorted(df["subgraph"].unique()) if len(df) else [], 0, 0,
+                                    str(df["source"].iloc[0]) if len(df) else "")
+            for row in df.itertuples(index=False):
+                target = Path(out) / row.subgraph.replace("/", "__")
+                if target not in targets:
+                    twd = WorkDir(target, create=True)
+                    twd.lock.acquire()
+                    seen: dict[tuple[str, str | None], bool] = {}  # (trace, machine) -> measured ok there
+                    for r in twd.records(errors="warn"):
+                        key = (r["trace_key"], r["hardware"])
+                        seen[key] = seen.get(key, False) or r["status"] == "ok"
+                    targets[target] = (twd, seen)
+                twd, seen = targets[target]
+                hw_id = row.hardware.get("id") if isinstance(row.hardware, dict) else row.hardware
+                key = (row.trace_key, hw_id)
+                if key in seen and (seen[key] or row.status != "ok"):  # a success still joins a failure
+                    summary.skipped += 1
+                    continue
+                if hw_id in hardware:
+                    twd.add_hardware(hardware[hw_id])
+                record = json.loads(lines[row.record])
+                side = (sides.get((row.workload, row.trace_key)) or sides.get((row.workload, json_hash(record[1][0])))
+                        or {"status": row.status, "run_secs": row.run_secs, "hardware": hw_id, "error": row.error})
+                twd.import_record(workloads[row.workload], record, {**side, "source": row.source})
+                seen[key] = seen.get(key, False) or row.status == "ok"
+                summary.imported += 1
+            summaries.append(summary)
+    finally:
+        for twd, _ in targets.values():
+            twd.close()
+    return summaries
+
+
+def _side_lines(path: Path) -> dict[tuple[int, str], dict[str, Any]]:
+    """The side lines of a measurement file by (workload, trace key), as ``load_logs`` matched them."""
+    from workbench.logfiles import parse_lines
+
+    return {(o["workload"], o["trace_hash"]): o for _, o in parse_lines(path, []) if isinstance(o, dict)
+            and "workload" in o and "trace_hash" in o}

@@ -20,14 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.logfiles import WriterLock, parse_lines, write_atomically
+from workbench.logfiles import WriterLock, parse_lines, raw_lines, write_atomically
 
 WORKLOAD_FILE = "database_workload.json"
 RECORD_FILE = "database_tuning_record.json"
 SUBGRAPH_FILE = "workbench_subgraphs.json"
 MEASURE_FILE = "workbench_measurements.json"
 HARDWARE_FILE = "workbench_hardware.json"
-FILES = (WORKLOAD_FILE, RECORD_FILE, SUBGRAPH_FILE, MEASURE_FILE, HARDWARE_FILE)
+CONFIRM_FILE = "workbench_confirmations.json"
+FILES = (WORKLOAD_FILE, RECORD_FILE, SUBGRAPH_FILE, MEASURE_FILE, HARDWARE_FILE, CONFIRM_FILE)
 FAILED_RUN_SECS = 1e10  # MetaSchedule stores failed measurements with this time
 STATUSES = ("ok", "build_error", "run_error", "timeout", "error")
 
@@ -110,7 +111,7 @@ def measurement_problem(obj: Any) -> str | None:
         return why
     if obj.get("status", "ok") == "ok" and not obj.get("run_secs"):
         return "an ok measurement without run times"
-    for key, kind in (("error", str), ("hardware", str)):
+    for key, kind in (("error", str), ("hardware", str), ("source", str)):
         if obj.get(key) is not None and not isinstance(obj[key], kind):
             return f"{key} is not a string"
     for key in ("trial",):
@@ -141,6 +142,21 @@ def hardware_problem(obj: Any) -> str | None:
     return None
 
 
+def confirmation_problem(obj: Any) -> str | None:
+    """Why a line of ``workbench_confirmations.json`` is not a confirmation (a re-measurement of a record)."""
+    if not isinstance(obj, dict):
+        return "expected an object with workload, trace_hash, latencies"
+    if not _is_int(obj.get("workload")) or obj["workload"] < 0 or not isinstance(obj.get("trace_hash"), str):
+        return "workload or trace_hash missing or of the wrong type"
+    if not obj.get("latencies") or _times_problem(obj["latencies"], allow_failed=False):
+        return "latencies must be a non-empty list of finite, positive seconds"
+    if not _is_int(obj.get("pass")) or obj["pass"] < 0:
+        return "pass is not a non-negative integer"
+    if obj.get("hardware") is not None and not isinstance(obj["hardware"], str):
+        return "hardware is not a string"
+    return None
+
+
 def workload_problem(obj: Any) -> str | None:
     if not (isinstance(obj, list) and len(obj) == 2 and isinstance(obj[0], str) and isinstance(obj[1], str)):
         return "expected [structural_hash, base64 IR]"
@@ -149,6 +165,7 @@ def workload_problem(obj: Any) -> str | None:
 
 CHECKS: dict[str, Callable[[Any], str | None]] = {
     SUBGRAPH_FILE: subgraph_problem, MEASURE_FILE: measurement_problem, HARDWARE_FILE: hardware_problem,
+    CONFIRM_FILE: confirmation_problem,
 }
 
 
@@ -200,14 +217,16 @@ def check(path: str | Path, *, tvm: bool = False) -> Report:
             if why:
                 report.bad[name][number] = why
     workloads = {n: obj for n, obj in lines[WORKLOAD_FILE].items() if n not in report.bad[WORKLOAD_FILE]}
-    first: dict[str, int] = {}
+    n_lines = max(lines[WORKLOAD_FILE], default=0)  # TVM numbers workloads by line
+    blocks = _workload_blocks(workloads, report) if tvm else {}
+    first: dict[str, int] = {}  # duplicates among the lines that are good (TVM decoded them, with tvm)
     for number, obj in sorted(workloads.items()):
+        if number in report.bad[WORKLOAD_FILE]:
+            continue
         if obj[0] in first:
             report.duplicates[number - 1] = first[obj[0]] - 1
         else:
             first[obj[0]] = number
-    n_lines = max(lines[WORKLOAD_FILE], default=0)  # TVM numbers workloads by line
-    blocks = _workload_blocks(workloads, report) if tvm else {}
     valid_workloads = {n - 1 for n in workloads if n not in report.bad[WORKLOAD_FILE]}
     for number, obj in lines[RECORD_FILE].items():
         why = record_problem(obj, n_lines)
@@ -233,7 +252,11 @@ def _workload_blocks(workloads: dict[int, Any], report: Report) -> dict[int, tup
         try:
             workload = Workload.from_json(obj)
             sch = s_tir.Schedule(workload.mod)
-            names = {"root"} | {sch.get(b).name_hint for b in sch.get_child_blocks(sch.get_sblock("root"))}
+            names, todo = {"root"}, list(sch.get_child_blocks(sch.get_sblock("root")))
+            while todo:  # every block, nested ones too
+                block = todo.pop()
+                names.add(sch.get(block).name_hint)
+                todo += list(sch.get_child_blocks(block))
         except Exception as err:  # noqa: BLE001 - TVM raises many error types for a corrupt IR
             report.bad[WORKLOAD_FILE][number] = f"TVM cannot decode this workload ({_last_line(err)})"
             continue
@@ -274,29 +297,32 @@ def _cleaned(path: Path, report: Report, out: Path) -> list[str]:
     """Write the work dir's files without bad lines and duplicate workloads to ``out``; returns what moved."""
     moved = []
     remap: dict[int, int] = {}  # old workload index -> new
+    dropped: set[int] = set()  # duplicate workload lines left out (their records go to the line they repeat)
     kept = 0
-    raw_workloads = _raw_lines(path / WORKLOAD_FILE)
-    for i in range(len(raw_workloads)):
+    for i in range(len(raw_lines(path / WORKLOAD_FILE))):
         if i + 1 in report.bad[WORKLOAD_FILE]:
             continue
-        if i in report.duplicates:
-            remap[i] = remap[report.duplicates[i]]
+        original = report.duplicates.get(i)
+        if original is not None and original in remap:
+            remap[i] = remap[original]
+            dropped.add(i)
             continue
-        remap[i] = kept
+        remap[i] = kept  # kept (also a "duplicate" of a line that is itself bad: it is the good copy)
         kept += 1
+    renumber = any(k != v for k, v in remap.items())
     for name in FILES:
-        raw = _raw_lines(path / name)
+        raw = raw_lines(path / name)
         if not raw and not (path / name).is_file():
             continue
         out_lines = []
         for number, line in enumerate(raw, start=1):
             why = report.bad[name].get(number)
-            if name == WORKLOAD_FILE and number - 1 in report.duplicates:
+            if name == WORKLOAD_FILE and why is None and number - 1 in dropped:
                 why = f"duplicates workload line {report.duplicates[number - 1] + 1}"
             if why:
                 moved.append(f"{path / name}:{number}: {why}")
                 continue
-            if name in (RECORD_FILE, MEASURE_FILE) and remap and any(k != v for k, v in remap.items()):
+            if name in (RECORD_FILE, MEASURE_FILE, CONFIRM_FILE) and renumber:
                 obj = json.loads(line)
                 if name == RECORD_FILE:
                     obj[0] = remap.get(obj[0], obj[0])
@@ -308,37 +334,45 @@ def _cleaned(path: Path, report: Report, out: Path) -> list[str]:
     return moved
 
 
-def _raw_lines(path: Path) -> list[bytes]:
-    if not path.is_file():
-        return []
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    return lines
+
+
+STAGING = ".repair"  # inside the work dir (same file system: renames), skipped by readers (a dot dir)
+
+
+def _finish_staged(path: Path) -> None:
+    """Complete a repair a crash interrupted: replace every staged file if staging had finished, else drop it."""
+    staging = path / STAGING
+    if not staging.is_dir():
+        return
+    if (staging / "READY").is_file():
+        for name in FILES:
+            if (staging / name).is_file():
+                (staging / name).replace(path / name)
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def repair(path: str | Path, lock: WriterLock, *, tvm: bool = False) -> Report:
-    """Move every bad line of the work dir out (it is kept, with its reason, in ``<file>.rejected``; the
-    original files in ``<file>.<time>.bak``). Needs the work dir's writer lock. Returns what was found."""
+    """Move every bad line of the work dir out, and leave duplicate workload lines out (their records renumbered
+    to the line they repeat). The original files are kept as ``<file>.<time>.bak``, and every line moved out is
+    named, with its reason, in ``workbench_rejected.txt``. Needs the work dir's writer lock. The new files are
+    staged first and put in place only once all are written: a crash leaves the old set or the new one.
+    Returns what was found."""
     path = Path(path)
     if not lock.held or lock.path.parent.resolve() != path.resolve():
         raise RuntimeError(f"{path}: repairing a work dir needs its writer lock")
+    _finish_staged(path)
     report = check(path, tvm=tvm)
     if report.ok:
         return report
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for name in FILES:
-        if (path / name).is_file() and (report.bad[name] or (name != HARDWARE_FILE and report.duplicates)):
+        if (path / name).is_file():
             shutil.copy2(path / name, path / f"{name}.{stamp}.bak")
-    staging = Path(tempfile.mkdtemp(prefix=".repair-", dir=path))
-    try:
-        moved = _cleaned(path, report, staging)
-        for name in FILES:
-            if (staging / name).is_file():
-                (staging / name).replace(path / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    staging = path / STAGING
+    staging.mkdir()
+    moved = _cleaned(path, report, staging)
+    write_atomically(staging / "READY", b"")
+    _finish_staged(path)
     with open(path / "workbench_rejected.txt", "a") as f:
         f.writelines(line + "\n" for line in moved)
     return report

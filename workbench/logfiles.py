@@ -55,10 +55,17 @@ class WriterLock:
             os.close(fd)
             raise WorkDirBusy(f"{self.path.parent} is being written by {self.holder()}; wait for it to finish, stop "
                               "it, or use another work dir") from None
+        except OSError:
+            os.close(fd)
+            raise
         info = {"pid": os.getpid(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) or "python",
                 "since": time.strftime("%Y-%m-%d %H:%M:%S")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info).encode(), 0)
+        except OSError:
+            os.close(fd)  # closing drops the lock too
+            raise
         self._fd = fd
         return self
 
@@ -105,6 +112,16 @@ def parse_lines(path: Path, problems: list[str]) -> Iterator[tuple[int, Any]]:
             else:
                 why = f"invalid JSON ({getattr(err, 'msg', None) or getattr(err, 'reason', None) or err})"
             problems.append(f"{path}:{number}: {why}")
+
+
+def raw_lines(path: Path) -> list[bytes]:
+    """The lines of a file as bytes, numbered as :func:`parse_lines` numbers them (index + 1)."""
+    if not path.is_file():
+        return []
+    lines = path.read_bytes().split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return lines
 
 
 def fsync_dir(path: Path) -> None:

@@ -20,6 +20,7 @@ line left by a killed writer is moved aside to ``*.partial`` before the next app
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -29,23 +30,26 @@ from typing import Any
 from workbench._tvm import import_tvm
 from workbench.actions import CandidateError, actions_from_json
 from workbench.integrity import (
+    CONFIRM_FILE,
     FAILED_RUN_SECS,
     HARDWARE_FILE,
     MEASURE_FILE,
     RECORD_FILE,
     SUBGRAPH_FILE,
     WORKLOAD_FILE,
+    confirmation_problem,
     hardware_problem,
     measurement_problem,
     record_problem,
     subgraph_problem,
     workload_problem,
 )
+from workbench.integrity import repair as repair_work_dir
 from workbench.logfiles import WriterLock, append_line, parse_lines, repair_tail
 from workbench.measure import median_latency
 from workbench.traces import canonical_json, json_hash, to_plain_json, trace_key
 
-__all__ = ["FAILED_RUN_SECS", "HARDWARE_FILE", "MEASURE_FILE", "RECORD_FILE", "SUBGRAPH_FILE", "WORKLOAD_FILE",
+__all__ = ["CONFIRM_FILE", "FAILED_RUN_SECS", "HARDWARE_FILE", "MEASURE_FILE", "RECORD_FILE", "SUBGRAPH_FILE", "WORKLOAD_FILE",
            "LogFormatError", "WorkDir", "WorkloadEntry", "load_logs"]
 
 
@@ -137,6 +141,38 @@ class WorkDir:
                                          name=info.get("name", f"workload_{number - 1}"), info=info))
         return entries
 
+    def default_source(self) -> str:
+        """Where records without a ``source`` on their side line come from: ``tune:<cost model>`` in a tuning
+        run's work dir, ``random`` (a collection) otherwise."""
+        try:
+            return f"tune:{json.loads(self.file('workbench_run.json').read_text())['config']['cost_model']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "random"
+
+    def confirmations(self, problems: list[str] | None = None) -> dict[tuple[int, str], list[float]]:
+        """Per (workload, trace key): the latencies of its re-measurements in the latest confirmation pass of
+        its workload (see :mod:`workbench.tuning.results`)."""
+        problems = problems if problems is not None else []
+        lines = [obj for _, obj in _checked(self.file(CONFIRM_FILE), problems, confirmation_problem)]
+        latest = self.confirmation_passes(lines)
+        return {(o["workload"], o["trace_hash"]): o["latencies"] for o in lines if o["pass"] == latest[o["workload"]]}
+
+    def confirmation_passes(self, lines: list[dict[str, Any]] | None = None) -> dict[int, int]:
+        """Per workload: the index of its latest confirmation pass."""
+        if lines is None:
+            lines = [obj for _, obj in _checked(self.file(CONFIRM_FILE), [], confirmation_problem)]
+        latest: dict[int, int] = {}
+        for obj in lines:
+            latest[obj["workload"]] = max(latest.get(obj["workload"], 0), obj["pass"])
+        return latest
+
+    def add_confirmation(self, workload: int, key: str, latencies: list[float], *, pass_index: int,
+                         hardware: str) -> None:
+        """Append the re-measured latencies (one per round) of the record ``key`` of ``workload``."""
+        self._writable(CONFIRM_FILE)
+        append_line(self.file(CONFIRM_FILE), {"workload": workload, "trace_hash": key, "latencies": latencies,
+                                              "pass": pass_index, "hardware": hardware})
+
     def hardware(self, problems: list[str] | None = None) -> dict[str, dict[str, Any]]:
         """The hardware descriptors, by id."""
         problems = problems if problems is not None else []
@@ -152,6 +188,8 @@ class WorkDir:
         n_lines = max(workloads, default=-1) + 1
         measures = {(obj["workload"], obj["trace_hash"]): obj
                     for _, obj in _checked(self.file(MEASURE_FILE), problems, measurement_problem)}
+        confirmed = self.confirmations(problems)
+        default_source = self.default_source()
         rows = []
         for number, obj in _checked(self.file(RECORD_FILE), problems, lambda o: record_problem(o, n_lines)):
             wl_index, (trace, run_secs, target, args_info) = obj[0], obj[1]
@@ -176,6 +214,8 @@ class WorkDir:
                 "hardware": extra.get("hardware"), "target": target, "args_info": args_info,
                 "record": number - 1, "op": wl.info.get("op", ""), "flops": wl.info.get("flops", math.nan),
                 "weight": wl.info.get("weight", 1), "trial": extra.get("trial"),
+                "confirmed_latency": median_latency(confirmed.get((wl_index, key), [])),
+                "source": extra.get("source") or default_source,
             })
         if problems:
             if errors == "raise":
@@ -194,22 +234,30 @@ class WorkDir:
         if self._workloads is None:
             self._workloads = {w.shash: w for w in self.workloads([])}
         raw = to_plain_json(Workload(subgraph.mod).as_json())
-        shash = str(raw[0])
-        info = {"shash": shash, "name": subgraph.name, "op": subgraph.op, "weight": subgraph.weight,
+        info = {"shash": str(raw[0]), "name": subgraph.name, "op": subgraph.op, "weight": subgraph.weight,
                 "flops": subgraph.flops, "source": subgraph.source}
+        return self.commit_workload(raw, info)
+
+    def commit_workload(self, raw: list, info: dict[str, Any]) -> int:
+        """The index of the workload ``raw`` (its line as TVM stores it), appending it and its side entry
+        ``info`` if new (e.g. a workload read from another work dir)."""
+        if self._workloads is None:
+            self._workloads = {w.shash: w for w in self.workloads([])}
+        shash = str(raw[0])
+        info = {**info, "shash": shash}
         self._writable(WORKLOAD_FILE, SUBGRAPH_FILE)
         known = self._workloads.get(shash)
         if known is not None:
             if not known.info:  # a plain TVM workload, or a run killed between the two writes
                 append_line(self.file(SUBGRAPH_FILE), info)
-                known.name, known.info = subgraph.name, info
+                known.name, known.info = info["name"], info
             return known.index
         # The side line goes first: an orphan side line is harmless, a nameless workload is not.
         append_line(self.file(SUBGRAPH_FILE), info)
         path = self.file(WORKLOAD_FILE)
         index = path.read_bytes().count(b"\n") if path.is_file() else 0  # TVM indexes workloads by line
         append_line(path, raw)
-        self._workloads[shash] = WorkloadEntry(index=index, shash=shash, raw=raw, name=subgraph.name, info=info)
+        self._workloads[shash] = WorkloadEntry(index=index, shash=shash, raw=raw, name=info["name"], info=info)
         return index
 
     def add_subgraph_info(self, subgraph: Any) -> str:
@@ -234,7 +282,7 @@ class WorkDir:
         return shash
 
     def add_measurement(self, subgraph: Any, trace: Any, *, status: str, error: str | None, run_secs: list[float],
-                        hardware: str, trial: int | None = None) -> None:
+                        hardware: str, trial: int | None = None, source: str | None = None) -> None:
         """Write the side line of a candidate whose TVM record line TVM writes itself (``AddToDatabase``).
 
         The workload must already be in ``database_workload.json`` (TVM commits it when tuning starts).
@@ -250,6 +298,7 @@ class WorkDir:
         append_line(self.file(MEASURE_FILE), {
             "workload": entry.index, "trace_hash": trace_key(trace), "status": status,
             "error": error, "run_secs": run_secs, "hardware": hardware, "build_secs": None, "trial": trial,
+            "source": source,
         })
 
     def add_hardware(self, desc: dict[str, Any]) -> None:
@@ -275,18 +324,23 @@ class WorkDir:
         append_line(self.file(MEASURE_FILE), {
             "workload": wl_index, "trace_hash": trace_key(body[0]), "status": result.status,
             "error": result.error, "run_secs": result.run_secs, "hardware": result.hardware,
-            "build_secs": round(result.build_secs, 4), "trial": trial,
+            "build_secs": round(result.build_secs, 4), "trial": trial, "source": "random",
         })
         append_line(self.file(RECORD_FILE), [wl_index, body])
+
+    def import_record(self, workload: WorkloadEntry, record: list, side: dict[str, Any]) -> None:
+        """Append a record read from another work dir (its workload, its record line, its side line)."""
+        index = self.commit_workload(workload.raw, workload.info or {"name": workload.name})
+        self._writable(RECORD_FILE, MEASURE_FILE)
+        append_line(self.file(MEASURE_FILE), {**side, "workload": index, "trace_hash": trace_key(record[1][0])})
+        append_line(self.file(RECORD_FILE), [index, record[1]])
 
     def repair(self, *, tvm: bool = False) -> list[str]:
         """Take the writer lock and move every bad line out (:func:`workbench.integrity.repair`); returns the
         problems found (``tvm``: also lines TVM's own parsers refuse)."""
-        from workbench.integrity import repair
-
         self.lock.acquire()
         self._workloads = None
-        return repair(self.path, self.lock, tvm=tvm).problems()
+        return repair_work_dir(self.path, self.lock, tvm=tvm).problems()
 
 
 def load_logs(*paths: str | Path, errors: str = "raise", with_actions: bool = True,
@@ -294,7 +348,9 @@ def load_logs(*paths: str | Path, errors: str = "raise", with_actions: bool = Tr
     """Tuning records of one or more work dirs (or a folder of work dirs) as a pandas DataFrame.
 
     Columns: subgraph, workload, trace_key (see :func:`workbench.traces.trace_key`), trace, actions, n_actions, latency (median seconds, NaN on
-    failure), run_secs (repeats), spread, status, error, hardware (dict), target, op, flops, weight, logdir.
+    failure), run_secs (repeats), spread, status, error, hardware (dict), target, op, flops, weight, logdir, and
+    confirmed_latency (the median of the record's re-measurements, NaN if it was not confirmed) and source
+    (``random`` for collected samples, ``tune:<cost model>`` for records of a tuning run).
     A progress bar shows while many work dirs load (``progress`` forces it on or off).
     """
     import pandas as pd
@@ -304,7 +360,9 @@ def load_logs(*paths: str | Path, errors: str = "raise", with_actions: bool = Tr
         if (p / RECORD_FILE).is_file() or (p / WORKLOAD_FILE).is_file():
             dirs.append(p)
         elif p.is_dir():
-            dirs += sorted(d.parent for d in p.rglob(RECORD_FILE))
+            # Dot dirs (a repair's staging) are not work dirs of their own.
+            dirs += sorted(d.parent for d in p.rglob(RECORD_FILE)
+                           if not any(part.startswith(".") for part in d.relative_to(p).parts))
         else:
             raise FileNotFoundError(f"{p}: no such log directory")
     from tqdm.auto import tqdm
@@ -320,7 +378,8 @@ def load_logs(*paths: str | Path, errors: str = "raise", with_actions: bool = Tr
             row["logdir"] = str(d)
         frames.append(pd.DataFrame(rows))
     columns = ["subgraph", "workload", "trace_key", "trace", "latency", "run_secs", "status", "error", "hardware",
-               "target", "args_info", "op", "flops", "weight", "trial", "record", "logdir"]
+               "target", "args_info", "op", "flops", "weight", "trial", "record", "confirmed_latency", "source",
+               "logdir"]
     frames = [f for f in frames if not f.empty]
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     if df.empty:

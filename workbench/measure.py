@@ -140,21 +140,23 @@ class MeasureResult:
 class Measurer:
     """Builds candidates in parallel worker processes and times them one at a time.
 
-    Settings come as a :class:`MeasureConfig` or as its fields (``Measurer("cpu", repeat=5)``). Workers start
+    Settings come as a :class:`MeasureConfig` or as its fields (``Measurer("cpu", repeat=5)``); ``rpc``
+    times on the servers of a TVM tracker (``rpc://host:port/key``), whose ``hardware`` to record. Workers start
     through :func:`workbench._tvm.worker_initializer`, which registers only the target's tensor intrinsics,
     so first builds no longer hit the builder's timeout. Use it as a context manager (or call :meth:`close`)
     to stop its build and run worker processes.
     """
 
-    def __init__(self, target: Any = "cpu", config: MeasureConfig | None = None, **settings: Any) -> None:
+    def __init__(self, target: Any = "cpu", config: MeasureConfig | None = None, *, rpc: str | None = None,
+                 hardware: dict[str, Any] | None = None, **settings: Any) -> None:
         import_tvm()
         self.config = measure_config(config, **settings)
         self.target = make_target(target)
         ensure_intrinsics(self.target)
         self.device_type = "cuda" if self.target.kind.name == "cuda" else "cpu"
         self.builder = make_builder(self.target, self.config)
-        self.runner = make_runner(self.target, self.config)
-        self.hardware = hardware_descriptor()
+        self.runner = make_runner(self.target, self.config, rpc=rpc)
+        self.hardware = hardware or hardware_descriptor()  # the machine that times (an RPC run's: the remote's)
         self.timings = {"build": 0.0, "run": 0.0}  # cumulative wall seconds, for throughput reports
 
     def measure_mods(self, mods: Sequence[Any], *,

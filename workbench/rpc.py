@@ -92,7 +92,11 @@ def rpc_runner(url: str, *, evaluator_config: Any, timeout_sec: float = 30.0, ma
 
 
 def remote_hardware(url: str, *, timeout: float = 60.0) -> dict[str, Any] | None:
-    """The hardware descriptor of a server under ``url``'s key (None if it is a plain TVM server)."""
+    """The hardware descriptor of a server under ``url``'s key (None if it is a plain TVM server).
+
+    One server answers: as in TVM's own convention, a key names one kind of device, so register different
+    machines under different keys (records of one run carry one descriptor).
+    """
     if count_servers(url) == 0:
         raise RPCError(f"no RPC server is registered under key {parse_rpc_url(url)[2]!r} at {url}")
     session = _rpc_config(url, timeout).connect_server()
@@ -105,6 +109,9 @@ def remote_hardware(url: str, *, timeout: float = 60.0) -> dict[str, Any] | None
 
 def remote_target(desc: dict[str, Any]) -> dict[str, Any]:
     """The LLVM target of the CPU a hardware descriptor describes (its ISA and all its cores)."""
+    if not desc.get("llvm_mcpu"):
+        raise RPCError(f"the hardware descriptor {desc.get('id')!r} names no llvm_mcpu, so no target can be made "
+                       "from it: give the run its target")
     target = {"kind": "llvm", "mcpu": desc["llvm_mcpu"], "num-cores": int(desc.get("logical_cores") or 1)}
     if desc.get("arch") and desc["arch"] != platform.machine():
         target["mtriple"] = f"{desc['arch']}-linux-gnu"  # cross-compiled here, run there
@@ -121,16 +128,20 @@ def watch_parent(parent: int, interval: float = 0.5) -> None:
     threading.Thread(target=loop, name="workbench:watch-parent", daemon=True).start()
 
 
-def serve_init(parent: int | None = None) -> None:
-    """Run in an RPC server process before it serves: report this machine's hardware to clients, and (for a
-    server of a :class:`LocalRPCCluster`) exit with the process that started it."""
+def serve_init(parent: int | None = None, descriptor: dict[str, Any] | None = None) -> None:
+    """Run in an RPC server process before it serves: report this machine's hardware to clients (or
+    ``descriptor``, for a device that cannot describe itself), and (for a server of a
+    :class:`LocalRPCCluster`) exit with the process that started it."""
     import tvm_ffi
 
-    from workbench.hardware import hardware_descriptor
+    from workbench.hardware import hardware_descriptor, hardware_id
 
     if parent is not None:
         watch_parent(parent)
-    tvm_ffi.register_global_func(HARDWARE_FUNC, lambda: json.dumps(hardware_descriptor()), override=True)
+    desc = dict(descriptor) if descriptor is not None else None
+    if desc is not None:
+        desc["id"] = hardware_id(desc)
+    tvm_ffi.register_global_func(HARDWARE_FUNC, lambda: json.dumps(desc or hardware_descriptor()), override=True)
 
 
 def _start_tracker(parent: int, host: str, port: int, port_end: int) -> tuple[int, str]:
@@ -160,10 +171,11 @@ class LocalRPCCluster:
     """
 
     def __init__(self, servers: int = 2, *, key: str = DEFAULT_KEY, host: str = "127.0.0.1", port: int | None = None,
-                 timeout: float = 60.0) -> None:
+                 timeout: float = 60.0, descriptor: dict[str, Any] | None = None) -> None:
         if servers < 1:
             raise RPCError("a cluster needs at least one server")
         self.n_servers, self.key, self.host, self.port, self.timeout = servers, key, host, port, timeout
+        self.descriptor = descriptor  # what the servers report as their hardware (default: this machine)
         self.tracker: Any = None
         self.servers: list[Any] = []
         self._pids: list[int] = []
@@ -211,7 +223,7 @@ class LocalRPCCluster:
             port = free_port(self.host)
             self.servers.append(Server(host=self.host, port=port, port_end=port + 1,
                                        tracker_addr=(self.host, self.tracker.port), key=self.key, silent=True,
-                                       server_init_callback=partial(serve_init, os.getpid())))
+                                       server_init_callback=partial(serve_init, os.getpid(), self.descriptor)))
         self._pids += [c.pid for c in psutil.Process().children() if c.pid not in before]
         deadline = time.time() + self.timeout
         while count_servers(self.url) < want:
@@ -243,13 +255,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--key", default=DEFAULT_KEY, help="the key runs ask for (rpc://HOST:PORT/KEY)")
     parser.add_argument("--host", default="0.0.0.0", help="the address to serve on")
     parser.add_argument("--port", type=int, default=9091)
+    parser.add_argument("--descriptor", help="a JSON file describing the device, for one that cannot describe itself")
     args = parser.parse_args(argv)
     host, _, port = args.tracker.rpartition(":")
+    descriptor = json.loads(open(args.descriptor).read()) if args.descriptor else None
     import_tvm()
     from tvm.rpc.server import Server
 
     server = Server(host=args.host, port=args.port, port_end=args.port + 100, tracker_addr=(host, int(port)),
-                    key=args.key, server_init_callback=serve_init)
+                    key=args.key, server_init_callback=partial(serve_init, None, descriptor))
     print(f"serving {args.host}:{server.port} to the tracker at {args.tracker} under key {args.key!r}", flush=True)
     try:
         while True:

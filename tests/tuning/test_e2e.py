@@ -21,7 +21,8 @@ def test_whole_model_run_compiles_and_matches_pytorch(tmp_path):
     torch.manual_seed(0)
     mlp = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 32)).eval()
     model = TorchModel("tiny_mlp", mlp, (torch.randn(4, 64),))
-    run = TuningRun(model=model, trials=8, trials_per_iter=4, cost_model="world", work_dir=tmp_path / "mlp")
+    run = TuningRun(model=model, trials=8, trials_per_iter=4, cost_model="world", work_dir=tmp_path / "mlp",
+                    confirm=0)
     assert len(run.subgraphs) == 2 and run.budget == 8
     # Each task's batch is saved (and the run stoppable) as soon as it is measured, not after every task has
     # been searched once, as TVM's own gradient scheduler does: a stop asked for at once ends the run after
@@ -29,7 +30,8 @@ def test_whole_model_run_compiles_and_matches_pytorch(tmp_path):
     run.start()
     run.stop(timeout=300)
     assert run.status == "stopped" and run.measured == 4 and len(_records(tmp_path / "mlp")) == 4
-    run = TuningRun(model=model, trials=8, trials_per_iter=4, cost_model="world", work_dir=tmp_path / "mlp")
+    run = TuningRun(model=model, trials=8, trials_per_iter=4, cost_model="world", work_dir=tmp_path / "mlp",
+                    confirm=0)
     run.run(progress=False)
     assert run.status == "done" and run.measured == 8 and len(_records(tmp_path / "mlp")) == 8  # budget, exactly
     assert (run.progress()["trials"] == 4).all()  # the resumed warm-up pass went to the untuned task first

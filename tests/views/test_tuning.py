@@ -12,8 +12,8 @@ from workbench import views
 def test_a_fresh_run_has_a_table_row_and_no_curve(tmp_path):
     from workbench.tuning import TuningRun
 
-    runs = {"world": TuningRun("matmul_128", trials=4, cost_model="world", work_dir=tmp_path / "w"),
-            "xgb": TuningRun("matmul_128", trials=4, cost_model="xgb", work_dir=tmp_path / "x")}
+    runs = {"world": TuningRun("matmul_128", trials=4, cost_model="world", work_dir=tmp_path / "w", confirm=0),
+            "xgb": TuningRun("matmul_128", trials=4, cost_model="xgb", work_dir=tmp_path / "x", confirm=0)}
     table = views.tuning_table(runs)
     assert list(table["cost model"]) == ["world", "xgb"] and list(table["status"]) == ["new", "new"]
     assert list(table.columns) == views.tuning.TABLE_COLUMNS and (table["trials"] == 0).all()

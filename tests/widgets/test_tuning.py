@@ -9,7 +9,7 @@ def test_tuning_dashboard_starts_stops_and_resumes(tmp_path):
     from widgets import TuningDashboard
 
     settings = {"trials": 16, "trials_per_iter": 4, "cost_models": ("world", "xgb"), "work_root": tmp_path,
-                "interval": 0.2}
+                "interval": 0.2, "confirm": 0}
     dash = TuningDashboard("matmul_128", **settings)
     dash.start()
     deadline = time.time() + 300

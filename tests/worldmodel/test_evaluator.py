@@ -148,3 +148,13 @@ def test_shipped_cuda_model_ranks_its_gpu_records():
     assert len(df) >= 40 and (df["target"].map(lambda t: t["kind"]) == "cuda").all()
     tau = kendalltau(ev.score(df), -df["latency"].to_numpy()).statistic
     assert tau > 0.5  # a training subgraph: the model must order what it was fitted on
+
+
+def test_saving_never_deletes_a_directory_that_is_not_a_model(evaluator, tmp_path):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "notes.txt").write_text("mine")
+    with pytest.raises(ModelFileError, match="not a model directory"):
+        evaluator.save(tmp_path / "results")
+    assert (tmp_path / "results" / "notes.txt").read_text() == "mine"
+    path = evaluator.save(tmp_path / "model")
+    assert path.stat().st_mode & 0o055  # readable by others, as any directory (not mkdtemp's 0700)

@@ -11,6 +11,7 @@ is then not handed the ``tvm`` module either. Logged workloads are data (decoded
 from __future__ import annotations
 
 import ast
+import builtins
 import types
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,11 @@ from workbench._tvm import import_tvm
 from workbench.subgraphs.base import Subgraph, SubgraphError, structural_hash
 
 _BUILTINS = frozenset({"range", "True", "False", "None", "int", "float", "bool", "min", "max", "abs", "len"})
+# Builtins that run code, open files or reach objects' insides: a script may not bind (shadow) their names either.
+_UNSAFE_BUILTINS = frozenset({
+    "eval", "exec", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals", "locals", "vars",
+    "dir", "input", "breakpoint", "help", "exit", "quit", "memoryview", "object", "type", "super", "classmethod",
+    "staticmethod", "property", "print", "iter", "next", "callable", "isinstance", "issubclass", "hasattr", "id"})
 _IMPORTS = {("tvm.script", "ir"): "I", ("tvm.script", "tir"): "T", ("tvm.script", "tirx"): "T"}
 _SCRIPT_MODULES = ("tvm.script", "tvm.tirx.script")
 _FORBIDDEN = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.JoinedStr, ast.Global,
@@ -36,6 +42,22 @@ def _bound_names(tree: ast.AST) -> set[str]:
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
     return names
+
+
+def _string_problem(value: str) -> str | None:
+    """Why a string could run code if TVM evaluated it as an expression (it does, for buffer shapes): a call,
+    a private attribute or name, a lambda or a comprehension in it. Names, dotted keys and arithmetic are data."""
+    try:
+        tree = ast.parse(value.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Call, *_FORBIDDEN)):
+            return f"the string {value[:60]!r} holds code ({type(node).__name__})"
+        if (isinstance(node, ast.Attribute) and node.attr.startswith("_")) or (
+                isinstance(node, ast.Name) and node.id.startswith("_")):
+            return f"the string {value[:60]!r} reaches a private name"
+    return None
 
 
 def _chain(node: ast.Attribute) -> tuple[ast.AST, list[str]]:
@@ -57,13 +79,29 @@ def check_tvmscript(text: str, *, origin: str = "<string>") -> None:
     except (SyntaxError, ValueError, RecursionError) as err:
         raise SubgraphError(f"{origin}: not valid TVMScript: {err}") from err
     roots = {"T": T, "I": I}
-    allowed = _BUILTINS | set(roots) | _bound_names(tree)
+    bound = _bound_names(tree)
+    allowed = _BUILTINS | set(roots) | bound
 
     def refuse(node: ast.AST, why: str) -> None:
         raise SubgraphError(f"{origin}:{getattr(node, 'lineno', '?')}: {why}; TVMScript loaded from a file or a string "
                             "may only describe a program (pass trusted=True for a script you wrote yourself)")
 
+    for node in ast.walk(tree):  # the parser looks a name up as the builtin until the script has bound it
+        name = getattr(node, "name", None) or getattr(node, "arg", None) or (
+            node.id if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) else None)
+        if name in _UNSAFE_BUILTINS or name in roots:
+            refuse(node, f"binds the name {name!r}, which is Python's (or TVMScript's) own")
+    _check_nodes(tree, roots, allowed, refuse)
+
+
+def _check_nodes(tree: ast.AST, roots: dict[str, Any], allowed: set[str], refuse: Any) -> None:
+    """Refuse any node of ``tree`` a program description does not need."""
     for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            why = _string_problem(node.value)
+            if why:
+                refuse(node, why)
+            continue
         if isinstance(node, ast.Import):
             refuse(node, f"imports {', '.join(a.name for a in node.names)}")
         elif isinstance(node, ast.ImportFrom):
@@ -99,11 +137,13 @@ def parse_tvmscript(text: str, *, origin: str = "<string>", trusted: bool = Fals
     from tvm.script import parser
     from tvm.script import tirx as T  # noqa: N812
 
-    names = {"I": I, "T": T}
+    names: dict[str, Any] = {"I": I, "T": T}
     if trusted:
         names["tvm"] = tvm
     else:
         check_tvmscript(text, origin=origin)
+        # The parser evaluates expressions with Python's eval: hand it only the builtins a program needs.
+        names["__builtins__"] = {name: getattr(builtins, name) for name in _BUILTINS if hasattr(builtins, name)}
     try:
         parsed = parser.parse(text, extra_vars=names)
     except Exception as err:  # noqa: BLE001 - the parser raises many error types

@@ -49,3 +49,77 @@ def tiny_evaluator(records: Any = None, **config: Any) -> Any:
     evaluator, _ = train_evaluator(sample_records() if records is None else records, TrainConfig(**settings),
                                    progress=False, log=lambda _: None)
     return evaluator
+
+
+def sample_work_dir(path: Any, names: Sequence[str] = ("matmul_128", "softmax_256x256"), *, records: int = 12) -> Any:
+    """A work dir holding the first ``records`` shipped records of each named subgraph, renumbered into one
+    set of files (``len(names)`` workloads), with their side lines: a small real dir to damage."""
+    import json
+    from pathlib import Path
+
+    from workbench.integrity import (
+        FILES,
+        HARDWARE_FILE,
+        MEASURE_FILE,
+        RECORD_FILE,
+        SUBGRAPH_FILE,
+        WORKLOAD_FILE,
+    )
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    out: dict[str, list[str]] = {name: [] for name in FILES}
+    for index, name in enumerate(names):
+        src = sample_logs_dir() / "cpu" / name.replace("/", "__")
+        out[WORKLOAD_FILE] += (src / WORKLOAD_FILE).read_text().splitlines()
+        out[SUBGRAPH_FILE] += (src / SUBGRAPH_FILE).read_text().splitlines()
+        out[HARDWARE_FILE] = (src / HARDWARE_FILE).read_text().splitlines()
+        out[RECORD_FILE] += [json.dumps([index, json.loads(line)[1]])
+                             for line in (src / RECORD_FILE).read_text().splitlines()[:records]]
+        out[MEASURE_FILE] += [json.dumps(json.loads(line) | {"workload": index})
+                              for line in (src / MEASURE_FILE).read_text().splitlines()[:records]]
+    for name, lines in out.items():
+        if lines:
+            (path / name).write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def work_dir_health(path: Any) -> dict[str, Any]:
+    """What a killed writer may have broken in a work dir: whether TVM opens it (checked in a separate process,
+    so a crash is counted, not suffered), duplicate (workload, trace) records, records whose trace does not
+    re-apply to its own workload, and side lines without their record (measured, then lost by the kill)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from workbench.integrity import MEASURE_FILE
+    from workbench.logs import WorkDir, load_logs
+
+    path = Path(path)
+    code = ("import sys; from workbench._tvm import import_tvm; import_tvm(); "
+            "from tvm.s_tir.meta_schedule.database import JSONDatabase; print(len(JSONDatabase(work_dir=sys.argv[1])))")
+    opened = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=600)
+    df = load_logs(path, errors="ignore", with_actions=False, progress=False)
+    import_tvm()
+    from tvm import s_tir
+
+    modules = {w.index: w.module() for w in WorkDir(path).workloads()}
+    bad_traces = 0
+    for row in df.itertuples(index=False):
+        try:
+            s_tir.Trace.apply_json_to_schedule(row.trace, s_tir.Schedule(modules[row.workload]))
+        except Exception:  # noqa: BLE001 - any failure to re-apply counts
+            bad_traces += 1
+    keys = set(zip(df["workload"], df["trace_key"], strict=True)) if len(df) else set()
+    side = []
+    if (path / MEASURE_FILE).is_file():
+        for line in (path / MEASURE_FILE).read_text().splitlines():
+            try:
+                side.append(json.loads(line))
+            except ValueError:
+                continue
+    orphans = sum(1 for s in side if isinstance(s, dict) and (s.get("workload"), s.get("trace_hash")) not in keys)
+    return {"tvm_opens": opened.returncode == 0, "tvm_records": int(opened.stdout.split()[0]) if opened.returncode == 0
+            else None, "tvm_error": opened.stderr[-500:] if opened.returncode else "", "records": len(df),
+            "duplicates": len(df) - len(keys), "traces_not_reapplying": bad_traces, "orphan_side_lines": orphans}

@@ -58,9 +58,10 @@ class Recorder(PyMeasureCallback):
     """
 
     def __init__(self, state: RunState, workdir: WorkDir, subgraphs: list[Any], hardware_id: str,
-                 infra_check: Callable[[], str | None] | None = None) -> None:
+                 infra_check: Callable[[], str | None] | None = None, source: str = "tune") -> None:
         super().__init__()
         self.state, self.workdir, self.subgraphs, self.hardware_id = state, workdir, subgraphs, hardware_id
+        self.source = source  # where the records come from, on their side lines ("tune:<cost model>")
         self.infra_check = infra_check
         self.infra_batches = 0
 
@@ -82,7 +83,8 @@ class Recorder(PyMeasureCallback):
         infra = {i for i, (status, _, msg) in enumerate(outcomes) if status == "infra_error"}
         if reason:
             infra |= set(failed_runs)
-        self.state.skip(infra, reason or next((outcomes[i][2] for i in sorted(infra)), None))
+        why = reason or next((outcomes[i][2] for i in sorted(infra)), None)
+        self.state.skip(infra, why.removeprefix(INFRA_PREFIX).splitlines()[0] if why else None)
         self.infra_batches = self.infra_batches + 1 if infra else 0
         if self.infra_batches >= INFRA_BATCHES:
             self.state.fatal = (f"{INFRA_PREFIX}{self.state.infra_reason}; {INFRA_BATCHES} batches in a row could "
@@ -94,7 +96,7 @@ class Recorder(PyMeasureCallback):
             if i in infra:
                 continue
             self.workdir.add_measurement(self.subgraphs[task_id], cand.sch.trace, status=status, error=msg,
-                                         run_secs=secs, hardware=self.hardware_id, trial=trial)
+                                         run_secs=secs, hardware=self.hardware_id, trial=trial, source=self.source)
             trial += 1
             entries.append((status, median_latency(secs), msg))
         self.state.record(task_id, entries)

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import threading
 import time
 import traceback
 import warnings
+import weakref
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,10 +30,11 @@ from workbench.hardware import TargetError, hardware_descriptor, hardware_id, ma
 from workbench.integrity import check, clean_copy
 from workbench.logfiles import WriterLock
 from workbench.logs import RECORD_FILE, WorkDir, load_logs
-from workbench.measure import MeasureConfig, close_runner, make_builder, make_runner
+from workbench.measure import MeasureConfig, Measurer, close_runner, make_builder, make_runner
 from workbench.rpc import RPCError, infrastructure_problem, remote_hardware, remote_target
 from workbench.subgraphs import Subgraph, SubgraphError, load_subgraph, model_subgraphs
 from workbench.tuning.callbacks import (
+    INFRA_BATCHES,
     Recorder,
     SkipInfrastructure,
     Stopper,
@@ -42,7 +45,13 @@ from workbench.tuning.callbacks import (
 )
 from workbench.tuning.cost_model import COST_MODELS, make_cost_model
 from workbench.tuning.e2e import TorchModel, compare_with_torch, compile_tuned
-from workbench.tuning.results import apply_trace, best_records
+from workbench.tuning.results import (
+    CONFIRM_SETTINGS,
+    apply_trace,
+    best_records,
+    confirm_best,
+    needs_confirmation,
+)
 from workbench.tuning.search import search_strategy, task_scheduler
 from workbench.tuning.state import RunConfig, RunFile, RunState, TuningError
 
@@ -56,7 +65,10 @@ class TuningRun:
     ``cost_model``: "world" (the shipped world model, or ``evaluator=``), "xgb" (MetaSchedule's default),
     "random", or a MetaSchedule ``CostModel`` instance. ``runner``: "local", or ``"rpc://host:port/key"`` to
     measure on the RPC servers registered with that TVM tracker. ``measure``: how candidates are built and
-    timed (:class:`~workbench.measure.MeasureConfig`).
+    timed (:class:`~workbench.measure.MeasureConfig`). ``confirm``: at the end of a session, the best records
+    of each task measured again (``confirm_rounds`` interleaved rounds, long repeats) so that the best reported
+    is a latency the schedule shows again (default: the top 3 of a subgraph, the top 1 of each task of a model;
+    0: off; see :mod:`workbench.tuning.results`).
 
     ``start()`` returns at once and tunes in a background thread; ``progress()``, ``history()`` and
     ``timings()`` can be read at any time, ``bar()`` draws a progress bar, ``stop()`` ends the run after the
@@ -66,7 +78,8 @@ class TuningRun:
     def __init__(self, subgraph: str | Path | Subgraph | None = None, *, model: Any = None,
                  target: Any = "cpu", trials: int = 64, cost_model: Any = "world", work_dir: str | Path,
                  seed: int = 0, trials_per_iter: int = 16, evaluator: Any = None, runner: str = "local",
-                 strategy: str = "evolutionary", measure: MeasureConfig | None = None) -> None:
+                 strategy: str = "evolutionary", measure: MeasureConfig | None = None, confirm: int | None = None,
+                 confirm_rounds: int = 3) -> None:
         if (subgraph is None) == (model is None):
             raise TuningError("give exactly one of a subgraph (name, TVMScript file or Subgraph) or model=")
         if not isinstance(trials, int) or trials < 1:
@@ -103,6 +116,8 @@ class TuningRun:
         self.runner_spec = str(runner)
         self.strategy = strategy
         self.measure = measure or MeasureConfig()
+        self.confirm_top = (3 if model is None else 1) if confirm is None else confirm
+        self.confirm_rounds = confirm_rounds
         self.config = RunConfig(
             tasks=[s.name for s in self.subgraphs], model=model,
             target=target if isinstance(target, str) else json.dumps(dict(self.target.export()), default=str),
@@ -116,6 +131,7 @@ class TuningRun:
         self.status = "new"  # new, running, stopping, stopped, done, failed
         self.error: str | None = None
         self.traceback: str | None = None
+        self.confirm_error: str | None = None  # why the last confirmation failed (the run itself is fine)
         self.cost_model: Any = None
         self._lock = WriterLock(self.work_dir)  # held from start() until the session ends
         if (self.work_dir / RECORD_FILE).is_file():  # earlier sessions: counted, never measured again
@@ -247,7 +263,13 @@ class TuningRun:
         try:
             self.work_dir.mkdir(parents=True, exist_ok=True)
             session = self.run_file.begin_session(self.measured)
-            self._tune(session)
+            self.state.begin_session(session, budget=self.remaining)  # the budget every task's search shares
+            try:
+                self._tune(session)
+            finally:
+                self.state.end_session()
+            if not self._stop.is_set():
+                self._confirm_quietly()
             self.status = "stopped" if self._stop.is_set() and self.remaining else "done"
         except Exception as err:  # noqa: BLE001 - the run reports any failure; the thread must not die silently
             if is_stop(err) and self._stop.is_set():  # StopTuning, possibly re-raised by TVM's FFI
@@ -274,8 +296,16 @@ class TuningRun:
             return
         ensure_intrinsics(self.target)
         workdir = WorkDir(self.work_dir, create=True, lock=self._lock)
-        for problem in workdir.repair(tvm=True):  # before TVM opens the files: it crashes on some bad lines
+        moved = workdir.repair(tvm=True)  # before TVM opens the files: it crashes on some bad lines
+        for problem in moved:
             warnings.warn(f"moved out of the work dir: {problem}", stacklevel=2)
+        if moved:  # count what is left (the state counted the records before the bad ones were moved out)
+            state = RunState(self.subgraphs)
+            state.load(load_logs(self.work_dir, errors="warn", with_actions=False, progress=False))
+            state.begin_session(session, budget=self.remaining)
+            self.state = state
+            if self.remaining == 0:
+                return
         workdir.add_hardware(self.hardware)
         for sub in self.subgraphs:
             workdir.add_subgraph_info(sub)
@@ -285,7 +315,6 @@ class TuningRun:
         database = ms.database.JSONDatabase(work_dir=str(self.work_dir), module_equality="structural")
         self.cost_model = make_cost_model(self.cost_model_spec, target=self.target, evaluator=self.evaluator,
                                           num_tuning_cores=cores, hardware=self.hardware)
-        self.state.begin_session(session, budget=self.remaining)  # the budget every task's search shares
         contexts = [ms.TuneContext(mod=s.mod, target=self.target, space_generator="post-order-apply",
                                    search_strategy=search_strategy(self.strategy, seen=self.state.seen[s.name],
                                                                    budget=self.state.budget),
@@ -295,23 +324,60 @@ class TuningRun:
         rpc = None if self.runner_spec == "local" else self.runner_spec
         runner = make_runner(self.target, self.measure, rpc=rpc)
         infra_check = partial(infrastructure_problem, rpc) if rpc else None
-        callbacks = [Recorder(self.state, workdir, self.subgraphs, self.hardware["id"], infra_check=infra_check),
+        callbacks = [Recorder(self.state, workdir, self.subgraphs, self.hardware["id"], infra_check=infra_check,
+                              source=f"tune:{self.config.cost_model}"),
                      SkipInfrastructure(self.state, ms.measure_callback.AddToDatabase()),
                      ms.measure_callback.RemoveBuildArtifact(),
                      SkipInfrastructure(self.state, ms.measure_callback.UpdateCostModel()),
                      Stopper(self._stop, self.state)]
+        # TVM counts every candidate it hands out toward its own limits, also those the infrastructure failed
+        # (which are refunded to the shared budget): its limits get room for that, the shared budget decides.
+        cap = self.remaining + (INFRA_BATCHES + 1) * self.trials_per_iter
         try:
             ms.tune_tasks(tasks=contexts, task_weights=[float(s.weight) for s in self.subgraphs],
-                          work_dir=str(self.work_dir), max_trials_global=self.remaining,
-                          max_trials_per_task=self.remaining,
+                          work_dir=str(self.work_dir), max_trials_global=cap, max_trials_per_task=cap,
                           num_trials_per_iter=self.trials_per_iter, builder=TimedBuilder(self.state, builder),
                           runner=TimedRunner(self.state, runner, infra_check=infra_check), database=database,
                           cost_model=self.cost_model, measure_callbacks=callbacks,
                           task_scheduler=task_scheduler(self.state, seed=rand))
         finally:
-            self.state.end_session()
             builder.close()
             close_runner(runner)
+
+    def confirm(self) -> TuningRun:
+        """Measure the best records of each task again now, if the latest confirmation does not cover them
+        (a run does this itself at the end of every session it is not stopped in)."""
+        if self.running:
+            raise RuntimeError("this run is running: it confirms at the end of its session")
+        with self._lock:
+            self._confirm()
+        return self
+
+    def _confirm_quietly(self) -> None:
+        """Confirm; a failure there (a server gone, a build pool error) is a warning: the search is saved."""
+        try:
+            self._confirm()
+        except Exception as err:  # noqa: BLE001 - the records stand; only their confirmation is missing
+            self.confirm_error = f"{type(err).__name__}: {err}"
+            warnings.warn(f"{self.work_dir}: the best records could not be measured again ({self.confirm_error}); "
+                          "best() reports the latencies logged during the search", stacklevel=2)
+
+    def _confirm(self) -> None:
+        if not self.confirm_top or not self.measured:
+            return
+        df = load_logs(self.work_dir, errors="warn", with_actions=False, progress=False)
+        if not needs_confirmation(df, self.subgraphs, self.confirm_top):
+            return
+        workdir = WorkDir(self.work_dir, lock=self._lock)
+        start = time.time()
+        config = MeasureConfig(**{**vars(CONFIRM_SETTINGS), "build_workers": self.measure.build_workers,
+                                  "build_timeout": self.measure.build_timeout,
+                                  "run_timeout": max(self.measure.run_timeout, CONFIRM_SETTINGS.run_timeout)})
+        with Measurer(self.target, config, rpc=None if self.runner_spec == "local" else self.runner_spec,
+                      hardware=self.hardware) as measurer:
+            best = confirm_best(workdir, self.subgraphs, measurer, top=self.confirm_top, rounds=self.confirm_rounds,
+                                seed=self.seed, stop=self._stop)
+        self.state.confirmed(best, time.time() - start)
 
     # ---- results ----------------------------------------------------------------------------------
     def database(self) -> Any:
@@ -319,14 +385,18 @@ class TuningRun:
         opens a cleaned copy, and a warning names every problem; the work dir itself is not modified)."""
         path = self.work_dir
         report = check(path, tvm=True)
-        if not report.ok:
-            for problem in report.problems():
-                warnings.warn(f"left out of the database: {problem}", stacklevel=2)
-            path = clean_copy(path, report)
-        return ms.database.JSONDatabase(work_dir=str(path), module_equality="structural")
+        if report.ok:
+            return ms.database.JSONDatabase(work_dir=str(path), module_equality="structural")
+        for problem in report.problems():
+            warnings.warn(f"left out of the database: {problem}", stacklevel=2)
+        copy = clean_copy(path, report)
+        database = ms.database.JSONDatabase(work_dir=str(copy), module_equality="structural")
+        weakref.finalize(database, shutil.rmtree, copy, True)  # the copy goes with the database
+        return database
 
     def best(self) -> Any:
-        """The best measured schedule of each task: latency (ms), GFLOP/s, trial, trace (JSON) and TIR."""
+        """The best schedule of each task: latency (ms; confirmed by re-measurement unless ``confirmed`` is
+        False), GFLOP/s, the latency logged during the run, trace (JSON) and TIR."""
         return best_records(self.work_dir, self.subgraphs)
 
     def best_schedule(self, task: str | None = None, *, trace: Any = None) -> Any:

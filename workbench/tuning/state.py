@@ -19,6 +19,7 @@ from typing import Any
 from workbench.logfiles import LOCK_FILE, write_atomically
 from workbench.logs import RECORD_FILE
 from workbench.measure import is_build_failure
+from workbench.tuning.results import best_of
 
 RUN_FILE = "workbench_run.json"
 
@@ -144,15 +145,17 @@ class Timings:
 
     build: float = 0.0
     run: float = 0.0
+    confirm: float = 0.0  # re-measuring the best records at the end (see workbench.tuning.results)
     total: float = 0.0
 
     @property
     def search(self) -> float:
         """Everything else: candidate generation, cost-model predict and update, bookkeeping."""
-        return max(0.0, self.total - self.build - self.run)
+        return max(0.0, self.total - self.build - self.run - self.confirm)
 
     def as_dict(self) -> dict[str, float]:
-        return {"search": self.search, "build": self.build, "run": self.run, "total": self.total}
+        return {"search": self.search, "build": self.build, "run": self.run, "confirm": self.confirm,
+                "total": self.total}
 
 
 HISTORY_COLUMNS = ["task", "trial", "latency_ms", "status", "best_ms", "session", "seconds"]
@@ -178,7 +181,8 @@ class RunState:
         self._sent: list[float] = []  # when each batch not yet joined went to the runner
 
     def load(self, df: Any) -> None:
-        """Count the records of earlier sessions (a ``load_logs`` DataFrame of the work dir)."""
+        """Count the records of earlier sessions (a ``load_logs`` DataFrame of the work dir); a task whose
+        records were confirmed shows its confirmed best."""
         with self.lock:
             for row in df.itertuples(index=False):
                 task = self.by_name.get(row.subgraph)
@@ -189,6 +193,9 @@ class RunState:
                 self.history.append({"task": task.name, "trial": trial, "latency_ms": row.latency * 1e3,
                                      "status": row.status, "best_ms": task.best_latency * 1e3, "session": -1,
                                      "seconds": math.nan})
+            for name, group in (df[df["status"] == "ok"].groupby("subgraph") if len(df) else []):
+                if name in self.by_name:
+                    self.by_name[name].best_latency = best_of(group)[1]  # confirmed where it covers the best
 
     @property
     def measured(self) -> int:
@@ -258,10 +265,19 @@ class RunState:
     def timings_now(self) -> dict[str, float]:
         """The current session's timings; while it runs, ``total`` is the wall time so far."""
         with self.lock:
-            t = Timings(self.timings.build, self.timings.run, self.timings.total)
+            t = Timings(self.timings.build, self.timings.run, self.timings.confirm, self.timings.total)
             if self._started is not None:
                 t.total = time.time() - self._started
             return t.as_dict()
+
+    def confirmed(self, best: dict[str, float], seconds: float) -> None:
+        """The confirmed best latency of each task (seconds) replaces the lowest logged one."""
+        with self.lock:
+            for name, latency in best.items():
+                self.by_name[name].best_latency = latency
+            self.timings.confirm += seconds
+            if self._started is None:  # the search's session already ended: its total grows by the confirmation
+                self.timings.total += seconds
 
     def best_latencies(self) -> dict[str, float]:
         with self.lock:

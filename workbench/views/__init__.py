@@ -4,6 +4,7 @@ The same figures serve notebooks, scripts and tests; ``widgets/`` only holds sta
 """
 
 from workbench.views.embedding import embedding_figure, embedding_info, trace_summary
+from workbench.views.logs import logs_by, logs_summary, near_best_figure
 from workbench.views.measure import measurement_row, measurements_table, predicted_rank
 from workbench.views.projection import Projection, project, umap_available
 from workbench.views.ranking import (
@@ -27,8 +28,9 @@ from workbench.views.tuning import tuning_curves, tuning_figure, tuning_table
 
 __all__ = [
     "Projection", "RankingInfo", "StepScores", "TrajectoryInfo", "baseline_training_records", "candidate_labels",
-    "contributions_figure", "contributions_info", "embedding_figure", "embedding_info", "measurement_row",
-    "measurements_table", "predicted_rank", "project", "ranking_figure", "ranking_info", "relabel", "step_at",
+    "contributions_figure", "contributions_info", "embedding_figure", "embedding_info", "logs_by", "logs_summary",
+    "measurement_row",
+    "measurements_table", "near_best_figure", "predicted_rank", "project", "ranking_figure", "ranking_info", "relabel", "step_at",
     "step_scores", "trace_summary", "trajectory_figure", "trajectory_info", "tuning_curves", "tuning_figure",
     "tuning_table", "umap_available",
 ]

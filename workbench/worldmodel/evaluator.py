@@ -172,7 +172,8 @@ class Evaluator:
         """Write config JSON, encoder files, transition safetensors and ranker XGBoost JSON to ``path``.
 
         Everything is written to a temporary directory beside ``path`` and renamed into place, so an
-        interrupted save leaves the old model (or none), never a mix. ``config.json`` is written last, with a
+        interrupted save leaves the old model (or none), never a mix; ``path`` must be new, empty or a model
+        directory (anything else is refused, never deleted). ``config.json`` is written last, with a
         manifest of every other file (size and sha256) and a digest of its own content, which :meth:`load`
         checks: a file from another model, or a hand-edited config, is refused.
         """
@@ -181,7 +182,7 @@ class Evaluator:
         staged = Path(tempfile.mkdtemp(prefix=f".{final.name}.saving-", dir=final.parent))
         try:
             self._write(staged)
-            replace_dir(staged, final)
+            replace_dir(staged, final, marker=CONFIG_FILE)
         except BaseException:
             shutil.rmtree(staged, ignore_errors=True)
             raise

@@ -73,10 +73,24 @@ def check_manifest(root: Path, files: Any) -> None:
                                  "file from another model or a damaged copy; save or copy the whole model again")
 
 
-def replace_dir(staged: Path, path: Path) -> None:
-    """Put the directory ``staged`` in place of ``path`` (which may exist) with renames, never half-written."""
+def replace_dir(staged: Path, path: Path, *, marker: str) -> None:
+    """Put the directory ``staged`` in place of ``path`` with renames, never half-written.
+
+    ``path`` may be missing, empty, or a directory of the same kind (holding ``marker``, e.g. a model's
+    ``config.json``); anything else is refused rather than deleted.
+    """
+    if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not (path / marker).is_file())):
+        raise ModelFileError(f"{path}: exists and is not a model directory (no {marker}); refusing to replace it: "
+                             "save to a new or empty directory")
+    os.chmod(staged, 0o777 & ~_umask())  # mkdtemp made it private; a saved model is as readable as any dir
     old = path.with_name(f".{path.name}.old-{os.getpid()}")
     if path.exists():
         path.replace(old)
     staged.replace(path)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
