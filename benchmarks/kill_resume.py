@@ -2,7 +2,7 @@
 
 For each mode (``collect``, ``tune``), a real ``workbench`` command on ``matmul_128`` with a budget large
 enough never to finish is started, killed with SIGKILL (with its build and run workers) after a random delay
-(``--min-delay`` to ``--max-delay`` seconds, seeded, so some kills land during start-up, some mid-build, some
+(``--delays``, seeded, so some kills land during start-up, some mid-build, some
 mid-write), and started again on the same work dir, ``--kills`` times. After every kill the dir is checked the
 way the next writer sees it, after its first step (the repair every writer runs under the lock):
 
@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+DELAYS = {"collect": (1.0, 12.0), "tune": (4.0, 30.0)}
 COMMANDS = {
     "collect": ["collect", "--subgraph", "matmul_128", "--trials", "100000", "--batch", "8", "--min-repeat-ms", "2",
                 "--quiet", "--out"],
@@ -38,8 +39,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--modes", nargs="+", default=list(COMMANDS), choices=list(COMMANDS))
     parser.add_argument("--kills", type=int, default=100, help="kills per mode")
-    parser.add_argument("--min-delay", type=float, default=1.0)
-    parser.add_argument("--max-delay", type=float, default=12.0)
+    parser.add_argument("--delays", nargs=2, type=float, default=None, metavar=("MIN", "MAX"),
+                        help="seconds before each kill (default: 1-12 for collect, 4-30 for tune, whose search "
+                             "takes seconds before its first batch)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work-root", default="work/bench/kill_resume")
     args = parser.parse_args()
@@ -54,8 +56,9 @@ def main() -> None:
         work_dir = Path(args.work_root) / mode
         shutil.rmtree(work_dir, ignore_errors=True)
         checks = []
+        low, high = args.delays or DELAYS[mode]
         for k in range(args.kills):
-            delay = rng.uniform(args.min_delay, args.max_delay)
+            delay = rng.uniform(low, high)
             proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", *COMMANDS[mode], str(work_dir)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
             time.sleep(delay)
@@ -90,8 +93,8 @@ def main() -> None:
                      f"{r['lines_moved_out']} |")
     body = "\n".join([
         f"Each mode: {args.kills} SIGKILLs (with the workers) after a delay drawn uniformly from "
-        f"{args.min_delay}-{args.max_delay} s (seed {args.seed}), each followed by the next writer's repair and "
-        "the checks. The batch in flight is 8 candidates (`--batch 8` / `--trials-per-iter 8`).", "", *lines])
+        + ", ".join(f"{lo:g}-{hi:g} s ({m})" for m, (lo, hi) in ((m, args.delays or DELAYS[m]) for m in args.modes))
+        + f" (seed {args.seed}), each followed by the next writer's repair and the checks. The batch in flight is 8 candidates (`--batch 8` / `--trials-per-iter 8`).", "", *lines])
     path = write_report("kill_resume", title="SIGKILL at random points, then resume", body=body,
                         data={"results": results, "settings": vars(args)})
     print(path.read_text())

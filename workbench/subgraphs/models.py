@@ -67,12 +67,32 @@ def _vit_b16() -> tuple[Any, tuple]:
     return model, (torch.randn(1, 3, 224, 224),)
 
 
+def _llama_block() -> tuple[Any, tuple]:
+    torch = torch_ready()
+    from transformers import LlamaConfig, LlamaModel
+
+    config = LlamaConfig(hidden_size=768, intermediate_size=2048, num_hidden_layers=2, num_attention_heads=12,
+                         num_key_value_heads=4, vocab_size=32000, max_position_embeddings=512, use_cache=False,
+                         attn_implementation="eager")
+    return LlamaModel(config), (torch.randint(0, 32000, (1, 128)),)
+
+
+def _convnext_tiny() -> tuple[Any, tuple]:
+    torch = torch_ready()
+    from transformers import ConvNextConfig, ConvNextModel
+
+    return ConvNextModel(ConvNextConfig()), (torch.randn(1, 3, 224, 224),)
+
+
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("resnet50", "ResNet-50, batch 1, 224x224", _resnet50),
     ModelSpec("mobilenet_v2", "MobileNet-V2, batch 1, 224x224", _mobilenet_v2),
     ModelSpec("bert_base", "BERT-base encoder, batch 1, sequence 128", _bert_base),
     ModelSpec("gpt_neo_125m", "GPT-Neo 125M-sized decoder, batch 1, sequence 128", _gpt_neo_125m),
     ModelSpec("vit_b16", "ViT-B/16, batch 1, 224x224", _vit_b16),
+    ModelSpec("llama_block", "Llama-style decoder (2 layers, hidden 768, grouped-query attention 12/4 heads, "
+              "SwiGLU 2048, RMSNorm, rotary), batch 1, sequence 128", _llama_block),
+    ModelSpec("convnext_tiny", "ConvNeXt-T, batch 1, 224x224", _convnext_tiny),
 )}
 
 

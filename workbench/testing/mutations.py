@@ -80,13 +80,12 @@ def mutate_lines(path: Path, rng: random.Random) -> Mutation:
         except ValueError:
             obj = None
         if kind == "wrong_type":
-            obj = _wrong_type(obj, rng)
-        else:
+            lines[at] = json.dumps(_wrong_type(obj, rng)).encode()
+        else:  # numbers out of range: negative, NaN, infinite, fractional indices (the line may stop being JSON)
             text = json.dumps(obj)
             for old, new in (("0.0", "-0.0"), ("1", "-1"), ("2", "NaN"), ("3", "1e999"), (", 0]", ", 0.9]")):
                 text = text.replace(old, new, 1)
-            obj = json.loads(text)
-        lines[at] = json.dumps(obj).encode()
+            lines[at] = text.encode()
         intact.remove(at + 1)
     path.write_bytes(b"\n".join(lines) + (b"\n" if lines else b""))
     return Mutation(kind, path.name, at + 1, intact)
