@@ -41,7 +41,7 @@ def main() -> None:
     df = load_logs(args.logs, progress=False)
     train, test = split_by_subgraph(df, list(DEFAULT_HOLDOUT))
     test = test[test["status"] == "ok"]
-    test = test.sample(frac=1.0, random_state=args.seed).groupby("subgraph").head(args.per_subgraph)
+    test = test.sample(frac=1.0, random_state=args.seed).groupby(["subgraph", "machine"], dropna=False).head(args.per_subgraph)
     test = test.reset_index(drop=True)
     initial, trajs = replay_trajectories(train, 12, seed=0, progress=False)
     groups = {g: [t] for g, t in initial.items()}
@@ -51,7 +51,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     views = [equivalent_view(t, rng) for t in texts]
     lat = np.log(test["latency"].to_numpy())
-    index = test.groupby("subgraph").indices
+    index = test.groupby(["subgraph", "machine"], dropna=False).indices
 
     def probes(enc) -> dict[str, float]:
         z, zv = enc.encode(texts), enc.encode(views)

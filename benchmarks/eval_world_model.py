@@ -7,8 +7,14 @@ same encoder. Ablations retrain on the same training records, same seeds, same r
 
 * no_transition: the ranker sees the static encoding of the real final program (built and encoded);
 * no_value_grounding: the transition trained on the state loss alone (no ranking loss on measured records);
-* no_action_features / no_hardware_features: ranker columns removed;
-* tfidf_encoder: the TF-IDF + SVD encoder instead of the contrastive transformer.
+* no_action_features / no_effect_features / no_hardware_features: ranker columns removed (all trace features;
+  only what post-processing makes of the decisions; the machine's);
+* tfidf_encoder or contrastive_encoder: the other encoder than the shipped one (the contrastive transformer
+  trains for ~20 minutes: on the first seed only unless ``--encoder-all-seeds``).
+
+``ties``: pairs of different programs of the same subgraph (and machine) that get exactly the same score while
+one runs more than 1.5x slower, among the records of the subgraphs where a blind spot showed them
+(``TIE_SUBGRAPHS``).
 """
 
 from __future__ import annotations
@@ -20,12 +26,30 @@ from dataclasses import replace
 import numpy as np
 from _report import write_report
 
+TIE_SUBGRAPHS = ("softmax_256x256", "norm_256x256", "vit_b16/layer_norm", "depthwise_14x14x512_s2")
+
+
+def count_ties(test, scores: np.ndarray, *, ratio: float = 1.5) -> int:
+    """Pairs of distinct programs of one subgraph and machine with identical scores, one > ``ratio`` slower."""
+    frame = test.assign(score=np.asarray(scores, dtype=np.float64))
+    frame = frame[frame["subgraph"].isin(TIE_SUBGRAPHS)]
+    ties = 0
+    for _, g in frame.groupby(["subgraph", "machine"], dropna=False):
+        g = g.drop_duplicates("trace_key")
+        for _, same in g.groupby("score"):
+            lat = np.sort(same["latency"].to_numpy())
+            for i in range(len(lat)):
+                ties += int(np.sum(lat[i + 1:] > ratio * lat[i]))
+    return ties
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default=None, help="evaluator dir (default: the shipped CPU model)")
     parser.add_argument("--logs", default="sample_logs/cpu")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--encoder-all-seeds", action="store_true",
+                        help="train the other encoder on every seed (the contrastive one takes ~20 min each)")
     args = parser.parse_args()
 
     import pandas as pd
@@ -71,10 +95,11 @@ def main() -> None:
     def record(name: str, seed: int, scores: np.ndarray) -> None:
         s, g = evaluate_scores(test, scores, name)
         s["seed"] = seed
+        s["ties"] = count_ties(test, scores)
         summaries.append(s)
         groups.append(g.assign(seed=seed))
         print(f"{name:<22} seed {seed}: pairwise {s['pairwise']:.3f}  tau {s['kendall']:.3f}  "
-              f"top1 {s['top1']:.3f}  top5 {s['top5']:.3f}", flush=True)
+              f"top1 {s['top1']:.3f}  top5 {s['top5']:.3f}  ties {s['ties']}", flush=True)
 
     # Static encodings of every real final program (for the no-transition ablation and the encoder probe).
     t = time.perf_counter()
@@ -85,7 +110,8 @@ def main() -> None:
     static_test = shipped.encoder.encode(final_test)
 
     replayed = replay_trajectories(train, base_cfg.replay_traces, seed=0, progress=False)
-    tfidf_encoders = {}
+    other = "contrastive" if base_cfg.encoder == "tfidf" else "tfidf"
+    other_encoders = {}
     for seed in args.seeds:
         cfg = replace(base_cfg, seed=seed)
         if seed == base_cfg.seed:
@@ -102,6 +128,7 @@ def main() -> None:
         record("no_value_grounding", seed, fit_ranker(shipped.encoder, plain, train, cfg, items=train_items)
                .score(test_items))
         for name, change in (("no_action_features", {"use_action_features": False}),
+                             ("no_effect_features", {"use_effect_features": False}),
                              ("no_hardware_features", {"use_hardware_features": False})):
             ev = fit_ranker(full.encoder, full.transition, train, replace(cfg, **change), items=train_items,
                             latents=z_train)
@@ -109,12 +136,13 @@ def main() -> None:
         ev = fit_ranker(full.encoder, None, train, replace(cfg, use_transition=False), items=train_items,
                         latents=static_train)
         record("no_transition", seed, ev.ranker.predict(ev.feature_matrix(test_items, static_test)))
-        tf_cfg = replace(cfg, encoder="tfidf")
-        tf_enc, tf_trans, _ = fit_world(train, tf_cfg, progress=False, log=lambda _: None, replayed=replayed,
-                                        items=train_items)
-        tfidf_encoders[seed] = tf_enc
-        ev = fit_ranker(tf_enc, tf_trans, train, tf_cfg, items=train_items)
-        record("tfidf_encoder", seed, ev.score(test_items))
+        if seed == args.seeds[0] or args.encoder_all_seeds:
+            other_cfg = replace(cfg, encoder=other)
+            other_enc, other_trans, _ = fit_world(train, other_cfg, progress=False, log=lambda _: None,
+                                                  replayed=replayed, items=train_items)
+            other_encoders[seed] = other_enc
+            ev = fit_ranker(other_enc, other_trans, train, other_cfg, items=train_items)
+            record(f"{other}_encoder", seed, ev.score(test_items))
         t = time.perf_counter()
         baseline = MetaScheduleXGB().fit(train, seed=seed)
         fit_s = time.perf_counter() - t
@@ -132,7 +160,7 @@ def main() -> None:
     # Encoder probe: leave-one-out 5-NN latency prediction within each held-out subgraph (static encodings).
     def knn_probe(z: np.ndarray) -> float:
         taus = []
-        for _, idx in test.groupby("subgraph").indices.items():
+        for _, idx in test.groupby(["subgraph", "machine"], dropna=False).indices.items():
             if len(idx) < 10:
                 continue
             zz = z[idx] / np.maximum(np.linalg.norm(z[idx], axis=1, keepdims=True), 1e-9)
@@ -143,20 +171,23 @@ def main() -> None:
             taus.append(kendall_tau(-lat[nn].mean(axis=1), lat))
         return float(np.nanmean(taus))
 
-    tf0 = tfidf_encoders[args.seeds[0]]
-    probe = {"contrastive": knn_probe(static_test), "tfidf": knn_probe(tf0.encode(final_test))}
+    probe = {base_cfg.encoder: knn_probe(static_test),
+             other: knn_probe(other_encoders[args.seeds[0]].encode(final_test))}
 
     table = pd.DataFrame(summaries)
     cols = ["pairwise", "kendall", "top1", "top5", "top1_gmean"]
     agg = table.groupby("model")[cols].agg(["mean", "min", "max"])
+    ties = table.groupby("model")["ties"].max()
     order = ["world_model", "metaschedule_xgb", "value_head", "no_value_grounding", "no_transition",
-             "no_action_features", "no_hardware_features", "tfidf_encoder"]
-    lines = ["| model | pairwise acc | Kendall tau | top-1 | top-5 | top-1 geomean |", "|---|---|---|---|---|---|"]
+             "no_action_features", "no_effect_features", "no_hardware_features", f"{other}_encoder"]
+    lines = ["| model | pairwise acc | Kendall tau | top-1 | top-5 | top-1 geomean | ties |",
+             "|---|---|---|---|---|---|---|"]
     for name in order:
         if name in agg.index:
             r = agg.loc[name]
             lines.append(f"| {name} | " + " | ".join(
-                f"{r[(c, 'mean')]:.3f} ({r[(c, 'min')]:.3f}-{r[(c, 'max')]:.3f})" for c in cols) + " |")
+                f"{r[(c, 'mean')]:.3f} ({r[(c, 'min')]:.3f}-{r[(c, 'max')]:.3f})" for c in cols)
+                + f" | {ties[name]} |")
     per = pd.concat(groups)
     per_world = per[per["model"].isin(["world_model", "metaschedule_xgb"])].groupby(["subgraph", "model"])[
         ["pairwise", "top1"]].mean().unstack("model")
@@ -168,17 +199,19 @@ def main() -> None:
         f"test {test['subgraph'].nunique()} held-out subgraphs ({len(test)} records; groups with one distinct "
         f"latency are skipped). Held out: `{holdout}`. Seeds {args.seeds}: mean (min-max) over seeds.\n\n"
         + "\n".join(lines)
-        + "\n\nMetrics per held-out subgraph, averaged: pairwise ranking accuracy, Kendall tau (score vs -latency), "
-          "TenSet top-k (best latency / latency of the best of the model's top k; 1 is perfect).\n\n"
+        + "\n\nMetrics per held-out subgraph and machine, averaged: pairwise ranking accuracy, Kendall tau (score vs "
+          "-latency), TenSet top-k (best latency / latency of the best of the model's top k; 1 is perfect). `ties`: "
+          f"pairs of different programs with one score, one > 1.5x slower, in {', '.join(TIE_SUBGRAPHS)} (max over "
+          "seeds).\n\n"
           "## Per held-out subgraph (mean over seeds)\n\n"
         + _markdown(per_world)
         + "\n\n## Latent rollout error per step (shipped model, held-out subgraphs)\n\n"
           "Standardized units (1.0 = the variance of a latent coordinate). `copy-initial` predicts the encoded "
           "initial program at every step: the error a model that ignores the actions would make.\n\n"
         + "\n".join(step_lines)
-        + f"\n\n## Encoder probe\n\nLeave-one-out 5-nearest-neighbour latency prediction inside each held-out "
-          f"subgraph, from static encodings of the real final programs (Kendall tau, mean over subgraphs): "
-          f"contrastive {probe['contrastive']:.3f}, tfidf {probe['tfidf']:.3f}.\n\n"
+        + "\n\n## Encoder probe\n\nLeave-one-out 5-nearest-neighbour latency prediction inside each held-out "
+          "subgraph, from static encodings of the real final programs (Kendall tau, mean over subgraphs): "
+          + ", ".join(f"{k} {v:.3f}" for k, v in probe.items()) + ".\n\n"
           f"Replaying every final program for the static ablation took {replay_final_s:.0f} s; whole benchmark "
           f"{time.perf_counter() - t_start:.0f} s.\n")
     path = write_report("eval_world_model", title="World model ranking quality on held-out subgraphs", body=body,

@@ -25,6 +25,7 @@ def main() -> None:
     from workbench.logs import load_logs
     from workbench.worldmodel import Evaluator, load_default
     from workbench.worldmodel.evaluate import evaluate_scores, split_by_subgraph
+    from workbench.worldmodel.metrics import ranking_groups
     from workbench.worldmodel.ranker import OBJECTIVES, Ranker
 
     ev = load_default("cpu")
@@ -40,7 +41,7 @@ def main() -> None:
             for k, fold in enumerate(folds):
                 val = train["subgraph"].isin(fold).to_numpy()
                 r = Ranker(seed=seed, objective=objective, feature_names=ev.config.feature_names())
-                r.fit(x[~val], train["latency"].to_numpy()[~val], train["subgraph"].to_numpy()[~val])
+                r.fit(x[~val], train["latency"].to_numpy()[~val], ranking_groups(train)[~val])
                 s, _ = evaluate_scores(train[val].reset_index(drop=True), r.predict(x[val]), objective)
                 rows.append({**s, "seed": seed, "fold": k})
                 print(objective, seed, k, f"{s['pairwise']:.3f} {s['top1']:.3f}", flush=True)

@@ -1,200 +1,334 @@
-"""Search quality: the world model inside MetaSchedule's search vs MetaSchedule's default, same budget.
+"""Search quality: the world model inside MetaSchedule's search against every baseline, same trial budget.
 
-Part ``search``: every subgraph is tuned with ``--trials`` trials per run, once per cost model and seed
-(``world``: the shipped world model; ``xgb``: MetaSchedule's default XGBModel, default settings), runs
-interleaved. None of the subgraphs was used to train the shipped model (they are in its holdout). The best
-schedule of every run is then re-measured side by side in one final pass (same process, interleaved,
-``--final-repeat`` repeats), so the ratio does not depend on when each run happened to measure.
+Test split, frozen on 2026-12-03 before anything was tuned for this benchmark (``TEST_SPLIT``): eleven held-out
+subgraphs, none of them (nor any other subgraph of ViT-B/16) in any model's training data: a dense layer, a
+batched matmul, a depthwise conv, reductions (softmax, L2 norm, layer norm), convolutions (2-D, 1-D, transposed),
+pooling and a fused element-wise task. Models are chosen by cross-validation over training subgraphs
+(``ranker_objective_cv.py``), never on this split.
 
-Part ``efficiency``: MetaSchedule's default search with ``--long-trials`` trials (its default 64 candidates per
-round) on the first ``--efficiency-subgraphs`` subgraphs, against the world model's 64-trial runs of part
-``search`` (seed 0), re-measured side by side the same way.
+Arms, interleaved (every subgraph and seed runs each arm before the next starts, in an order that rotates):
 
-Work dirs live under ``--work-root`` and are resumed when the benchmark is run again.
+- ``random``: MetaSchedule's evolutionary search with its ``RandomModel``;
+- ``xgb``: MetaSchedule's default (``XGBModel``, which ranks at random below 100 measured records);
+- ``xgb_pretrained``: MetaSchedule's ``XGBModel`` trained on the same sample logs as the world model, warm-up 0;
+- ``world``: the world model (the shipped one, or ``--world-model``), blended online with the run's own model;
+- ``world_xhw`` (with ``--cross-hardware``): a world model trained without any record of this machine;
+- ``xgb640`` (with ``--long-trials``): MetaSchedule's default at ``--long-trials`` trials (64 per round), seed 0.
+
+Every run's best schedule is then measured again, side by side in one process: ``--final-rounds`` interleaved
+rounds of ``--final-repeat`` repeats (each at least ``--min-repeat-ms``). The ratio between the medians of the
+first and the second half of the rounds is the re-measurement spread the report states.
+
+Report: per-round best-so-far curves (PNG beside the report), geomean speed-up of the world model over each arm
+with a paired bootstrap 95% CI over subgraphs (seeds averaged per subgraph), wall time split, candidates scored,
+and ``summary`` in the JSON. Work dirs live under ``--work-root``; running the benchmark again resumes them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import random
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-SUBGRAPHS = ["conv2d_7x7x512_3x3", "depthwise_14x14x512_s2", "matmul_256", "conv1d_64x256x256_k5",
-             "batch_matmul_12x128x64", "conv2d_transpose_4x4x512", "softmax_256x256", "norm_256x256"]
+TEST_SPLIT = ["matmul_256", "batch_matmul_12x128x64", "depthwise_14x14x512_s2", "softmax_256x256", "norm_256x256",
+              "vit_b16/layer_norm", "conv2d_7x7x512_3x3", "conv1d_64x256x256_k5", "conv2d_transpose_4x4x512",
+              "max_pool2d_56x56x64", "vit_b16/fused_reshape11_gelu_reshape12"]
+ARMS = ["random", "xgb", "xgb_pretrained", "world"]
 
 
-def _run(sub: str, cost_model: str, seed: int, trials: int, per_iter: int, root: Path, target: str = "cpu",
-         world_model: str | None = None) -> dict:
+def _cost_model(arm: str, ctx: dict[str, Any]) -> Any:
+    """The cost model of one run (a fresh one each run) and the evaluator, for a world arm."""
+    from workbench.tuning.cost_model import CountingCostModel
+
+    if arm in ("random", "xgb", "xgb640"):
+        from tvm.s_tir.meta_schedule.cost_model import CostModel
+
+        inner = CostModel.create("random") if arm == "random" else CostModel.create(
+            "xgb", num_tuning_cores=ctx["cores"], tree_method="auto")
+        return CountingCostModel(inner), None
+    if arm == "xgb_pretrained":
+        return CountingCostModel(ctx["pretrained"].cost_model()), None
+    return "world", ctx["world_xhw"] if arm == "world_xhw" else ctx["world"]
+
+
+def _run(sub: str, arm: str, seed: int, trials: int, per_iter: int, ctx: dict[str, Any]) -> dict:
+    from workbench.logs import load_logs
     from workbench.tuning.run import TuningRun
 
-    work_dir = root / f"{sub.replace('/', '__')}-{cost_model}-t{trials}-s{seed}"
-    run = TuningRun(sub, trials=trials, trials_per_iter=per_iter, cost_model=cost_model, work_dir=work_dir, seed=seed,
-                    target=target, evaluator=world_model if cost_model == "world" else None)
+    work_dir = ctx["root"] / f"{sub.replace('/', '__')}-{arm}-t{trials}-s{seed}"
+    cost_model, evaluator = _cost_model(arm, ctx)
+    run = TuningRun(sub, trials=trials, trials_per_iter=per_iter, cost_model=cost_model, work_dir=work_dir,
+                    seed=seed, evaluator=evaluator, confirm=0)
     before = run.measured
     start = time.perf_counter()
     run.run(progress=False)
     wall = time.perf_counter() - start
-    best = run.progress().loc[sub, "best_ms"]
-    print(f"{sub:<28} {cost_model:<6} seed {seed} trials {trials}: best {best:.4f} ms "
-          f"({run.measured - before} new trials, {wall:.0f} s: {run.timings()})", flush=True)
-    import json
-
+    df = load_logs(work_dir, errors="warn", with_actions=False, progress=False)
+    df = df.sort_values("trial", kind="stable") if "trial" in df and df["trial"].notna().all() else df
+    lat = df["latency"].fillna(math.inf).to_numpy() * 1e3
+    curve = [float(x) for x in _cummin(lat)]
     sessions = json.loads((work_dir / "workbench_run.json").read_text())["sessions"]
     timed = [s for s in sessions if s.get("timings") and s.get("measured_after", 0) > s.get("measured_before", 0)]
-    return {"subgraph": sub, "cost_model": cost_model, "seed": seed, "trials": trials, "work_dir": str(work_dir),
-            "target": target,
-            "best_ms_during_run": float(best), "timings": [s["timings"] for s in timed],
-            "cost_model_stats": [s.get("cost_model") for s in timed],
-            "failures": int(run.progress().loc[sub, "build_errors"] + run.progress().loc[sub, "run_errors"])}
+    scored = getattr(run.cost_model, "stats", {}).get("predicted") if run.measured > before else None
+    saved = ctx["scored"].setdefault(str(work_dir), scored)  # a resumed, finished run keeps its first count
+    print(f"{sub:<40} {arm:<15} seed {seed} trials {trials}: best {curve[-1] if curve else math.nan:.4f} ms "
+          f"({run.measured - before} new, {wall:.0f} s)", flush=True)
+    return {"subgraph": sub, "arm": arm, "seed": seed, "trials": trials, "per_iter": per_iter,
+            "work_dir": str(work_dir), "best_ms_during_run": curve[-1] if curve else math.nan, "curve_ms": curve,
+            "timings": [s["timings"] for s in timed], "candidates_scored": saved,
+            "failures": int((df["status"] != "ok").sum())}
 
 
-def _remeasure(runs: list[dict], repeat: int, rounds: int, target: str = "cpu") -> None:
-    """Time the best schedule of every run again, interleaved, ``rounds`` times; adds ``best_ms``."""
+def _cummin(values: Any) -> list[float]:
+    out, best = [], math.inf
+    for v in values:
+        best = min(best, float(v))
+        out.append(best)
+    return out
+
+
+def _remeasure(runs: list[dict], *, rounds: int, repeat: int, min_repeat_ms: int) -> None:
+    """Time the best schedule of every run again, interleaved, ``rounds`` times (in a new order each round);
+    adds ``best_ms`` (median of the rounds), ``remeasured_ms`` and ``half_ratio`` (median of the first half of
+    the rounds / median of the second half: the re-measurement spread)."""
     from workbench.measure import Measurer
-    from workbench.tuning.run import TuningRun
+    from workbench.subgraphs import load_subgraph
+    from workbench.tuning.results import apply_trace, best_records
 
-    mods = []
+    mods, subgraphs = [], {}
     for r in runs:
-        run = TuningRun(r["subgraph"], trials=r["trials"], cost_model=r["cost_model"], seed=r["seed"],
-                        trials_per_iter=r.get("per_iter", 16), work_dir=r["work_dir"], target=target)
-        mods.append(run.best_schedule().mod)
+        sub = subgraphs.setdefault(r["subgraph"], load_subgraph(r["subgraph"]))
+        mods.append(apply_trace(sub, best_records(r["work_dir"], [sub]).loc[sub.name, "trace"]).mod)
     times: list[list[float]] = [[] for _ in runs]
-    with Measurer(target, repeat=repeat, min_repeat_ms=50) as measurer:
-        for k in range(rounds):
-            order = list(range(len(runs))) if k % 2 == 0 else list(reversed(range(len(runs))))
-            results = measurer.measure_mods([mods[i] for i in order])
-            for i, res in zip(order, results, strict=True):
-                times[i].append(res.latency if res.ok else math.inf)
+    rng = random.Random(0)
+    with Measurer("cpu", repeat=repeat, min_repeat_ms=min_repeat_ms) as measurer:
+        for _ in range(rounds):
+            order = list(range(len(runs)))
+            rng.shuffle(order)
+            for i, res in zip(order, measurer.measure_mods([mods[i] for i in order]), strict=True):
+                times[i].append(res.latency * 1e3 if res.ok else math.inf)
+    half = rounds // 2
     for r, t in zip(runs, times, strict=True):
-        r["best_ms"] = statistics.median(t) * 1e3
-        r["remeasured_ms"] = [x * 1e3 for x in t]
+        r["best_ms"] = statistics.median(t)
+        r["remeasured_ms"] = t
+        r["half_ratio"] = statistics.median(t[:half]) / statistics.median(t[half:]) if half else 1.0
 
 
 def _geomean(values: list[float]) -> float:
-    return math.exp(sum(math.log(v) for v in values) / len(values))
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else math.nan
+
+
+def _speedups(runs: list[dict], arm: str, subgraphs: list[str], seeds: list[int]) -> dict[str, float]:
+    """Per subgraph: geomean over seeds of (arm latency / world latency), for seeds both ran."""
+    by = {(r["subgraph"], r["arm"], r["seed"]): r["best_ms"] for r in runs}
+    out = {}
+    for sub in subgraphs:
+        ratios = [by[(sub, arm, s)] / by[(sub, "world", s)] for s in seeds
+                  if (sub, arm, s) in by and (sub, "world", s) in by]
+        if ratios:
+            out[sub] = _geomean(ratios)
+    return out
+
+
+def _bootstrap(per_subgraph: dict[str, float], n: int = 10000, seed: int = 0) -> list[float]:
+    """95% CI of the geomean over subgraphs, resampling subgraphs (paired: each keeps both arms' runs)."""
+    values = list(per_subgraph.values())
+    if len(values) < 2:
+        return [math.nan, math.nan]
+    rng = random.Random(seed)
+    stats = sorted(_geomean([rng.choice(values) for _ in values]) for _ in range(n))
+    return [stats[int(0.025 * n)], stats[int(0.975 * n) - 1]]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--part", choices=["search", "efficiency"], default="search")
-    parser.add_argument("--subgraphs", nargs="+", default=SUBGRAPHS)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subgraphs", nargs="+", default=TEST_SPLIT)
+    parser.add_argument("--arms", nargs="+", default=ARMS, choices=[*ARMS, "world_xhw"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--trials", type=int, default=64)
     parser.add_argument("--trials-per-iter", type=int, default=16)
-    parser.add_argument("--long-trials", type=int, default=640)
-    parser.add_argument("--efficiency-subgraphs", type=int, default=4)
-    parser.add_argument("--final-repeat", type=int, default=5)
-    parser.add_argument("--final-rounds", type=int, default=3)
+    parser.add_argument("--long-trials", type=int, default=0, help="also run xgb640: MetaSchedule's default at "
+                        "this many trials (64 per round, seed 0); 0: skip")
+    parser.add_argument("--cross-hardware", action="store_true",
+                        help="add world_xhw: a model trained here on the sample logs minus this machine's records")
+    parser.add_argument("--final-rounds", type=int, default=6)
+    parser.add_argument("--final-repeat", type=int, default=10)
+    parser.add_argument("--min-repeat-ms", type=int, default=50)
     parser.add_argument("--work-root", default="work/bench/search")
-    parser.add_argument("--target", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--world-model", default=None,
-                        help="evaluator dir for the world model (default: the shipped one of the target)")
+    parser.add_argument("--world-model", default=None, help="evaluator dir (default: the shipped CPU model)")
+    parser.add_argument("--logs", default="sample_logs/cpu", help="records the pretrained baselines learn from")
+    parser.add_argument("--name", default="tune_search", help="report name under benchmarks/results/")
     args = parser.parse_args()
-    from _report import write_report
+    from _report import RESULTS, write_report
 
-    from workbench.worldmodel import Evaluator, load_default
+    from workbench.hardware import hardware_descriptor
+    from workbench.logs import load_logs
+    from workbench.worldmodel import Evaluator, default_model_dir
+    from workbench.worldmodel.baseline import MetaScheduleXGB
+    from workbench.worldmodel.evaluate import holdout_names, split_by_subgraph
 
-    model = Evaluator.load(args.world_model) if args.world_model else load_default(args.target)
-    trained_on = set(model.config.info.get("subgraphs", []))
-    seen = [s for s in args.subgraphs if s in trained_on]
-    if seen:
-        raise SystemExit(f"the world model was trained on {seen}: pick held-out subgraphs")
-    root = Path(args.work_root)
-    kw = {"target": args.target, "world_model": args.world_model}
-    suffix = "" if args.target == "cpu" else f"_{args.target}"
     t0 = time.perf_counter()
-    if args.part == "search":
-        runs = []
-        for seed in args.seeds:
-            for i, sub in enumerate(args.subgraphs):
-                order = ["world", "xgb"] if (i + seed) % 2 == 0 else ["xgb", "world"]  # alternate who goes first
-                for cm in order:
-                    r = _run(sub, cm, seed, args.trials, args.trials_per_iter, root, **kw)
-                    r["per_iter"] = args.trials_per_iter
-                    runs.append(r)
-        _remeasure(runs, args.final_repeat, args.final_rounds, args.target)
-        body = _search_report(runs, args)
-        name = "tune_search" + suffix
-        title = f"Search: world model vs MetaSchedule default at the same trial budget ({args.target.upper()})"
-    else:
-        runs = []
-        for sub in args.subgraphs[: args.efficiency_subgraphs]:
-            r = _run(sub, "xgb", 0, args.long_trials, 64, root, **kw)
-            r["per_iter"] = 64
-            runs.append(r)
-            w = _run(sub, "world", 0, args.trials, args.trials_per_iter, root, **kw)  # done by part search
-            w["per_iter"] = args.trials_per_iter
-            runs.append(w)
-        _remeasure(runs, args.final_repeat, args.final_rounds, args.target)
-        body = _efficiency_report(runs, args)
-        name = "tune_efficiency" + suffix
-        title = f"Sample efficiency: world model at 64 trials vs MetaSchedule at 640 ({args.target.upper()})"
+    world_dir = Path(args.world_model) if args.world_model else default_model_dir("cpu")
+    world = Evaluator.load(world_dir)
+    trained_on = set(world.config.info.get("subgraphs", []))
+    if seen := [s for s in args.subgraphs if s in trained_on]:
+        raise SystemExit(f"the world model was trained on {seen}: pick held-out subgraphs")
+    import_cores = __import__("tvm.s_tir.meta_schedule.utils", fromlist=["cpu_count"]).cpu_count(logical=False)
+    ctx: dict[str, Any] = {"root": Path(args.work_root), "world": str(world_dir), "cores": import_cores,
+                           "scored": {}}
+    scored_file = ctx["root"] / "candidates_scored.json"
+    if scored_file.is_file():
+        ctx["scored"] = json.loads(scored_file.read_text())
+    here = hardware_descriptor()["id"]
+    df = load_logs(args.logs, progress=False)
+    held = holdout_names(world.config.info.get("holdout") or "default", set(df["subgraph"]))
+    train, _ = split_by_subgraph(df, sorted(held | set(args.subgraphs) & set(df["subgraph"])))
+    if "xgb_pretrained" in args.arms:
+        ok = train[train["status"] == "ok"].reset_index(drop=True)
+        ctx["pretrained"] = MetaScheduleXGB().fit(ok, seed=0)
+        print(f"xgb_pretrained: MetaSchedule's XGBModel trained on {len(ok)} records "
+              f"({ctx['pretrained'].timings['fit']:.0f} s)", flush=True)
+    if args.cross_hardware:
+        ctx["world_xhw"] = _cross_hardware_model(train, here, ctx["root"], world)
+    runs = []
+    for seed in args.seeds:
+        for i, sub in enumerate(args.subgraphs):
+            k = (i + seed) % len(args.arms)
+            for arm in args.arms[k:] + args.arms[:k]:  # the arm that goes first rotates
+                runs.append(_run(sub, arm, seed, args.trials, args.trials_per_iter, ctx))
+                scored_file.write_text(json.dumps(ctx["scored"]))
+    if args.long_trials:
+        for sub in args.subgraphs:
+            runs.append(_run(sub, "xgb640", 0, args.long_trials, 64, ctx))
+    _remeasure(runs, rounds=args.final_rounds, repeat=args.final_repeat, min_repeat_ms=args.min_repeat_ms)
+    png = RESULTS / f"{args.name}_curves.png"
+    _plot_curves(runs, args, png)
+    summary = _summary(runs, args)
+    body = _report(runs, args, summary, png.name, here)
     body += f"\n\nWhole benchmark: {time.perf_counter() - t0:.0f} s (runs already in the work root are resumed).\n"
-    path = write_report(name, title=title, body=body, data={"runs": runs, "args": vars(args)})
+    title = "Search: the world model against every baseline at the same trial budget (CPU)"
+    path = write_report(args.name, title=title, body=body,
+                        data={"summary": summary, "runs": runs, "args": vars(args), "test_split": args.subgraphs})
     print(path.read_text())
 
 
-def _search_report(runs: list[dict], args: argparse.Namespace) -> str:
-    by = {(r["subgraph"], r["cost_model"], r["seed"]): r for r in runs}
-    lines = ["| subgraph | " + " | ".join(f"world s{s} (ms) | xgb s{s} (ms) | xgb/world s{s}" for s in args.seeds)
-             + " |", "|---" * (1 + 3 * len(args.seeds)) + "|"]
-    ratios: dict[int, list[float]] = {s: [] for s in args.seeds}
+def _cross_hardware_model(train: Any, here: str, root: Path, world: Any) -> str:
+    """A world model trained as the shipped one (same config) on the training records of other machines."""
+    from workbench.worldmodel.config import TrainConfig
+    from workbench.worldmodel.train import train_evaluator
+
+    path = root / f"world_without_{here}"
+    if (path / "config.json").is_file():
+        return str(path)
+    others = train[train["machine"] != here].reset_index(drop=True)
+    fields = {k: v for k, v in (world.config.info.get("config") or {}).items()
+              if k in TrainConfig.__dataclass_fields__}
+    ev, _ = train_evaluator(others, TrainConfig(**fields), progress=False)
+    ev.save(path)
+    print(f"world_xhw: trained on {len(others)} records of machines other than {here}", flush=True)
+    return str(path)
+
+
+def _summary(runs: list[dict], args: argparse.Namespace) -> dict[str, Any]:
+    arms = [a for a in args.arms if a != "world"]
+    speed = {a: _speedups(runs, a, args.subgraphs, args.seeds) for a in arms}
+    long = {r["subgraph"]: r["best_ms"] for r in runs if r["arm"] == "xgb640"}
+    world0 = {r["subgraph"]: r["best_ms"] for r in runs if r["arm"] == "world" and r["seed"] == args.seeds[0]}
+    search = {}
+    for arm in {r["arm"] for r in runs}:
+        ts = [t for r in runs if r["arm"] == arm for t in r["timings"]]
+        search[arm] = statistics.mean(t["search"] for t in ts) if ts else math.nan
+    scored = {arm: statistics.mean(x) for arm in {r["arm"] for r in runs}
+              if (x := [r["candidates_scored"] for r in runs if r["arm"] == arm and r["candidates_scored"]])}
+    spread = [abs(r["half_ratio"] - 1.0) for r in runs if math.isfinite(r.get("half_ratio", math.nan))]
+    return {
+        "subgraphs": args.subgraphs, "seeds": args.seeds, "trials": args.trials,
+        "geomean_speedup": {a: _geomean(list(v.values())) for a, v in speed.items()},
+        "ci95": {a: _bootstrap(v) for a, v in speed.items()},
+        "per_subgraph": speed,
+        "world64_over_xgb640": _geomean([world0[s] / long[s] for s in long if s in world0]) if long else None,
+        "search_seconds": search, "candidates_scored": scored,
+        "remeasure_spread": {"median": statistics.median(spread) if spread else None,
+                             "max": max(spread) if spread else None},
+    }
+
+
+def _report(runs: list[dict], args: argparse.Namespace, summary: dict[str, Any], png: str, here: str) -> str:
+    arms = [a for a in args.arms if a != "world"]
+    lines = ["| subgraph | " + " | ".join(f"{a}/world" for a in arms) + " |", "|---" * (1 + len(arms)) + "|"]
     for sub in args.subgraphs:
-        cells = []
-        for s in args.seeds:
-            w, x = by[(sub, "world", s)]["best_ms"], by[(sub, "xgb", s)]["best_ms"]
-            ratios[s].append(x / w)
-            cells += [f"{w:.4f}", f"{x:.4f}", f"{x / w:.2f}x"]
+        cells = [f"{summary['per_subgraph'][a][sub]:.2f}x" if sub in summary["per_subgraph"][a] else "n/a"
+                 for a in arms]
         lines.append(f"| {sub} | " + " | ".join(cells) + " |")
-    per_seed = {s: _geomean(v) for s, v in ratios.items()}
-    all_ratios = [x for v in ratios.values() for x in v]
-    wins = sum(x > 1 for x in all_ratios)
-    times = {cm: [t for r in runs if r["cost_model"] == cm for t in r["timings"]] for cm in ("world", "xgb")}
-
-    def split(cm: str) -> str:
-        ts = times[cm]
-        if not ts:
-            return "n/a"
-        keys = ("search", "build", "run", "total")
-        return " | ".join(f"{statistics.mean(t[k] for t in ts):.1f}" for k in keys)
-
+    lines.append("| **geomean** | " + " | ".join(
+        f"**{summary['geomean_speedup'][a]:.2f}x** [{summary['ci95'][a][0]:.2f}, {summary['ci95'][a][1]:.2f}]"
+        for a in arms) + " |")
+    timing = ["| arm | search s | build s | run s | total s | candidates scored |", "|---|---|---|---|---|---|"]
+    for arm in sorted({r["arm"] for r in runs}):
+        ts = [t for r in runs if r["arm"] == arm for t in r["timings"]]
+        if ts:
+            cells = " | ".join(f"{statistics.mean(t[k] for t in ts):.1f}" for k in ("search", "build", "run", "total"))
+            timing.append(f"| {arm} | {cells} | {summary['candidates_scored'].get(arm, math.nan):.0f} |")
+    sp = summary["remeasure_spread"]
+    long = (f"\n\n**world@{args.trials} / xgb@{args.long_trials} (geomean latency, seed 0): "
+            f"{summary['world64_over_xgb640']:.3f}** (goal <= 1.03)." if summary["world64_over_xgb640"] else "")
     return (
-        f"{len(args.subgraphs)} held-out subgraphs, {args.trials} trials per run, {args.trials_per_iter} candidates "
-        f"per search round, seeds {args.seeds}. Best latency of each run re-measured side by side at the end "
-        f"(median of {args.final_rounds} interleaved rounds of {args.final_repeat} repeats). Ratio > 1: the world "
-        "model found the faster schedule.\n\n" + "\n".join(lines)
-        + "\n\n**Geomean xgb/world: " + ", ".join(f"seed {s} {v:.2f}x" for s, v in per_seed.items())
-        + f"; over all runs {_geomean(all_ratios):.2f}x (min {min(all_ratios):.2f}x, max {max(all_ratios):.2f}x); "
-        f"the world model is faster in {wins} of {len(all_ratios)} pairs.**\n\n"
-        "## Wall time per run (mean seconds)\n\n| cost model | search | build | run | total |\n|---|---|---|---|---|\n"
-        f"| world | {split('world')} |\n| xgb | {split('xgb')} |\n\n"
-        "`search` is everything but building and running: candidate generation, the cost model's predict and "
-        "update, bookkeeping. `xgb` is MetaSchedule's `XGBModel` with its defaults, including "
-        "`num_warmup_samples=100`: below 100 measured records it ranks candidates randomly, so at 64 trials its "
-        "search is evolutionary search without a trained model, as a MetaSchedule user gets it."
-    )
+        f"Machine id `{here}`. Test split (frozen before tuning): {', '.join(args.subgraphs)}. "
+        f"{args.trials} trials per run, {args.trials_per_iter} per round, seeds {args.seeds}, arms {args.arms}, "
+        f"interleaved. Each run's best schedule re-measured side by side: {args.final_rounds} rounds x "
+        f"{args.final_repeat} repeats (>= {args.min_repeat_ms} ms each); the same schedule's first-half and "
+        f"second-half medians differ by {100 * (sp['median'] or 0):.2f}% (median over runs), "
+        f"{100 * (sp['max'] or 0):.2f}% at most.\n\n"
+        "Latency of each arm's best / the world model's best (> 1: the world model found the faster program); "
+        "per subgraph the geomean over seeds, then the geomean over subgraphs with a paired bootstrap 95% CI "
+        "(10,000 resamples of subgraphs).\n\n" + "\n".join(lines) + long
+        + f"\n\nBest-so-far curves: `{png}`.\n\n## Wall time per run (mean seconds)\n\n" + "\n".join(timing)
+        + "\n\n`search` is everything but building and running (candidate generation, the cost model's predict "
+        "and update). `xgb` ranks at random below 100 measured records (`num_warmup_samples=100`), so at 64 "
+        "trials it is evolutionary search without a trained model, as a MetaSchedule user gets it.")
 
 
-def _efficiency_report(runs: list[dict], args: argparse.Namespace) -> str:
-    by = {(r["subgraph"], r["cost_model"]): r for r in runs}
-    subs = args.subgraphs[: args.efficiency_subgraphs]
-    lines = ["| subgraph | world 64 trials (ms) | xgb 640 trials (ms) | world / xgb |", "|---|---|---|---|"]
-    gaps = []
-    for sub in subs:
-        w, x = by[(sub, "world")]["best_ms"], by[(sub, "xgb")]["best_ms"]
-        gaps.append(w / x)
-        lines.append(f"| {sub} | {w:.4f} | {x:.4f} | {w / x:.3f} |")
-    g = _geomean(gaps)
-    return (f"World model: {args.trials} trials ({args.trials_per_iter} per round, seed 0, the runs of "
-            f"`tune_search`). MetaSchedule default: {args.long_trials} trials (64 per round, seed 0). Best "
-            "schedules re-measured side by side.\n\n" + "\n".join(lines)
-            + f"\n\n**Geomean world(64)/xgb({args.long_trials}) latency: {g:.3f}** "
-            f"(1.000 = same latency; the goal is within 3%, i.e. <= 1.03).")
+def _plot_curves(runs: list[dict], args: argparse.Namespace, path: Path) -> None:
+    """Best-so-far latency against trials, one panel per subgraph, median over seeds per arm, relative to the
+    world model's final median."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    subs = args.subgraphs
+    cols = 4
+    rows = math.ceil(len(subs) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    for ax, sub in zip(axes.flat, subs, strict=False):
+        ref = [r["curve_ms"][-1] for r in runs if r["subgraph"] == sub and r["arm"] == "world" and r["curve_ms"]]
+        scale = statistics.median(ref) if ref else 1.0
+        for arm in sorted({r["arm"] for r in runs if r["subgraph"] == sub}):
+            curves = [r["curve_ms"] for r in runs if r["subgraph"] == sub and r["arm"] == arm and r["curve_ms"]]
+            if not curves:
+                continue
+            n = min(len(c) for c in curves)
+            med = [statistics.median(c[i] for c in curves) / scale for i in range(n)]
+            ax.plot(range(1, n + 1), med, label=arm, lw=2 if arm == "world" else 1)
+        ax.set_title(sub, fontsize=9)
+        ax.set_yscale("log")
+        ax.set_xlabel("trials")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(subs):]:
+        ax.axis("off")
+    axes.flat[0].set_ylabel("best so far / world's final")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

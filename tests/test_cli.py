@@ -60,3 +60,17 @@ def test_train_and_eval(tmp_path, capsys):
     assert "trained on 1 of the evaluated subgraphs" in capsys.readouterr().err
     assert main(["train", "--logs", *logs, "--out", str(out), "--holdout", "nonexistent"]) == 2
     assert "matches no subgraph" in capsys.readouterr().err
+
+
+def test_training_keeps_the_frozen_test_split_out_unless_asked():
+    from workbench.cli import build_parser
+    from workbench.worldmodel.evaluate import DEFAULT_HOLDOUT, holdout_names
+
+    assert build_parser().parse_args(["train", "--logs", "x", "--out", "y"]).holdout == "default"
+    names = ["matmul_128", "matmul_256", "mobilenet_v2/conv2d3", "resnet50/conv2d1"]
+    # "default": the parts of the frozen split these logs hold (logs of other subgraphs lose nothing).
+    assert holdout_names("default", names) == {"matmul_256", "mobilenet_v2/conv2d3"}
+    assert holdout_names("default", ["matmul_128"]) == set() and holdout_names("none", names) == set()
+    assert holdout_names("default,resnet50/conv2d1", names) == {"matmul_256", "mobilenet_v2/conv2d3",
+                                                                 "resnet50/conv2d1"}
+    assert "matmul_256" in DEFAULT_HOLDOUT

@@ -33,3 +33,32 @@ def test_runs_import_into_one_work_dir_per_subgraph_once(tmp_path, capsys):
         assert got["latency"] == row.latency and got["hardware"] == row.hardware and got["status"] == row.status
     assert main(["import-runs", str(xgb), str(world), "--out", str(out), "--quiet"]) == 0
     assert "imported     0" in capsys.readouterr().out and len(load_logs(out, progress=False)) == 14
+
+
+def _on_machine(src, dst, machine):
+    """A copy of work dir ``src`` whose records say another machine (``machine``) measured them."""
+    import shutil
+
+    from workbench.integrity import HARDWARE_FILE, MEASURE_FILE
+
+    shutil.copytree(src, dst)
+    for name, key in ((MEASURE_FILE, "hardware"), (HARDWARE_FILE, "id")):
+        lines = [json.loads(line) for line in (dst / name).read_text().splitlines()]
+        (dst / name).write_text("".join(json.dumps(o | {key: machine}) + "\n" for o in lines))
+    return dst
+
+
+def test_sample_logs_of_two_machines_merge_into_one_folder(tmp_path, capsys):
+    here = sample_work_dir(tmp_path / "logs" / "here", records=5)
+    _on_machine(here, tmp_path / "logs" / "there", "other-machine")
+    out = tmp_path / "merged"
+    assert main(["import-runs", str(tmp_path / "logs"), "--out", str(out), "--quiet"]) == 0
+    df = load_logs(out, progress=False)
+    # The same traces on two machines are two records each; the origin (random samples) is kept.
+    assert len(df) == 2 * 2 * 5 and df["machine"].nunique() == 2 and set(df["source"]) == {"random"}
+    assert df.groupby(["subgraph", "machine"]).size().eq(5).all()
+    assert main(["import-runs", str(tmp_path / "logs"), "--out", str(out), "--quiet"]) == 0
+    assert len(load_logs(out, progress=False)) == 20
+    capsys.readouterr()
+    assert main(["import-runs", str(out), "--out", str(out), "--quiet"]) == 2
+    assert "is inside --out" in capsys.readouterr().err

@@ -51,7 +51,7 @@ def test_dataframe_has_records_actions_and_status(written):
     assert list(df["status"]) == ["ok", "ok", "ok", "build_error"]
     assert df["latency"].iloc[0] == pytest.approx(1e-3)
     assert math.isnan(df["latency"].iloc[3]) and df["error"].iloc[3] == "LocalBuilder: boom"
-    assert df["hardware"].iloc[0]["cpu_model"] == "test cpu"
+    assert df["hardware"].iloc[0]["cpu_model"] == "test cpu" and (df["machine"] == "hw").all()
     assert df["actions"].iloc[1] == cands[1].actions
     assert list(df["run_secs"].iloc[2]) == pytest.approx(results[2].run_secs)
     assert df["spread"].iloc[0] == pytest.approx(0.2)
@@ -162,4 +162,4 @@ def test_empty_workdir_has_the_usual_columns(tmp_path):
     WorkDir(tmp_path, create=True)
     (tmp_path / RECORD_FILE).write_text("")
     df = load_logs(tmp_path)
-    assert df.empty and {"subgraph", "latency", "status", "actions"} <= set(df.columns)
+    assert df.empty and {"subgraph", "latency", "status", "actions", "machine"} <= set(df.columns)

@@ -85,7 +85,7 @@ def test_side_lines_of_older_logs_still_match_their_records():
     assert json_hash(raw[0][1][0]) in side and trace_key(raw[0][1][0]) not in side
     df = load_logs(path, progress=False)
     assert len(df) == len(raw) and df["hardware"].map(lambda h: isinstance(h, dict) and "cpu_model" in h).all()
-    assert df["trace_key"].is_unique
+    assert not df.duplicated(["trace_key", "machine"]).any()  # a trace may be measured on two machines
 
 
 def test_first_error_line_skips_the_backtrace():

@@ -111,16 +111,12 @@ def actions_from_json(trace_json: Sequence) -> list[Action]:
     return actions
 
 
-_LOOKUPS = frozenset(k for k in NON_MUTATING if not k.startswith("Sample") and k != "EnterPostproc")
-
-
-def actions_from_trace(trace: Any, *, design_only: bool = False, lean: bool = False) -> list[Action]:
+def actions_from_trace(trace: Any, *, design_only: bool = False) -> list[Action]:
     """Typed actions read straight from a TVM trace, without its JSON form (several times faster).
 
     Random variables are named by object identity (``r<handle>``) instead of JSON's ``l3``/``v10``, which is
-    enough to resolve sampled values. ``design_only`` stops at post-processing (``EnterPostproc``). ``lean``
-    (for scoring) skips what the world model's features never read: the operands of lookups, and the loop
-    operands of Reorder and Fuse (only their number is kept).
+    enough to resolve sampled values and to follow which block and loop each action acts on.
+    ``design_only`` stops at post-processing (``EnterPostproc``).
     """
     decisions = {inst.__chandle__(): value for inst, value in trace.decisions.items()}
     actions, phase = [], "schedule"
@@ -131,15 +127,9 @@ def actions_from_trace(trace: Any, *, design_only: bool = False, lean: bool = Fa
                 break
             phase = "postproc"
         decision = decisions.get(inst.__chandle__())
-        if lean and kind in _LOOKUPS:
-            inputs = attrs = outputs = ()
-        else:
-            attrs = tuple(plain_value(x) for x in inst.attrs)
-            if lean and kind in ("Reorder", "Fuse"):
-                inputs, outputs = ("?",) * len(inst.inputs), ()
-            else:
-                inputs = tuple(plain_value(x) for x in inst.inputs)
-                outputs = tuple(f"r{o.__chandle__()}" for o in inst.outputs)
+        attrs = tuple(plain_value(x) for x in inst.attrs)
+        inputs = tuple(plain_value(x) for x in inst.inputs)
+        outputs = tuple(f"r{o.__chandle__()}" for o in inst.outputs)
         actions.append(Action(index=index, kind=kind, inputs=inputs, attrs=attrs, outputs=outputs,
                               decision=None if decision is None else plain_value(decision, lists=True),
                               phase=phase))

@@ -61,11 +61,16 @@ def _cmd_import_runs(args: argparse.Namespace) -> int:
     from workbench.logs import RECORD_FILE
 
     runs = []
-    for path in map(Path, args.runs):
-        runs += [path] if (path / "workbench_run.json").is_file() else sorted(
-            p.parent for p in path.rglob("workbench_run.json") if (p.parent / RECORD_FILE).is_file())
+    for path in map(Path, args.runs):  # a work dir, or a folder of them (not a repair's dot dir)
+        runs += [path] if (path / RECORD_FILE).is_file() else sorted(
+            p.parent for p in path.rglob(RECORD_FILE)
+            if not any(part.startswith(".") for part in p.relative_to(path).parts))
     if not runs:
-        raise ValueError(f"no tuning work dir (with a workbench_run.json) in {', '.join(args.runs)}")
+        raise ValueError(f"no work dir (with a {RECORD_FILE}) in {', '.join(args.runs)}")
+    out = Path(args.out).resolve()
+    inside = [r for r in runs if r.resolve() == out or out in r.resolve().parents]
+    if inside:
+        raise ValueError(f"{inside[0]} is inside --out {args.out}: import from another folder")
     for s in import_runs(runs, out=args.out, progress=not args.quiet):
         print(f"{s.run:<60} {s.source:<12} imported {s.imported:>5}  already there {s.skipped:>5}")
     return 0
@@ -138,7 +143,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     if args.json:
         result = {"model": str(args.model), "logs": args.logs, "holdout": args.holdout, "summary": rows,
-                  "per_subgraph": pd.concat(groups).to_dict(orient="records")}
+                  "per_subgraph": pd.concat(groups).reset_index().to_dict(orient="records")}
         Path(args.json).write_text(json.dumps(result, indent=1, default=str))
         print(f"wrote {args.json}")
     return 0
@@ -161,7 +166,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     run = TuningRun(args.subgraph, model=args.model, target=args.target, trials=args.trials,
                     cost_model=args.cost_model, evaluator=args.evaluator, work_dir=work_dir, seed=args.seed,
                     trials_per_iter=args.trials_per_iter, runner=args.rpc or "local", strategy=args.strategy,
-                    confirm=args.confirm)
+                    confirm=args.confirm, explore=args.explore)
     if run.measured:
         print(f"resuming {work_dir}: {run.measured} of {run.budget} trials already measured", flush=True)
     try:
@@ -217,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_collect)
 
     p = sub.add_parser("import-runs", help="copy tuning runs' records into sample logs (one work dir per subgraph)")
-    p.add_argument("runs", nargs="+", help="tuning work dirs, or folders holding them")
+    p.add_argument("runs", nargs="+", help="tuning work dirs or sample-log dirs, or folders holding them")
     p.add_argument("--out", required=True, help="the sample logs folder, e.g. sample_logs/cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_import_runs)
@@ -225,8 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a world-model evaluator (encoder, transition, ranker) on tuning logs")
     p.add_argument("--logs", nargs="+", required=True, help="work dirs, or folders of work dirs")
     p.add_argument("--out", required=True, help="directory to write the evaluator to")
-    p.add_argument("--holdout", help="subgraphs to leave out: names, model:<name>, or 'default' (comma-separated)")
-    p.add_argument("--encoder", default="contrastive", help="contrastive, tfidf, or hf:/path/to/local/model")
+    p.add_argument("--holdout", default="default",
+                   help="subgraphs to leave out: names, model:<name>, 'default' (the frozen test split of the "
+                        "benchmarks, DEFAULT_HOLDOUT; the default) or 'none' (comma-separated)")
+    p.add_argument("--encoder", default="tfidf", help="tfidf (default: as good here, and trains in seconds), "
+                   "contrastive (a small transformer, ~20 minutes on 2 cores), or hf:/path/to/local/model")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--latent-dim", type=_positive, default=64)
     p.add_argument("--encoder-steps", type=_positive, default=300, help="contrastive training steps")
@@ -250,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", default="evolutionary", choices=["evolutionary"],
                    help="search strategy (MetaSchedule's evolutionary search)")
     p.add_argument("--evaluator", help="world-model directory (default: the shipped model)")
+    p.add_argument("--explore", type=float, default=None,
+                   help="share of each batch drawn at random from the search's population (default: 0.125 with "
+                        "the world model, MetaSchedule's 0.05 otherwise)")
     p.add_argument("--target", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--work-dir", help="MetaSchedule work dir (resumed if it exists; default work/tune/<name>-...)")
     p.add_argument("--seed", type=int, default=0)

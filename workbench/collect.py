@@ -16,7 +16,6 @@ from workbench.logfiles import raw_lines
 from workbench.logs import WorkDir
 from workbench.measure import Measurer
 from workbench.subgraphs import Subgraph, load_subgraph
-from workbench.traces import json_hash
 
 
 @dataclass
@@ -143,7 +142,8 @@ def import_runs(runs: Sequence[str | Path], *, out: str | Path, progress: bool =
     """
     from tqdm.auto import tqdm
 
-    from workbench.logs import MEASURE_FILE, RECORD_FILE, load_logs
+    from workbench.logfiles import parse_lines
+    from workbench.logs import MEASURE_FILE, RECORD_FILE, SideLines, load_logs
 
     summaries = []
     targets: dict[Path, tuple[WorkDir, dict[tuple[str, str | None], bool]]] = {}
@@ -151,7 +151,7 @@ def import_runs(runs: Sequence[str | Path], *, out: str | Path, progress: bool =
         for run in tqdm([Path(r) for r in runs], desc="importing runs", unit="run", disable=not progress):
             wd = WorkDir(run)
             df = load_logs(run, errors="warn", with_actions=False, progress=False)
-            sides = _side_lines(run / MEASURE_FILE)
+            sides = SideLines(obj for _, obj in parse_lines(run / MEASURE_FILE, []))
             lines = raw_lines(run / RECORD_FILE)  # numbered as load_logs numbers them
             workloads = {w.index: w for w in wd.workloads()}
             hardware = wd.hardware()
@@ -170,14 +170,15 @@ def import_runs(runs: Sequence[str | Path], *, out: str | Path, progress: bool =
                 twd, seen = targets[target]
                 hw_id = row.hardware.get("id") if isinstance(row.hardware, dict) else row.hardware
                 key = (row.trace_key, hw_id)
+                record = json.loads(lines[row.record])
+                # Taken for every row in record order, as load_logs took them (one per measurement of a trace).
+                side = (sides.take(row.workload, record[1][0], row.trace_key)
+                        or {"status": row.status, "run_secs": row.run_secs, "hardware": hw_id, "error": row.error})
                 if key in seen and (seen[key] or row.status != "ok"):  # a success still joins a failure
                     summary.skipped += 1
                     continue
                 if hw_id in hardware:
                     twd.add_hardware(hardware[hw_id])
-                record = json.loads(lines[row.record])
-                side = (sides.get((row.workload, row.trace_key)) or sides.get((row.workload, json_hash(record[1][0])))
-                        or {"status": row.status, "run_secs": row.run_secs, "hardware": hw_id, "error": row.error})
                 twd.import_record(workloads[row.workload], record, {**side, "source": row.source})
                 seen[key] = seen.get(key, False) or row.status == "ok"
                 summary.imported += 1
@@ -186,11 +187,3 @@ def import_runs(runs: Sequence[str | Path], *, out: str | Path, progress: bool =
         for twd, _ in targets.values():
             twd.close()
     return summaries
-
-
-def _side_lines(path: Path) -> dict[tuple[int, str], dict[str, Any]]:
-    """The side lines of a measurement file by (workload, trace key), as ``load_logs`` matched them."""
-    from workbench.logfiles import parse_lines
-
-    return {(o["workload"], o["trace_hash"]): o for _, o in parse_lines(path, []) if isinstance(o, dict)
-            and "workload" in o and "trace_hash" in o}

@@ -186,8 +186,7 @@ class WorkDir:
         self.hardware(problems)  # its problems are the dir's too
         workloads = {w.index: w for w in self.workloads(problems)}
         n_lines = max(workloads, default=-1) + 1
-        measures = {(obj["workload"], obj["trace_hash"]): obj
-                    for _, obj in _checked(self.file(MEASURE_FILE), problems, measurement_problem)}
+        measures = SideLines(obj for _, obj in _checked(self.file(MEASURE_FILE), problems, measurement_problem))
         confirmed = self.confirmations(problems)
         default_source = self.default_source()
         rows = []
@@ -199,8 +198,7 @@ class WorkDir:
                 continue
             wl = workloads[wl_index]
             key = trace_key(trace)
-            # Side lines written before the canonical key hash the trace as stored (booleans as true/false).
-            extra = measures.get((wl_index, key)) or measures.get((wl_index, json_hash(trace)), {})
+            extra = measures.take(wl_index, trace, key)
             secs = [float(s) for s in run_secs or []]
             failed = not secs or any(s >= FAILED_RUN_SECS for s in secs)
             status = extra.get("status", "error" if failed else "ok")
@@ -343,13 +341,37 @@ class WorkDir:
         return repair_work_dir(self.path, self.lock, tvm=tvm).problems()
 
 
+class SideLines:
+    """Side lines of a measurement file by (workload, trace key), handed out in file order: the n-th record of a
+    trace gets that trace's n-th side line, so the same trace measured on two machines (or measured again) keeps
+    each measurement's own status and machine. A record beyond its trace's side lines gets the last one."""
+
+    def __init__(self, objs: Any) -> None:
+        self._lines: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        self._used: dict[tuple[int, str], int] = {}
+        for obj in objs:
+            if isinstance(obj, dict) and "workload" in obj and "trace_hash" in obj:
+                self._lines.setdefault((obj["workload"], obj["trace_hash"]), []).append(obj)
+
+    def take(self, workload: int, trace: Any, key: str | None = None) -> dict[str, Any]:
+        """The next side line of ``trace`` in ``workload`` ({} if it has none)."""
+        # Side lines written before the canonical key hash the trace as stored (booleans as true/false).
+        for k in ((workload, key or trace_key(trace)), (workload, json_hash(trace))):
+            lines = self._lines.get(k)
+            if lines:
+                used = self._used.get(k, 0)
+                self._used[k] = used + 1
+                return lines[min(used, len(lines) - 1)]
+        return {}
+
+
 def load_logs(*paths: str | Path, errors: str = "raise", with_actions: bool = True,
               progress: bool | None = None) -> Any:
     """Tuning records of one or more work dirs (or a folder of work dirs) as a pandas DataFrame.
 
     Columns: subgraph, workload, trace_key (see :func:`workbench.traces.trace_key`), trace, actions, n_actions, latency (median seconds, NaN on
-    failure), run_secs (repeats), spread, status, error, hardware (dict), target, op, flops, weight, logdir, and
-    confirmed_latency (the median of the record's re-measurements, NaN if it was not confirmed) and source
+    failure), run_secs (repeats), spread, status, error, hardware (dict), machine (its hardware id, or None),
+    target, op, flops, weight, logdir, and confirmed_latency (the median of the record's re-measurements, NaN if it was not confirmed) and source
     (``random`` for collected samples, ``tune:<cost model>`` for records of a tuning run).
     A progress bar shows while many work dirs load (``progress`` forces it on or off).
     """
@@ -378,12 +400,15 @@ def load_logs(*paths: str | Path, errors: str = "raise", with_actions: bool = Tr
             row["logdir"] = str(d)
         frames.append(pd.DataFrame(rows))
     columns = ["subgraph", "workload", "trace_key", "trace", "latency", "run_secs", "status", "error", "hardware",
-               "target", "args_info", "op", "flops", "weight", "trial", "record", "confirmed_latency", "source",
+               "machine", "target", "args_info", "op", "flops", "weight", "trial", "record", "confirmed_latency", "source",
                "logdir"]
     frames = [f for f in frames if not f.empty]
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     if df.empty:
         return df.assign(actions=[], n_actions=[], spread=[])
+    # Latencies compare only within one machine: rank and normalize per (subgraph, machine).
+    df.insert(df.columns.get_loc("hardware") + 1, "machine",
+              [h.get("id") if isinstance(h, dict) else None for h in df["hardware"]])
     if with_actions:
         actions, bad = [], []
         for i, row in df.iterrows():

@@ -66,6 +66,11 @@ def test_short_real_run_with_each_cost_model(tmp_path, cost_model):
     if cost_model == "world":
         stats = sessions[-1]["cost_model"]
         assert stats["predicted"] > 8 and stats["updated"] >= 4  # the search scored candidates; measurements fed back
+        # Each measured batch left its record: what the prior predicted for it, before training on it.
+        rounds = run.rounds()
+        assert len(rounds) == 2 and set(rounds["task"]) == {SUBGRAPH} and list(rounds["batch"]) == [0, 1]
+        assert all(len(r.latency) == len(r.prior) == r.n for r in rounds.itertuples())
+        assert rounds["weights"].iloc[0] == [0.5, 0.0]  # nothing judged yet: the prior alone
 
 
 @pytest.mark.slow

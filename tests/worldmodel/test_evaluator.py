@@ -123,7 +123,7 @@ def test_ranker_online_update_changes_scores_of_a_copy_only(evaluator, small_log
 def test_shipped_default_model_scores_held_out_candidates(conv_space):
     ev = load_default("cpu")
     info = ev.config.info
-    assert info["config"]["seed"] == 0 and info["config"]["encoder"] == "contrastive"
+    assert info["config"]["seed"] == 0 and info["config"]["encoder"] == "tfidf"
     # The shipped model never saw the default held-out subgraphs (benchmarks and tuning rely on it).
     held = holdout_names(DEFAULT_HOLDOUT, info["subgraphs"] + info["holdout"])
     assert held == set(info["holdout"]) and not held & set(info["subgraphs"])
@@ -134,7 +134,53 @@ def test_shipped_default_model_scores_held_out_candidates(conv_space):
     items = ev.items_from_schedules(cands[0].space.subgraph.mod, [c.trace for c in cands],
                                     flops=cands[0].space.subgraph.flops or 0.0)
     np.testing.assert_allclose(ev.score(items), scores, rtol=1e-5)
-    assert (default_model_dir("cpu") / "encoder" / "tokenizer.json").is_file()
+    assert (default_model_dir("cpu") / "encoder" / "tfidf_vocab.json").is_file()
+
+
+def test_programs_that_run_apart_never_tie():
+    """Where the old features were blind (compute locations, the loop an rfactor splits off, what post-processing
+    parallelizes), two programs of one subgraph that run > 1.5x apart must not get the same score."""
+    from workbench.testing import sample_records
+
+    ev = load_default("cpu")
+    df = sample_records(("softmax_256x256", "norm_256x256", "vit_b16/layer_norm", "depthwise_14x14x512_s2"),
+                        per_subgraph=1000)
+    df = df[df["status"] == "ok"].drop_duplicates(["subgraph", "machine", "trace_key"]).reset_index(drop=True)
+    scores = ev.score(df)
+    ties = 0
+    for _, g in df.assign(score=scores).groupby(["subgraph", "machine"]):
+        for _, same in g.groupby("score"):
+            lat = np.sort(same["latency"].to_numpy())
+            ties += sum(int(np.sum(lat[i + 1:] > 1.5 * lat[i])) for i in range(len(lat)))
+    assert len(df) > 500 and ties == 0
+
+
+def test_records_of_an_unknown_machine_score_and_a_record_without_one_is_named(evaluator, small_logs):
+    rows = small_logs.head(6).copy()
+    rows["hardware"] = [{"id": "never-seen", "cpu_model": "Some ARM", "isa_flags": ["neon"], "physical_cores": 64,
+                         "caches": {"L1d": "64K", "L2": "512K"}}] * len(rows)
+    assert np.isfinite(evaluator.score(rows)).all()
+    rows["hardware"] = [None] * len(rows)
+    with pytest.raises(ModelFileError, match=r"database_tuning_record.json:\d+: the record has no hardware"):
+        evaluator.score(rows)
+
+
+def test_a_model_with_other_features_refuses_to_load(evaluator, tmp_path):
+    path = evaluator.save(tmp_path / "model")
+    cfg = json.loads((path / "config.json").read_text())
+    cfg["feature_names"] = cfg["feature_names"][:-3]  # as a model trained before three features existed
+    cfg.pop("config_sha256")
+    from workbench.worldmodel.files import json_digest
+
+    cfg["config_sha256"] = json_digest({k: v for k, v in cfg.items() if k != "config_sha256"})
+    (path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelFileError, match="trained on other features.*retrain it with `workbench train"):
+        Evaluator.load(path)
+    cfg["format"] = 2
+    cfg["config_sha256"] = json_digest({k: v for k, v in cfg.items() if k != "config_sha256"})
+    (path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelFileError, match="format 2.*retrain it with `workbench train"):
+        Evaluator.load(path)
 
 
 def test_shipped_cuda_model_ranks_its_gpu_records():

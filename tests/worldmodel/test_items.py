@@ -20,9 +20,17 @@ def test_trace_reader_fast_path_reads_the_same_decisions(conv_space):
     for _ in range(2):  # the second pass takes the fast path for every known structure
         for trace in traces:
             got = reader.read(trace, workload=12345)
-            want = actions_from_trace(trace, design_only=True, lean=True)
-            assert [(a.kind, a.decision) for a in got] == [(a.kind, a.decision) for a in want]
-    assert reader.known_structures() > 0
+            want = actions_from_trace(trace, design_only=True)
+            assert _wired(got) == _wired(want)
+    # conv2d's sketches differ only in the tile loop their cache block is computed at: each is its own structure.
+    assert reader.known_structures() >= 2
+
+
+def _wired(actions):
+    """Kinds, decisions, and each operand as the (instruction, output slot) that made it: names aside."""
+    made = {name: (a.index, k) for a in actions for k, name in enumerate(a.outputs)}
+    return [(a.kind, a.decision, tuple(made.get(x, x) if isinstance(x, str) else x for x in a.inputs))
+            for a in actions]
     assert TraceReader().known_structures() == 0  # caches belong to a reader, not to the class
 
 

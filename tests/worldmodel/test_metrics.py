@@ -9,7 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.worldmodel.metrics import group_metrics, kendall_tau, pairwise_accuracy, summarize, top_k_score
+from workbench.worldmodel.metrics import (
+    RANKING_KEYS,
+    group_metrics,
+    kendall_tau,
+    pairwise_accuracy,
+    ranking_groups,
+    summarize,
+    top_k_score,
+)
 
 
 def test_perfect_order():
@@ -84,3 +92,19 @@ def test_geometric_mean_of_top_k():
     summary = summarize(group_metrics(df, "score"))
     assert summary["top1"] == pytest.approx(0.75)  # (0.5 + 1) / 2
     assert summary["top1_gmean"] == pytest.approx(math.sqrt(0.5))
+
+
+def test_ranking_groups_keep_machines_apart():
+    # One subgraph measured on two machines, the second 10x slower: pooled, the model that ranks each machine's
+    # records perfectly would look wrong (it puts a slow machine's record first).
+    df = pd.DataFrame({"subgraph": ["a"] * 4 + ["b"], "machine": ["m1", "m1", "m2", "m2", None],
+                       "latency": [1.0, 2.0, 10.0, 20.0, 1.0], "score": [2.0, 1.0, 4.0, 3.0, 0.0]})
+    assert list(ranking_groups(df)) == ["a@m1", "a@m1", "a@m2", "a@m2", "b"]
+    assert group_metrics(df, "score").loc["a", "top1"] == pytest.approx(0.1)
+    per = group_metrics(df, "score", group_col=RANKING_KEYS)
+    assert per.index.names == RANKING_KEYS and len(per) == 3
+    assert per.loc[("a", "m1"), "top1"] == 1.0 and per.loc[("a", "m2"), "top1"] == 1.0
+    # Without a machine column the hardware dicts give it; without either, groups are the subgraphs.
+    hw = df.drop(columns="machine").assign(hardware=[{"id": "m1"}] * 2 + [{"id": "m2"}] * 2 + [None])
+    assert list(ranking_groups(hw)) == list(ranking_groups(df))
+    assert list(ranking_groups(df[["subgraph"]])) == ["a"] * 4 + ["b"]

@@ -1,15 +1,21 @@
 """The world-model evaluator as a MetaSchedule cost model, and cost models chosen by name.
 
 ``predict`` reads each candidate's design actions straight from its trace and rolls them out in latent space
-from the encoded initial program (encoded once per task); no candidate program is built or re-encoded.
-``update`` feeds the new measurements to the ranker online (XGBoost trees added on top of the shipped ones).
+from the encoded initial program (encoded once per task); no candidate program is built or re-encoded. The
+prior's scores are blended with the run's own model (:class:`workbench.tuning.online.OnlineBlend`), each
+weighted by how well it predicted the run's batches before it saw them, and handed to the search as positive
+scores that grow with the blended rank (MetaSchedule draws mutation parents in proportion to them).
+``update`` judges both models on the measured batch, trains the run's model, and appends the batch's record to
+``workbench_rounds.json`` in the work dir (predicted vs measured, per batch).
 
 Importing this module loads TVM (``WorldModelCostModel`` is a MetaSchedule ``PyCostModel``).
 """
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +24,10 @@ from workbench._tvm import import_tvm
 from workbench.hardware import hardware_descriptor
 from workbench.measure import median_latency
 from workbench.subgraphs import estimate_flops, structural_hash
+from workbench.tuning.online import OnlineBlend
 from workbench.worldmodel import Evaluator, load_default
+
+ROUNDS_FILE = "workbench_rounds.json"  # one JSON line per measured batch: what the model predicted for it
 
 import_tvm()
 
@@ -32,17 +41,17 @@ COST_MODELS = ("world", "xgb", "random")
 class WorldModelCostModel(PyCostModel):
     """MetaSchedule cost model backed by a :class:`workbench.worldmodel.Evaluator`.
 
-    ``update_rounds``: XGBoost trees fitted to all measurements of the run at each update (added to
-    the evaluator's trained trees, never stacked on earlier updates). The evaluator is changed in place:
-    pass a fresh one per tuning run (``Evaluator.load``), as :func:`make_cost_model` does.
+    ``online``: blend the prior with the run's own model (see the module docstring); without it the search
+    ranks by the prior alone (each batch is still judged and recorded). ``rounds_file``: where each measured batch's record is appended.
     """
 
-    def __init__(self, evaluator: Evaluator, *, update_rounds: int = 20, hardware: dict[str, Any] | None = None
-                 ) -> None:
+    def __init__(self, evaluator: Evaluator, *, hardware: dict[str, Any] | None = None, online: bool = True,
+                 rounds_file: str | Path | None = None, seed: int = 0) -> None:
         super().__init__()
         self.evaluator = evaluator
-        self.update_rounds = update_rounds
         self.hardware = hardware if hardware is not None else hardware_descriptor()
+        self.blend = OnlineBlend(seed=seed, learn=online)
+        self.rounds_file = Path(rounds_file) if rounds_file is not None else None
         self._flops: dict[int, float] = {}
         self.stats = {"predict_calls": 0, "predicted": 0, "predict_seconds": 0.0, "update_calls": 0,
                       "updated": 0, "update_seconds": 0.0}
@@ -58,7 +67,11 @@ class WorldModelCostModel(PyCostModel):
 
     def predict(self, context: Any, candidates: list[Any]) -> np.ndarray:
         start = time.perf_counter()
-        scores = self.evaluator.score(self._items(context, candidates)) if candidates else np.zeros(0)
+        scores = np.zeros(0)
+        if candidates:
+            x = self.evaluator.feature_matrix(self._items(context, candidates))
+            prior = self.evaluator.ranker.predict(x)
+            scores = self.blend.scores(x, prior)
         self.stats["predict_calls"] += 1
         self.stats["predicted"] += len(candidates)
         self.stats["predict_seconds"] += time.perf_counter() - start
@@ -71,11 +84,19 @@ class WorldModelCostModel(PyCostModel):
             items = self._items(context, [candidates[i] for i in ok])
             latency = np.array([median_latency([float(s) for s in results[i].run_secs]) for i in ok])
             x = self.evaluator.feature_matrix(items)
-            self.evaluator.ranker.update(x, latency, np.array([it.group for it in items]),
-                                         rounds=self.update_rounds)
+            record = self.blend.observe(x, self.evaluator.ranker.predict(x), latency, [it.group for it in items])
+            record["task"] = str(context.task_name)
+            record["time"] = time.time()
+            self._write(record)
         self.stats["update_calls"] += 1
         self.stats["updated"] += len(ok)
         self.stats["update_seconds"] += time.perf_counter() - start
+
+    def _write(self, record: dict[str, Any]) -> None:
+        if self.rounds_file is None:
+            return
+        with open(self.rounds_file, "a") as f:
+            f.write(json.dumps(record, allow_nan=False, default=lambda v: None) + "\n")
 
     def save(self, path: str) -> None:
         """Save the evaluator (with the ranker as updated so far) as a model directory."""
@@ -83,6 +104,49 @@ class WorldModelCostModel(PyCostModel):
 
     def load(self, path: str) -> None:
         self.evaluator = Evaluator.load(path)
+
+
+@derived_object
+class CountingCostModel(PyCostModel):
+    """Any MetaSchedule cost model, counting the candidates it scores (``stats["predicted"]``), as the world
+    model's cost model does: the search benchmark reports how many candidates each arm looked at."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__()
+        self.inner = inner
+        self.stats = {"predict_calls": 0, "predicted": 0}
+
+    def predict(self, context: Any, candidates: list[Any]) -> np.ndarray:
+        self.stats["predict_calls"] += 1
+        self.stats["predicted"] += len(candidates)
+        return self.inner.predict(context, candidates)
+
+    def update(self, context: Any, candidates: list[Any], results: list[Any]) -> None:
+        self.inner.update(context, candidates, results)
+
+    def save(self, path: str) -> None:
+        self.inner.save(path)
+
+    def load(self, path: str) -> None:
+        self.inner.load(path)
+
+
+def read_rounds(work_dir: str | Path) -> Any:
+    """The batch records of ``workbench_rounds.json`` in ``work_dir`` as a DataFrame (empty if none); a line
+    cut short by a kill is skipped."""
+    import pandas as pd
+
+    path = Path(work_dir) / ROUNDS_FILE
+    rows = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    columns = ["task", "batch", "n", "prior_pairwise", "online_pairwise", "blended_pairwise", "weights", "skill",
+               "latency", "prior", "online", "blended", "time"]
+    return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
 
 
 def world_cost_model(evaluator: Any = None, *, target: Any = "cpu", **kwargs: Any) -> WorldModelCostModel:
@@ -99,13 +163,15 @@ def world_cost_model(evaluator: Any = None, *, target: Any = "cpu", **kwargs: An
 
 
 def make_cost_model(spec: Any, *, target: Any = "cpu", evaluator: Any = None, num_tuning_cores: int = 1,
-                    hardware: dict[str, Any] | None = None) -> Any:
+                    hardware: dict[str, Any] | None = None, rounds_file: str | Path | None = None,
+                    seed: int = 0) -> Any:
     """A MetaSchedule cost model by name (``"world"``, ``"xgb"``, ``"random"``) or the instance itself;
-    ``hardware``: the descriptor of the machine that measures (default: this one)."""
+    ``hardware``: the descriptor of the machine that measures (default: this one); ``rounds_file``: where the
+    world model writes each batch's predictions and measurements."""
     if isinstance(spec, CostModel):
         return spec
     if spec == "world":
-        return world_cost_model(evaluator, target=target, hardware=hardware)
+        return world_cost_model(evaluator, target=target, hardware=hardware, rounds_file=rounds_file, seed=seed)
     if spec in ("xgb", "random"):
         kwargs = {"num_tuning_cores": num_tuning_cores, "tree_method": "auto"} if spec == "xgb" else {}
         return CostModel.create(spec, **kwargs)

@@ -43,7 +43,7 @@ from workbench.tuning.callbacks import (
     infrastructure_error,
     is_stop,
 )
-from workbench.tuning.cost_model import COST_MODELS, make_cost_model
+from workbench.tuning.cost_model import COST_MODELS, ROUNDS_FILE, make_cost_model, read_rounds
 from workbench.tuning.e2e import TorchModel, compare_with_torch, compile_tuned
 from workbench.tuning.results import (
     CONFIRM_SETTINGS,
@@ -58,6 +58,8 @@ from workbench.tuning.state import RunConfig, RunFile, RunState, TuningError
 import_tvm()
 from tvm.s_tir import meta_schedule as ms  # noqa: E402
 
+WORLD_EXPLORE = 0.125  # the share of a world-model batch drawn at random (see TuningRun)
+
 
 class TuningRun:
     """Tune a subgraph (or a catalog model's tasks) with MetaSchedule's evolutionary search.
@@ -68,7 +70,10 @@ class TuningRun:
     timed (:class:`~workbench.measure.MeasureConfig`). ``confirm``: at the end of a session, the best records
     of each task measured again (``confirm_rounds`` interleaved rounds, long repeats) so that the best reported
     is a latency the schedule shows again (default: the top 3 of a subgraph, the top 1 of each task of a model;
-    0: off; see :mod:`workbench.tuning.results`).
+    0: off; see :mod:`workbench.tuning.results`). ``explore``: the share of each batch the search draws at
+    random from its population instead of the cost model's top (default: 1/8 with the world model, two of a
+    batch of 16, so the run's own model learns from more than the prior's picks; MetaSchedule's 0.05 with the
+    others, which rounds to none of 16).
 
     ``start()`` returns at once and tunes in a background thread; ``progress()``, ``history()`` and
     ``timings()`` can be read at any time, ``bar()`` draws a progress bar, ``stop()`` ends the run after the
@@ -79,7 +84,7 @@ class TuningRun:
                  target: Any = "cpu", trials: int = 64, cost_model: Any = "world", work_dir: str | Path,
                  seed: int = 0, trials_per_iter: int = 16, evaluator: Any = None, runner: str = "local",
                  strategy: str = "evolutionary", measure: MeasureConfig | None = None, confirm: int | None = None,
-                 confirm_rounds: int = 3) -> None:
+                 confirm_rounds: int = 3, explore: float | None = None) -> None:
         if (subgraph is None) == (model is None):
             raise TuningError("give exactly one of a subgraph (name, TVMScript file or Subgraph) or model=")
         if not isinstance(trials, int) or trials < 1:
@@ -115,6 +120,9 @@ class TuningRun:
         self.trials_per_iter = trials_per_iter
         self.runner_spec = str(runner)
         self.strategy = strategy
+        if explore is not None and not 0.0 <= explore <= 1.0:
+            raise TuningError(f"explore must be a share between 0 and 1, got {explore!r}")
+        self.explore = (WORLD_EXPLORE if cost_model == "world" else None) if explore is None else explore
         self.measure = measure or MeasureConfig()
         self.confirm_top = (3 if model is None else 1) if confirm is None else confirm
         self.confirm_rounds = confirm_rounds
@@ -190,6 +198,12 @@ class TuningRun:
     def timings(self) -> dict[str, float]:
         """This session's wall seconds in search (generation and cost model), build and run."""
         return self.state.timings_now()
+
+    def rounds(self) -> Any:
+        """One row per measured batch of a world-model run, read from the work dir (every session): its task,
+        size, each model's prospective pairwise accuracy on it, the blend's weights, and the predicted scores
+        and measured latencies (lists) of the batch the search picked."""
+        return read_rounds(self.work_dir)
 
     def __repr__(self) -> str:
         what = self.model or self.subgraphs[0].name
@@ -314,10 +328,12 @@ class TuningRun:
         rand = (self.seed * 7919 + session * 104729) % (2**31 - 2) + 1
         database = ms.database.JSONDatabase(work_dir=str(self.work_dir), module_equality="structural")
         self.cost_model = make_cost_model(self.cost_model_spec, target=self.target, evaluator=self.evaluator,
-                                          num_tuning_cores=cores, hardware=self.hardware)
+                                          num_tuning_cores=cores, hardware=self.hardware,
+                                          rounds_file=self.work_dir / ROUNDS_FILE, seed=rand)
         contexts = [ms.TuneContext(mod=s.mod, target=self.target, space_generator="post-order-apply",
                                    search_strategy=search_strategy(self.strategy, seen=self.state.seen[s.name],
-                                                                   budget=self.state.budget),
+                                                                   budget=self.state.budget,
+                                                                   explore=self.explore),
                                    task_name=s.name, num_threads=cores, rand_state=rand + i)
                     for i, s in enumerate(self.subgraphs)]
         builder = make_builder(self.target, self.measure)

@@ -92,11 +92,13 @@ class SeenFilter(PySearchStrategy):
         return SeenFilter(self.inner.clone(), set(self.seen), self.budget)
 
 
-def search_strategy(name: str, *, seen: set[str], budget: dict[str, int]) -> Any:
-    """The search strategy ``name`` (one of ``STRATEGIES``), never proposing a trace key in ``seen``."""
+def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explore: float | None = None) -> Any:
+    """The search strategy ``name`` (one of ``STRATEGIES``), never proposing a trace key in ``seen``;
+    ``explore``: the evolutionary search's ``eps_greedy`` (its share of random picks; None: its default)."""
     if name not in STRATEGIES:
         raise ValueError(f"unknown search strategy {name!r}: choose from {', '.join(STRATEGIES)}")
-    return SeenFilter(SearchStrategy.create(name), seen, budget)
+    kwargs = {"eps_greedy": float(explore)} if explore is not None else {}
+    return SeenFilter(SearchStrategy.create(name, **kwargs), seen, budget)
 
 
 @derived_object

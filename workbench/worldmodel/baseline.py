@@ -128,7 +128,11 @@ class MetaScheduleXGB:
         missing = [c for c in _REQUIRED if c not in df.columns]
         if missing:
             raise ValueError(f"the DataFrame lacks columns {missing}: use workbench.logs.load_logs")
-        return list(df.groupby(["logdir", "workload"], sort=False))
+        # XGBModel normalizes each update's throughputs by their best: one group per machine, too.
+        if "machine" not in df:
+            return list(df.groupby(["logdir", "workload"], sort=False))
+        return [((logdir, index), rows) for (logdir, index, _), rows in
+                df.groupby(["logdir", "workload", "machine"], sort=False, dropna=False)]
 
     def _bar(self, items: Sequence, desc: str) -> Any:
         from tqdm.auto import tqdm
@@ -208,6 +212,27 @@ class MetaScheduleXGB:
                          "data_size": int(model.data_size), "rounds": int(model.booster.num_boosted_rounds())}
         self.timings = {"fit": time.perf_counter() - start, "replay": replay, "update": update}
         return self
+
+    def cost_model(self) -> Any:
+        """A fresh ``XGBModel`` holding this trained model (booster and training data copied), for one tuning
+        run: the run's own measurements go to the copy. MetaSchedule retrains it only once its data grows by a
+        fifth (``adaptive_training``), so over a short run it ranks with what it learned from the logs."""
+        from collections import OrderedDict
+
+        from tvm.s_tir.meta_schedule.cost_model import XGBModel
+        from tvm.s_tir.meta_schedule.cost_model.xgb_model import FeatureGroup
+        from tvm.s_tir.meta_schedule.feature_extractor import PerStoreFeature
+
+        if self.model is None:
+            raise RuntimeError("MetaScheduleXGB is not trained: call fit() first")
+        base = self.model
+        model = XGBModel(extractor=PerStoreFeature(), config=base.config, num_warmup_samples=0,
+                         adaptive_training=True)
+        model.booster = base.booster.copy()
+        model.data = OrderedDict((k, FeatureGroup(group_hash=k, features=list(g.features), costs=g.costs.copy()))
+                                 for k, g in base.data.items())
+        model.data_size, model.last_train_size = base.data_size, base.data_size
+        return model
 
     # -- scoring -----------------------------------------------------------------------------------
     def _predict(self, context: Any, candidates: list[Any]) -> np.ndarray:

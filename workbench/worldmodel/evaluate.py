@@ -19,18 +19,22 @@ DEFAULT_HOLDOUT = (
 
 def holdout_names(spec: Iterable[str] | str | None, names: Iterable[str]) -> set[str]:
     """Subgraph names selected by a holdout spec: names, ``model:<name>`` for all of a model's subgraphs,
-    or ``default``; ValueError for an entry that matches nothing."""
+    ``default`` (those of :data:`DEFAULT_HOLDOUT` that the logs have) or ``none``; ValueError for an entry that
+    matches nothing."""
     if spec is None:
         return set()
-    items = [s for s in (spec.split(",") if isinstance(spec, str) else spec) if s]
-    if items == ["default"]:
-        items = list(DEFAULT_HOLDOUT)
+    items = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
+    if items == ["none"]:
+        return set()
     names = set(names)
     out: set[str] = set()
     for item in items:
-        item = item.strip()
         if item == "default":
-            out |= holdout_names(DEFAULT_HOLDOUT, names)
+            for entry in DEFAULT_HOLDOUT:  # the frozen test split: every part of it these logs hold
+                try:
+                    out |= holdout_names([entry], names)
+                except ValueError:
+                    pass
             continue
         hit = {n for n in names if n.startswith(item[6:] + "/")} if item.startswith("model:") else (
             {item} & names)
@@ -48,11 +52,14 @@ def split_by_subgraph(df: Any, holdout: Iterable[str] | str | None) -> tuple[Any
 
 
 def evaluate_scores(test: Any, scores: np.ndarray, name: str) -> tuple[dict[str, Any], Any]:
-    """Summary metrics and per-subgraph metrics of ``scores`` on the measured test records."""
-    from workbench.worldmodel.metrics import group_metrics, summarize
+    """Summary metrics and per-group metrics of ``scores`` on the measured test records: one group per
+    subgraph and machine (indexed by ``subgraph`` and ``machine``), as latencies compare only on one machine."""
+    from workbench.worldmodel.metrics import RANKING_KEYS, group_metrics, summarize
 
     frame = test.assign(score=np.asarray(scores, dtype=np.float64))
-    per_group = group_metrics(frame, "score")
+    if "machine" not in frame:
+        frame["machine"] = None
+    per_group = group_metrics(frame, "score", group_col=RANKING_KEYS)
     summary = summarize(per_group)
     summary["model"] = name
     return summary, per_group.assign(model=name)

@@ -20,6 +20,8 @@ from workbench.subgraphs import structural_hash
 from workbench.worldmodel import features as feats
 from workbench.worldmodel import items as items_
 from workbench.worldmodel.config import EvaluatorConfig
+from workbench.worldmodel.decisions import batch_features
+from workbench.worldmodel.effects import Machine, ProgramInfo, program_info
 from workbench.worldmodel.encoders import Encoder
 from workbench.worldmodel.files import (
     ModelFileError,
@@ -35,7 +37,7 @@ from workbench.worldmodel.ranker import Ranker
 from workbench.worldmodel.text import program_text
 from workbench.worldmodel.transition import Rollouts, TransitionModel
 
-FORMAT_VERSION = 2  # 2: the transition has a value head
+FORMAT_VERSION = 3  # 2: the transition has a value head; 3: steps know their operands, traces their effects
 CONFIG_FILE = "config.json"
 TRANSITION_FILE = "transition.safetensors"
 RANKER_FILE = "ranker.json"
@@ -50,6 +52,7 @@ class Evaluator:
         self.encoder, self.transition, self.ranker, self.config = encoder, transition, ranker, config
         self.reader = TraceReader()  # reads search candidates' traces, learning each sketch once
         self._initial: dict[int, np.ndarray] = {}
+        self._programs: dict[int, ProgramInfo] = {}
 
     # ---- inputs -------------------------------------------------------------------------------------
     items_from_candidates = staticmethod(items_.items_from_candidates)
@@ -76,15 +79,31 @@ class Evaluator:
             if id(it.mod) not in z_by_mod:
                 z_by_mod[id(it.mod)] = self.encode_initial(it.mod)
         z0 = np.stack([z_by_mod[id(it.mod)] for it in items]) if items else np.zeros((0, self.config.latent_dim))
-        toks, params, indices, trace = [], [], [], []
-        for it in items:
-            t, p, ix, f = feats.candidate_features(it.actions, flops=it.flops, cores=_cores(it.hardware))
-            toks.append(t)
-            params.append(p)
-            indices.append(ix)
-            trace.append(f)
-        trace_x = np.stack(trace) if trace else np.zeros((0, len(feats.TRACE_FEATURES)), dtype=np.float32)
+        toks, params, indices, trace_x = self._candidate_features(items)
+        if not len(items):
+            trace_x = np.zeros((0, len(feats.TRACE_FEATURES)), dtype=np.float32)
         return Rollouts.pack(z0, toks, params), indices, trace_x
+
+    def _candidate_features(self, items: Sequence[Item]) -> tuple[list, list, list, np.ndarray]:
+        """``features.candidate_features`` of every item (tokens, params, action indices, trace features), with
+        its program's blocks and its machine, computed per sketch (``decisions.batch_features``)."""
+        infos: dict[int, ProgramInfo] = {}
+        machines: dict[int, Machine] = {}
+        for it in items:
+            if id(it.mod) not in infos:
+                infos[id(it.mod)] = self.program_info(it.mod)
+            if id(it.hardware) not in machines:
+                machines[id(it.hardware)] = Machine.of(it.hardware)
+        return batch_features([it.actions for it in items], infos=[infos[id(it.mod)] for it in items],
+                              machines=[machines[id(it.hardware)] for it in items],
+                              flops=[it.flops for it in items])
+
+    def program_info(self, mod: Any) -> ProgramInfo:
+        """The blocks of a subgraph's initial program (read once per subgraph, cached)."""
+        key = structural_hash(mod)
+        if key not in self._programs:
+            self._programs[key] = program_info(mod, key)
+        return self._programs[key]
 
     def final_latents(self, items: Sequence[Item]) -> np.ndarray:
         """Predicted (standardized) final latent of each candidate; the static encoding without a transition."""
@@ -117,9 +136,9 @@ class Evaluator:
         cols = [np.asarray(z, dtype=np.float32).reshape(len(items), -1)]
         if self.config.use_action_features:
             if trace_x is None:
-                trace_x = (np.stack([feats.trace_features(it.actions, flops=it.flops, cores=_cores(it.hardware))
-                                     for it in items]) if items else np.zeros((0, len(feats.TRACE_FEATURES))))
-            cols.append(trace_x)
+                trace_x = (self._candidate_features(items)[3] if items
+                           else np.zeros((0, len(feats.TRACE_FEATURES))))
+            cols.append(trace_x if self.config.use_effect_features else trace_x[:, :len(feats.BASE_TRACE_FEATURES)])
         if self.config.use_hardware_features:
             cache: dict[tuple[int, str], np.ndarray] = {}  # items of one search share one descriptor
             for it in items:
@@ -165,6 +184,7 @@ class Evaluator:
         transition, which scoring only reads, are shared)."""
         ev = Evaluator(self.encoder, self.transition, self.ranker.copy(), self.config)
         ev._initial = dict(self._initial)
+        ev._programs = dict(self._programs)
         return ev
 
     # ---- persistence --------------------------------------------------------------------------------
@@ -195,7 +215,8 @@ class Evaluator:
         cfg = {"format": FORMAT_VERSION, "latent_dim": self.config.latent_dim,
                "use_transition": self.config.use_transition,
                "use_action_features": self.config.use_action_features,
-               "use_hardware_features": self.config.use_hardware_features, "seed": self.config.seed,
+               "use_hardware_features": self.config.use_hardware_features,
+               "use_effect_features": self.config.use_effect_features, "seed": self.config.seed,
                "feature_names": self.config.feature_names(), "ranker_params": self.ranker.params,
                "ranker_rounds": self.ranker.rounds, "info": self.config.info}
         if self.transition is not None:
@@ -217,7 +238,9 @@ class Evaluator:
         if not isinstance(cfg, dict):
             raise ModelFileError(f"{path / CONFIG_FILE}: expected a JSON object, got {type(cfg).__name__}")
         if cfg.get("format") != FORMAT_VERSION:
-            raise ModelFileError(f"{path / CONFIG_FILE}: format {cfg.get('format')!r}, expected {FORMAT_VERSION}")
+            raise ModelFileError(f"{path / CONFIG_FILE}: a model of format {cfg.get('format')!r}, made by another "
+                                 f"version of the workbench (this one reads format {FORMAT_VERSION}: its features "
+                                 f"differ); retrain it with `workbench train --logs ... --out {path}`")
         if "manifest" in cfg:
             digest = cfg.pop("config_sha256", None)
             if digest != json_digest(cfg):
@@ -231,9 +254,16 @@ class Evaluator:
             config = EvaluatorConfig(latent_dim=int(cfg["latent_dim"]), use_transition=bool(cfg["use_transition"]),
                                      use_action_features=bool(cfg["use_action_features"]),
                                      use_hardware_features=bool(cfg["use_hardware_features"]),
+                                     use_effect_features=bool(cfg.get("use_effect_features", True)),
                                      seed=int(cfg.get("seed", 0)), info=cfg.get("info", {}))
         except (KeyError, TypeError, ValueError) as err:
             raise ModelFileError(f"{path / CONFIG_FILE}: missing or bad field {err}") from err
+        if cfg.get("feature_names") is not None and cfg["feature_names"] != config.feature_names():
+            saved, now = cfg["feature_names"], config.feature_names()
+            diff = sorted(set(saved) ^ set(now))[:6] or ["(the same names in another order)"]
+            raise ModelFileError(f"{path / CONFIG_FILE}: trained on other features than this workbench computes "
+                                 f"({len(saved)} vs {len(now)}; differing: {', '.join(diff)}): scoring with it would "
+                                 f"be silently wrong; retrain it with `workbench train --logs ... --out {path}`")
         encoder = Encoder.load(path / ENCODER_DIR)
         if encoder.dim != config.latent_dim:
             raise ModelFileError(f"{path / ENCODER_DIR}: an encoder of dimension {encoder.dim}, but {CONFIG_FILE} "
@@ -257,11 +287,6 @@ class Evaluator:
             raise ModelFileError(f"{path / CONFIG_FILE}: bad ranker settings ({err})") from err
         ranker.load_booster(path / RANKER_FILE)
         return cls(encoder, transition, ranker, config)
-
-
-def _cores(hw: dict[str, Any] | None) -> int:
-    hw = hw or {}
-    return int(hw.get("physical_cores") or hw.get("logical_cores") or 1)
 
 
 def _jsonable(obj: Any) -> Any:

@@ -1,4 +1,11 @@
-"""Features of scheduling actions (per step, for the transition) and of whole traces and hardware (ranker)."""
+"""Features of scheduling actions (per step, for the transition) and of whole traces and hardware (ranker).
+
+A step's parameters say what the action did (tile factors, annotation values, compute locations) and what it
+acted on (the loop's extent, its depth in its block's nest, which block, its kind: see
+:mod:`workbench.worldmodel.effects`). A trace's features add what post-processing makes of it (the real parallel
+extent, vector lanes, unrolled blocks), where producers are computed, what an rfactor splits off, and the tile
+sizes against the machine's vector width and caches.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,14 @@ from typing import Any
 import numpy as np
 
 from workbench.actions import NON_MUTATING, Action, sampled_values
+from workbench.worldmodel.effects import (
+    EFFECT_FEATURES,
+    Machine,
+    Plan,
+    ProgramInfo,
+    effect_features,
+    make_plan,
+)
 
 # Step tokens: an instruction kind, refined by its annotation key where it has one.
 STEP_TOKENS = (
@@ -24,11 +39,17 @@ STEP_TOKENS = (
     "Annotate:software_pipeline_stage", "Annotate:software_pipeline_order",
 )
 TOKEN_ID = {t: i for i, t in enumerate(STEP_TOKENS)}
-N_PARAMS = 12  # length of a step's parameter vector
+N_ACTION_PARAMS = 12  # what the action did
+N_OPERAND_PARAMS = 4  # what it acted on: log2 extent, depth in the nest, block, kind of the loop
+N_PARAMS = N_ACTION_PARAMS + N_OPERAND_PARAMS  # length of a step's parameter vector
 
 
-def _log2(x: Any) -> float:
+def log2_or_zero(x: Any) -> float:
+    """log2 of a positive number, 0 for anything else."""
     return math.log2(x) if isinstance(x, int | float) and x > 0 else 0.0
+
+
+_log2 = log2_or_zero
 
 
 def step_token(action: Action) -> int:
@@ -58,7 +79,7 @@ def step_params(action: Action, values: dict[str, Any], position: float) -> tupl
 @functools.lru_cache(maxsize=65536)
 def _params(key: tuple) -> tuple[float, ...]:
     kind, resolved, n_inputs, n_outputs, position = key
-    p = [0.0] * N_PARAMS
+    p = [0.0] * N_ACTION_PARAMS
     numbers = [x for x in resolved if isinstance(x, int) and not isinstance(x, bool)]
     if kind == "Split":
         factors = [x if isinstance(x, int) else 1 for x in resolved[1:]]
@@ -93,18 +114,24 @@ def schedule_phase(actions: Sequence[Action]) -> Sequence[Action]:
     return out
 
 
-def steps(actions: Sequence[Action], *, design: list[Action] | None = None, values: dict[str, Any] | None = None
-          ) -> tuple[list[int], list[tuple[float, ...]], list[int]]:
+_NO_OPERAND = (0.0,) * N_OPERAND_PARAMS
+
+
+def steps(actions: Sequence[Action], *, design: list[Action] | None = None, values: dict[str, Any] | None = None,
+          operands: dict[int, tuple[float, ...]] | None = None) -> tuple[list[int], list[tuple[float, ...]], list[int]]:
     """(tokens, parameter vectors, action indices) of the program-changing design actions of a trace.
 
     Lookups and sampling leave the program unchanged, so the rollout skips them; their sampled values reach
     the steps that use them (a Split's factors, an annotation's unroll depth, a compute location).
+    ``operands``: what each action acted on, by action index (``LoopNests.operands``; zeros without it).
     """
     actions = schedule_phase(actions) if design is None else design
     values = sampled_values(actions) if values is None else values
+    operands = operands or {}
     muts = [a for a in actions if a.kind not in NON_MUTATING]
     n = max(len(muts), 1)
-    return ([step_token(a) for a in muts], [step_params(a, values, i / n) for i, a in enumerate(muts)],
+    return ([step_token(a) for a in muts],
+            [step_params(a, values, i / n) + operands.get(a.index, _NO_OPERAND) for i, a in enumerate(muts)],
             [a.index for a in muts])
 
 
@@ -117,15 +144,19 @@ TRACE_FEATURES = (
     "parallel_extent", "register_tile", "inner_spatial", "last_inner", "reduce_inner",
     "unroll", "max_parallel_ann", "max_vectorize_ann", "n_tiles4", "n_tiles2",
     "log_flops", "flops_per_parallel", "cores_use",
+    *EFFECT_FEATURES,
 )
+BASE_TRACE_FEATURES = TRACE_FEATURES[: len(TRACE_FEATURES) - len(EFFECT_FEATURES)]  # without the effects
 
 
 _UNROLL_KEYS = frozenset({"meta_schedule.unroll_explicit", "meta_schedule.unroll_implicit"})
 
 
 def trace_features(actions: Sequence[Action], *, flops: float = 0.0, cores: int = 1,
-                   design: Sequence[Action] | None = None, values: dict[str, Any] | None = None) -> np.ndarray:
-    """A fixed-length summary of a trace's design decisions (tiling levels, parallel extent, unroll...)."""
+                   design: Sequence[Action] | None = None, values: dict[str, Any] | None = None,
+                   effects: Sequence[float] | None = None) -> np.ndarray:
+    """A fixed-length summary of a trace's design decisions (tiling levels, parallel extent, unroll...) and
+    their ``effects`` (:data:`EFFECT_FEATURES`, NaN when not given: see :func:`candidate_features`)."""
     actions = schedule_phase(actions) if design is None else design
     values = sampled_values(actions) if values is None else values
     counts: dict[str, int] = {}
@@ -166,17 +197,59 @@ def trace_features(actions: Sequence[Action], *, flops: float = 0.0, cores: int 
         counts.get("ComputeInline", 0) + counts.get("ReverseComputeInline", 0), counts.get("RFactor", 0),
         *s, *r, par, s[2] + s[3], s[3], last_inner, r[1], unroll, max_par, max_vec, n4, n2,
         log_flops, log_flops - par if par else log_flops, min(par, _log2(max(cores, 1))),
+        *(effects if effects is not None else _NO_EFFECTS),
     ]
     return np.asarray(f, dtype=np.float32)
 
 
-def candidate_features(actions: Sequence[Action], *, flops: float = 0.0, cores: int = 1
+_NO_EFFECTS = (math.nan,) * len(EFFECT_FEATURES)
+
+
+def candidate_features(actions: Sequence[Action], *, flops: float = 0.0, cores: int = 1,
+                       info: ProgramInfo | None = None, machine: Machine | None = None
                        ) -> tuple[list[int], list[tuple[float, ...]], list[int], np.ndarray]:
-    """``steps`` and ``trace_features`` of one trace in one pass."""
+    """``steps`` and ``trace_features`` of one trace in one pass; with the initial program's ``info``
+    (:func:`workbench.worldmodel.effects.program_info`) the steps know their operands and the features the
+    actions' effects, measured against ``machine`` (default: ``cores`` cores, 4 vector lanes)."""
     design = schedule_phase(actions)
     values = sampled_values(design)
-    tokens, params, indices = steps(design, design=design, values=values)
-    return tokens, params, indices, trace_features(design, flops=flops, cores=cores, design=design, values=values)
+    plan = effects = operands = None
+    if info is not None:
+        tiles, cats, flat = [], [], []
+        for a in design:
+            if a.kind == "SamplePerfectTile" and isinstance(a.decision, list):
+                tiles.append(a.decision)
+                flat.extend(a.decision)
+            elif a.kind == "SampleCategorical":
+                cats.append(values.get(a.outputs[0]) if a.outputs else None)
+        plan = plan_of(info, design, values)
+        evaluated = plan.evaluate(flat)
+        unroll = plan.caps.get("unroll")
+        if isinstance(unroll, tuple):
+            unroll = cats[unroll[1]] if unroll[1] < len(cats) else None
+        effects = effect_features(plan, tiles, float(unroll) if isinstance(unroll, int | float) else 0.0,
+                                  machine or Machine(cores=cores), evaluated)
+        operands = {index: (log_ext if log_ext == log_ext else 0.0, *rest[1:])
+                    for (index, rest), log_ext in zip(plan.operands.items(), evaluated[1], strict=True)}
+    tokens, params, indices = steps(design, design=design, values=values, operands=operands)
+    return tokens, params, indices, trace_features(design, flops=flops, cores=cores, design=design, values=values,
+                                                   effects=effects)
+
+
+_PLANS: dict[tuple, Plan] = {}
+MAX_PLANS = 20000  # sketches x compute locations kept before the cache starts afresh
+
+
+def plan_of(info: ProgramInfo, design: Sequence[Action], values: dict[str, Any]) -> Plan:
+    """The loop-nest plan of a candidate's sketch and compute locations (built once, then shared)."""
+    key = (id(info), tuple((a.kind, a.inputs) for a in design if a.decision is None),
+           tuple(a.decision for a in design if a.kind == "SampleComputeLocation"))
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) >= MAX_PLANS:
+            _PLANS.clear()
+        plan = _PLANS[key] = make_plan(info, design, values)
+    return plan
 
 
 # ---- hardware ------------------------------------------------------------------------------------------

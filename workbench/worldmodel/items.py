@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from workbench._tvm import import_tvm
 from workbench.actions import Action, Candidate, actions_from_json, actions_from_trace
 from workbench.hardware import hardware_descriptor
-from workbench.logs import WorkDir
+from workbench.logs import RECORD_FILE, WorkDir
 from workbench.subgraphs import structural_hash
 from workbench.traces import plain_value
 from workbench.worldmodel.files import ModelFileError
@@ -72,6 +73,13 @@ def items_from_logs(df: Any) -> list[Item]:
             if key[1] not in entries:
                 raise ModelFileError(f"{row.logdir}: record refers to workload {key[1]}, which is missing")
             mods[key] = entries[key[1]].module()
+        if not isinstance(row.hardware, dict) or not row.hardware.get("id"):
+            record = getattr(row, "record", None)
+            where = f"{Path(row.logdir) / RECORD_FILE}:{record + 1}" if record is not None else str(row.logdir)
+            raise ModelFileError(f"{where}: the record has no hardware descriptor (its machine is unknown, so its "
+                                 f"latency cannot be ranked or scored): a work dir written by plain TVM lacks "
+                                 f"workbench_measurements.json; import it with `workbench import-runs` on the "
+                                 f"machine that measured it, or drop the record")
         actions = row.actions if getattr(row, "actions", None) is not None else actions_from_json(row.trace)
         target = row.target if isinstance(row.target, dict) else {}
         out.append(Item(mods[key], actions, flops=float(row.flops or 0.0), hardware=row.hardware,
@@ -123,24 +131,31 @@ class TraceReader:
     """Design actions of many traces of the subgraphs it is given, read fast (caches live in the instance).
 
     Candidates of one design space share their instruction structure per sketch; only the decisions differ.
-    The first trace of each structure (keyed by its instruction kinds) is decoded in full; later ones reuse the
-    decoded operands and read only their decisions. A fast path recognizes a known structure from the trace's
-    length and its decisions alone: each decision's instruction must sit exactly where the structure has it,
-    and the kinds at a few other positions (the post-processing marker among them) must match; anything else
-    takes the full path.
+    A structure is the instruction kinds *and* how the instructions that place blocks are wired: two sketches
+    of a tiled convolution differ only in the tile loop their cache block is computed at, which decides the
+    program. The first trace of each structure is decoded in full; later ones reuse the decoded operands and
+    read only their decisions. A fast path recognizes a known structure from the trace's length and its
+    decisions: each decision's instruction must sit exactly where the structure has it, the kinds at a few other
+    positions (the post-processing marker among them) must match, and each placing instruction's loop or block
+    operand must be the output of the same instruction as in the structure; anything else takes the full path.
     """
 
     PROBES = 8  # non-decision positions whose kinds the fast path checks
     MAX_TEMPLATES = 10000  # structures kept before the caches start afresh
+    # Instructions whose operands (which loop, which block) differ between sketches of the same kinds.
+    WIRED = frozenset({"ComputeAt", "ReverseComputeAt", "RFactor", "CacheRead", "CacheWrite", "ComputeInline",
+                       "ReverseComputeInline", "Fuse", "Reorder"})
 
     def __init__(self) -> None:
         self._templates: dict[tuple, list[Action]] = {}
-        self._fast: dict[tuple, tuple[list[Action], tuple[int, ...], tuple[tuple[int, str], ...]]] = {}
+        # fast key -> the structures sharing it: (template, decision positions, kind probes, wiring checks)
+        self._fast: dict[tuple, list[tuple[list[Action], tuple[int, ...], tuple[tuple[int, str], ...],
+                                           tuple[tuple[int, int, int, int], ...]]]] = {}
         self._kind_names: dict[int, str] = {}
 
     def known_structures(self) -> int:
         """How many trace structures (sketches of the subgraphs seen) the fast path knows."""
-        return len(self._fast)
+        return sum(len(v) for v in self._fast.values())
 
     def _kind(self, inst: Any) -> str:
         kind_obj = inst.kind
@@ -154,35 +169,34 @@ class TraceReader:
         insts = trace.insts
         decisions = list(trace.decisions.items())
         fast_key = (workload, len(insts), tuple(self._kind(inst) for inst, _ in decisions))
-        fast = self._fast.get(fast_key)
-        if fast is not None:
-            template, positions, probes = fast
+        for template, positions, probes, wiring in self._fast.get(fast_key, ()):
             if (all(insts[p].__chandle__() == inst.__chandle__()
                     for p, (inst, _) in zip(positions, decisions, strict=True))
-                    and all(self._kind(insts[p]) == k for p, k in probes)):
+                    and all(self._kind(insts[p]) == k for p, k in probes)
+                    and all(insts[p].inputs[k].__chandle__() == insts[q].outputs[o].__chandle__()
+                            for p, k, q, o in wiring)):
                 return self._with_decisions(template, zip(positions, (v for _, v in decisions), strict=True))
         return self._read_full(trace, workload, fast_key, decisions)
 
     def _read_full(self, trace: Any, workload: int, fast_key: tuple, decisions: list[tuple[Any, Any]]
                    ) -> list[Action]:
-        kinds, handles = [], {}
-        for index, inst in enumerate(trace.insts):
-            kind = self._kind(inst)
-            if kind == "EnterPostproc":
-                break
-            kinds.append(kind)
-            handles[inst.__chandle__()] = index
-        key = (workload, tuple(kinds))
-        template = self._templates.get(key)
+        actions = actions_from_trace(trace, design_only=True)
+        producer = {name: (a.index, slot) for a in actions for slot, name in enumerate(a.outputs)}
+        wiring = tuple((a.index, k, *producer[x]) for a in actions if a.kind in self.WIRED
+                       for k, x in enumerate(a.inputs) if isinstance(x, str) and x in producer)
+        kinds = tuple(a.kind for a in actions)
+        key = (workload, kinds, tuple(w[1:] for w in wiring), tuple(w[0] for w in wiring))
         if len(self._templates) > self.MAX_TEMPLATES:
             self._templates.clear()
             self._fast.clear()
+        template = self._templates.get(key)
         if template is None:
-            template = self._templates[key] = actions_from_trace(trace, design_only=True, lean=True)
-            actions = template
-        else:
+            template = self._templates[key] = actions
+        else:  # a known structure: its operands, this trace's decisions
+            handles = {inst.__chandle__(): i for i, inst in enumerate(trace.insts[:len(kinds)])}
             actions = self._with_decisions(
                 template, ((handles[i.__chandle__()], v) for i, v in decisions if i.__chandle__() in handles))
+        handles = {inst.__chandle__(): i for i, inst in enumerate(trace.insts[:len(kinds)])}
         positions = tuple(handles.get(inst.__chandle__(), -1) for inst, _ in decisions)
         others = [i for i in range(len(kinds)) if i not in set(positions)]
         step = max(1, len(others) // self.PROBES)
@@ -192,7 +206,9 @@ class TraceReader:
         # Decisions of post-processing instructions (position -1) are not design decisions: the fast path
         # must see them at the same place too, so they are probed by identity like the others.
         if -1 not in positions:
-            self._fast[fast_key] = (template, positions, tuple(probes))
+            known = self._fast.setdefault(fast_key, [])
+            if not any(t is template for t, *_ in known):
+                known.append((template, positions, tuple(probes), wiring))
         return actions
 
     @staticmethod

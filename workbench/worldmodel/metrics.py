@@ -68,16 +68,33 @@ def top_k_score(scores: Any, latencies: Any, k: int) -> float:
     return float(lat.min() / lat[picks].min())
 
 
+def ranking_groups(df: Any) -> np.ndarray:
+    """The ranking group of each row of a ``load_logs`` DataFrame: its subgraph on the machine that measured it.
+
+    Latencies of one program on two machines are not comparable, so every ranking objective and metric ranks
+    within a (subgraph, machine) pair. Labels read ``name@hardware-id`` (just ``name`` without a hardware id).
+    """
+    machines = df["machine"] if "machine" in df else [
+        h.get("id") if isinstance(h, dict) else None for h in (df["hardware"] if "hardware" in df
+                                                              else [None] * len(df))]
+    return np.array([f"{s}@{m}" if m else str(s) for s, m in zip(df["subgraph"], machines, strict=True)],
+                    dtype=object)
+
+
+RANKING_KEYS = ["subgraph", "machine"]  # group_col for per-(subgraph, machine) metrics of load_logs frames
+
+
 def group_metrics(df: Any, score_col: str, latency_col: str = "latency", group_col: Any = "subgraph") -> Any:
     """Per-group metrics: n (rows with a latency and a score), pairwise, kendall, top1, top5.
 
     Groups with fewer than 2 distinct latencies only report n (the other columns are NaN).
-    ``group_col`` may be a column name or a list of them (e.g. ``["logdir", "subgraph"]``).
+    ``group_col`` may be a column name or a list of them (e.g. :data:`RANKING_KEYS`); with a list the result
+    has a MultiIndex of those columns. Missing values in the key columns form a group of their own.
     """
     import pandas as pd
 
     rows = []
-    for key, g in df.groupby(group_col, sort=True):
+    for key, g in df.groupby(group_col, sort=True, dropna=False):
         s, lat = _clean(g[score_col].to_numpy(dtype=np.float64), g[latency_col].to_numpy(dtype=np.float64))
         row: dict[str, Any] = {"group": key, "n": len(s), "pairwise": math.nan, "kendall": math.nan,
                                "top1": math.nan, "top5": math.nan}
@@ -87,8 +104,10 @@ def group_metrics(df: Any, score_col: str, latency_col: str = "latency", group_c
         rows.append(row)
     out = pd.DataFrame(rows, columns=["group", "n", "pairwise", "kendall", "top1", "top5"])
     if isinstance(group_col, str):
-        out = out.rename(columns={"group": group_col})
-    return out.set_index(out.columns[0])
+        return out.rename(columns={"group": group_col}).set_index(group_col)
+    index = pd.MultiIndex.from_tuples(out.pop("group").tolist(), names=list(group_col)) if len(out) else \
+        pd.MultiIndex.from_arrays([[] for _ in group_col], names=list(group_col))
+    return out.set_index(index)
 
 
 def summarize(per_group: Any) -> dict[str, float]:

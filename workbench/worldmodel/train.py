@@ -17,9 +17,12 @@ from workbench.actions import Action
 from workbench.worldmodel import encoders
 from workbench.worldmodel import features as feats
 from workbench.worldmodel.config import EvaluatorConfig, TrainConfig
+from workbench.worldmodel.decisions import batch_features
+from workbench.worldmodel.effects import Machine, program_info
 from workbench.worldmodel.encoders import Encoder
 from workbench.worldmodel.evaluator import Evaluator
 from workbench.worldmodel.items import Item, items_from_logs, replay_states
+from workbench.worldmodel.metrics import ranking_groups
 from workbench.worldmodel.ranker import Ranker
 from workbench.worldmodel.text import program_text
 from workbench.worldmodel.transition import Measured, Rollouts, TransitionModel, fit_transition
@@ -66,16 +69,17 @@ def rollouts_for(encoder: Encoder, initial: dict[str, str], trajs: Sequence[Traj
     for tr in trajs:
         targets.append(z_all[pos:pos + len(tr.texts)])
         pos += len(tr.texts)
-    steps = [feats.steps(tr.actions) for tr in trajs]
-    return Rollouts.pack(np.stack([z_init[tr.group] for tr in trajs]), [s[0] for s in steps], [s[1] for s in steps],
-                         targets)
+    infos = {id(tr.mod): program_info(tr.mod) for tr in trajs}
+    tokens, params, _, _ = batch_features([tr.actions for tr in trajs], infos=[infos[id(tr.mod)] for tr in trajs],
+                                          machines=[Machine()] * len(trajs), flops=[0.0] * len(trajs))
+    return Rollouts.pack(np.stack([z_init[tr.group] for tr in trajs]), tokens, params, targets)
 
 
 def measured_for(encoder: Encoder, ok: Any, items: Sequence[Item]) -> Measured:
     """Rollout inputs, log latencies and groups of measured records (``ok``: successful rows only)."""
     probe = Evaluator(encoder, None, None, EvaluatorConfig(latent_dim=encoder.dim))
     batch, _, _ = probe.rollout_inputs(items)
-    return Measured(batch, np.log(ok["latency"].to_numpy(dtype=np.float64)), ok["subgraph"].to_numpy())
+    return Measured(batch, np.log(ok["latency"].to_numpy(dtype=np.float64)), ranking_groups(ok))
 
 
 def fit_world(df: Any, config: TrainConfig, *, progress: bool = True, log: Callable[[str], None] = print,
@@ -157,11 +161,12 @@ def _encoder_fit_kwargs(config: TrainConfig) -> dict[str, Any]:
 
 def fit_ranker(encoder: Encoder, transition: TransitionModel | None, df: Any, config: TrainConfig,
                *, items: list[Item] | None = None, latents: np.ndarray | None = None) -> Evaluator:
-    """Train the ranker on the measured records of ``df`` (ranking groups: subgraphs)."""
+    """Train the ranker on the measured records of ``df`` (ranking groups: each subgraph on each machine)."""
     dim = encoder.dim
     ev_config = EvaluatorConfig(latent_dim=dim, use_transition=config.use_transition,
                                 use_action_features=config.use_action_features,
-                                use_hardware_features=config.use_hardware_features, seed=config.seed)
+                                use_hardware_features=config.use_hardware_features,
+                                use_effect_features=config.use_effect_features, seed=config.seed)
     ranker = Ranker(rounds=config.ranker_rounds, max_depth=config.ranker_max_depth, eta=config.ranker_eta,
                     subsample=config.ranker_subsample, colsample=config.ranker_colsample,
                     min_child_weight=config.ranker_min_child_weight, threads=config.ranker_threads,
@@ -169,7 +174,7 @@ def fit_ranker(encoder: Encoder, transition: TransitionModel | None, df: Any, co
     ev = Evaluator(encoder, transition, ranker, ev_config)
     items = items if items is not None else items_from_logs(df)
     x = ev.feature_matrix(items, latents)
-    ranker.fit(x, df["latency"].to_numpy(dtype=np.float64), df["subgraph"].to_numpy())
+    ranker.fit(x, df["latency"].to_numpy(dtype=np.float64), ranking_groups(df))
     return ev
 
 

@@ -1,0 +1,39 @@
+"""Features of many candidates per sketch (compiled plans) against the reference, candidate by candidate."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workbench.testing import sample_records
+from workbench.worldmodel.decisions import batch_features, read_decisions
+from workbench.worldmodel.effects import Machine, program_info
+from workbench.worldmodel.features import N_PARAMS, candidate_features, schedule_phase
+from workbench.worldmodel.items import items_from_logs
+
+
+def test_compiled_plans_give_the_reference_features():
+    records = sample_records(("matmul_128", "softmax_256x256", "norm_256x256", "conv2d_14x14x128_3x3",
+                              "bert_base/layer_norm"), per_subgraph=30)
+    items = items_from_logs(records)
+    machine = Machine(cores=2, lanes=16)
+    infos = [program_info(it.mod) for it in items]
+    tokens, params, indices, trace = batch_features([it.actions for it in items], infos=infos,
+                                                    machines=[machine] * len(items), flops=[it.flops for it in items])
+    for i, it in enumerate(items):
+        ref = candidate_features(it.actions, flops=it.flops, cores=2, info=infos[i], machine=machine)
+        assert tokens[i] == ref[0] and indices[i] == ref[2]
+        np.testing.assert_allclose(params[i], np.asarray(ref[1]).reshape(-1, N_PARAMS), atol=1e-4)
+        np.testing.assert_allclose(trace[i], ref[3], atol=1e-4, equal_nan=True)
+    # Operands are read: most candidates have steps that say which loop they act on (a sketch that only inlines
+    # or computes at the root has none).
+    with_operands = [np.abs(p[:, -4:]).sum() > 0 for p in params if len(p)]
+    assert sum(with_operands) >= 0.8 * len(with_operands)
+
+
+def test_decisions_of_a_candidate():
+    records = sample_records(("softmax_256x256",), per_subgraph=3)
+    design = schedule_phase(records["actions"].iloc[0])
+    structure, decisions = read_decisions(design)
+    assert len(structure) == len(design)
+    assert len(decisions.locations) == sum(a.kind == "SampleComputeLocation" for a in design)
+    assert decisions.flat == [t for a in design if a.kind == "SamplePerfectTile" for t in a.decision]
