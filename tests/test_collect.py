@@ -50,3 +50,28 @@ def test_killed_collection_resumes_without_losing_or_repeating(tmp_path):
 
     again = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert "new     0" in again.stdout and len(load_logs(out)) == 12
+
+
+@pytest.mark.slow
+def test_a_second_machine_measures_its_own_records_beside_the_first_s(tmp_path):
+    """Another machine's records in the work dir neither count toward this machine's trials nor keep it from
+    measuring the same programs: each machine's records are its own (resumable across sessions)."""
+    import json
+
+    from workbench.hardware import hardware_descriptor
+    from workbench.integrity import HARDWARE_FILE, MEASURE_FILE
+    from workbench.testing import sample_work_dir
+
+    out = sample_work_dir(tmp_path / "logs", ("matmul_128",), records=6)
+    for name, key in ((MEASURE_FILE, "hardware"), (HARDWARE_FILE, "id")):  # as if another machine measured them
+        lines = [json.loads(line) for line in (out / name).read_text().splitlines()]
+        (out / name).write_text("".join(json.dumps(o | {key: "another-machine"}) + "\n" for o in lines))
+    args = [*CLI, "collect", "--subgraph", "matmul_128", "--trials", "6", "--batch", "6", "--out", str(out),
+            "--quiet", "--min-repeat-ms", "2"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    df = load_logs(out)
+    here = hardware_descriptor()["id"]
+    assert (df["machine"] == "another-machine").sum() == 6 and (df["machine"] == here).sum() == 6
+    again = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert "new     0" in again.stdout and len(load_logs(out)) == 12

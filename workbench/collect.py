@@ -39,8 +39,10 @@ def collect(subgraphs: Sequence[str | Subgraph], *, out: str | Path, target: Any
             split: bool = False, progress: bool = True) -> list[CollectSummary]:
     """Measure ``trials`` random candidates of each subgraph into the work dir ``out``.
 
-    Resumes where it stopped: records already in ``out`` count towards ``trials`` and are never
-    measured again. Every record is appended as soon as it is measured, failures included.
+    Resumes where it stopped: records this machine (the measurer's hardware id) already measured in ``out``
+    count towards ``trials`` and are never measured again; records of other machines in the same work dir do
+    not count (a second machine measures its own ``trials``). Every record is appended as soon as it is
+    measured, failures included.
     With ``split``, each subgraph gets its own work dir ``out/<name>`` (``/`` in names becomes ``__``).
     """
     own_measurer = measurer is None
@@ -72,8 +74,10 @@ def _collect(subgraphs: Sequence[str | Subgraph], *, out: str | Path, trials: in
                 for problem in wd.repair():
                     warnings.warn(f"moved out of the work dir: {problem}", stacklevel=3)
                 wd.add_hardware(measurer.hardware)
+                mine = measurer.hardware["id"]
                 for row in wd.records(errors="warn"):
-                    done.setdefault((str(path), row["workload"]), set()).add(row["trace_key"])
+                    if row.get("hardware") in (None, mine):  # a record without a machine counts as ours
+                        done.setdefault((str(path), row["workload"]), set()).add(row["trace_key"])
             wd = workdirs[str(path)]
             plan.append((sub, wd, (str(path), wd.workload_index(sub))))
         total = sum(max(0, trials - len(done.get(key, ()))) for _, _, key in plan)

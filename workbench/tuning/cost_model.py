@@ -69,9 +69,9 @@ class WorldModelCostModel(PyCostModel):
         start = time.perf_counter()
         scores = np.zeros(0)
         if candidates:
-            x = self.evaluator.feature_matrix(self._items(context, candidates))
-            prior = self.evaluator.ranker.predict(x)
-            scores = self.blend.scores(x, prior)
+            items = self._items(context, candidates)
+            x = self.evaluator.feature_matrix(items)
+            scores = self.blend.scores(x, self.evaluator.ranker.predict(x), items[0].group)
         self.stats["predict_calls"] += 1
         self.stats["predicted"] += len(candidates)
         self.stats["predict_seconds"] += time.perf_counter() - start

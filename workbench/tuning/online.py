@@ -55,7 +55,7 @@ class OnlineBlend:
         self.model: Any = None
         self.pairs = {"prior": [0, 0], "online": [0, 0]}
         self.batches = 0
-        self._stats: dict[str, tuple[float, float]] = {}  # per model: (mean, std) for this round's scores
+        self._stats: dict[tuple[str, str], tuple[float, float]] = {}  # (model, task): (mean, std) this round
 
     # ---- weights --------------------------------------------------------------------------------------
     def skill(self, name: str) -> float | None:
@@ -72,27 +72,28 @@ class OnlineBlend:
         return w_prior, w_online
 
     # ---- scoring --------------------------------------------------------------------------------------
-    def _z(self, name: str, scores: np.ndarray) -> np.ndarray:
-        """Scores standardized by the first batch this model scored in the current round, so the scores of
-        every population of a round (which the search compares with each other) share one scale."""
-        stats = self._stats.get(name)
+    def _z(self, name: str, task: str, scores: np.ndarray) -> np.ndarray:
+        """Scores standardized by the first population this model scored for ``task`` in the current round, so
+        the scores of every population of a round (which the search compares with each other) share a scale."""
+        stats = self._stats.get((name, task))
         if stats is None:
             std = float(np.std(scores)) if len(scores) > 1 else 1.0
-            stats = self._stats[name] = (float(np.mean(scores)) if len(scores) else 0.0, std if std > 1e-12 else 1.0)
+            stats = (float(np.mean(scores)) if len(scores) else 0.0, std if std > 1e-12 else 1.0)
+            self._stats[(name, task)] = stats
         return (scores - stats[0]) / stats[1]
 
-    def blended(self, x: np.ndarray, prior: np.ndarray) -> np.ndarray:
-        """The skill-weighted standardized score of each candidate (higher: predicted faster)."""
+    def blended(self, x: np.ndarray, prior: np.ndarray, task: str = "") -> np.ndarray:
+        """The skill-weighted standardized score of each candidate of ``task`` (higher: predicted faster)."""
         prior = np.asarray(prior, dtype=np.float64)
         w_prior, w_online = self.weights()
-        out = w_prior * self._z("prior", prior)
+        out = w_prior * self._z("prior", task, prior)
         if w_online > 0:
-            out = out + w_online * self._z("online", self.online_scores(x))
+            out = out + w_online * self._z("online", task, self.online_scores(x))
         return out / (w_prior + w_online)
 
-    def scores(self, x: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    def scores(self, x: np.ndarray, prior: np.ndarray, task: str = "") -> np.ndarray:
         """What the search gets: positive, monotone in :meth:`blended` (its parents are drawn in proportion)."""
-        return np.exp(np.clip(self.sharpness * self.blended(x, prior), -30.0, 30.0))
+        return np.exp(np.clip(self.sharpness * self.blended(x, prior, task), -30.0, 30.0))
 
     def online_scores(self, x: np.ndarray) -> np.ndarray:
         import xgboost as xgb
@@ -110,7 +111,7 @@ class OnlineBlend:
         latency = np.asarray(latency, dtype=np.float64)
         groups = np.asarray([str(g) for g in groups])
         w_prior, w_online = self.weights()
-        blended = self.blended(x, prior)
+        blended = self.blended(x, prior, str(groups[0]) if len(groups) else "")
         online = self.online_scores(x) if self.model is not None else None
         record: dict[str, Any] = {"batch": self.batches, "n": len(latency), "weights": [w_prior, w_online],
                                   "latency": latency.tolist(), "prior": np.asarray(prior, float).tolist(),
