@@ -12,6 +12,8 @@ Arms, interleaved (every subgraph and seed runs each arm before the next starts,
 - ``xgb``: MetaSchedule's default (``XGBModel``, which ranks at random below 100 measured records);
 - ``xgb_pretrained``: MetaSchedule's ``XGBModel`` trained on the same sample logs as the world model, warm-up 0;
 - ``world``: the world model (the shipped one, or ``--world-model``), blended online with the run's own model;
+- ``world_plan``: the same model with the search that plans in its space (``strategy="plan"``): decision vectors
+  proposed and scored in latent space, only the best few built;
 - ``world_xhw`` (with ``--cross-hardware``): a world model trained without any record of this machine;
 - ``xgb640`` (with ``--long-trials``): MetaSchedule's default at ``--long-trials`` trials (64 per round), seed 0.
 
@@ -66,7 +68,8 @@ def _run(sub: str, arm: str, seed: int, trials: int, per_iter: int, ctx: dict[st
     work_dir = ctx["root"] / f"{sub.replace('/', '__')}-{arm}-t{trials}-s{seed}"
     cost_model, evaluator = _cost_model(arm, ctx)
     run = TuningRun(sub, trials=trials, trials_per_iter=per_iter, cost_model=cost_model, work_dir=work_dir,
-                    seed=seed, evaluator=evaluator, confirm=0)
+                    seed=seed, evaluator=evaluator, confirm=0,
+                    strategy="plan" if arm == "world_plan" else "evolutionary")
     before = run.measured
     start = time.perf_counter()
     run.run(progress=False)
@@ -126,13 +129,14 @@ def _geomean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else math.nan
 
 
-def _speedups(runs: list[dict], arm: str, subgraphs: list[str], seeds: list[int]) -> dict[str, float]:
-    """Per subgraph: geomean over seeds of (arm latency / world latency), for seeds both ran."""
+def _speedups(runs: list[dict], arm: str, subgraphs: list[str], seeds: list[int], ref: str = "world"
+              ) -> dict[str, float]:
+    """Per subgraph: geomean over seeds of (arm latency / ``ref`` latency), for seeds both ran."""
     by = {(r["subgraph"], r["arm"], r["seed"]): r["best_ms"] for r in runs}
     out = {}
     for sub in subgraphs:
-        ratios = [by[(sub, arm, s)] / by[(sub, "world", s)] for s in seeds
-                  if (sub, arm, s) in by and (sub, "world", s) in by]
+        ratios = [by[(sub, arm, s)] / by[(sub, ref, s)] for s in seeds
+                  if (sub, arm, s) in by and (sub, ref, s) in by]
         if ratios:
             out[sub] = _geomean(ratios)
     return out
@@ -151,7 +155,7 @@ def _bootstrap(per_subgraph: dict[str, float], n: int = 10000, seed: int = 0) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subgraphs", nargs="+", default=TEST_SPLIT)
-    parser.add_argument("--arms", nargs="+", default=ARMS, choices=[*ARMS, "world_xhw"])
+    parser.add_argument("--arms", nargs="+", default=ARMS, choices=[*ARMS, "world_xhw", "world_plan"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--trials", type=int, default=64)
     parser.add_argument("--trials-per-iter", type=int, default=16)
@@ -249,13 +253,17 @@ def _summary(runs: list[dict], args: argparse.Namespace) -> dict[str, Any]:
     scored = {arm: statistics.mean(x) for arm in {r["arm"] for r in runs}
               if (x := [r["candidates_scored"] for r in runs if r["arm"] == arm and r["candidates_scored"]])}
     spread = [abs(r["half_ratio"] - 1.0) for r in runs if math.isfinite(r.get("half_ratio", math.nan))]
+    plan = {}
+    if "world_plan" in args.arms:
+        plan = {a: _geomean(list(_speedups(runs, a, args.subgraphs, args.seeds, ref="world_plan").values()))
+                for a in args.arms if a != "world_plan"}
     return {
         "subgraphs": args.subgraphs, "seeds": args.seeds, "trials": args.trials,
         "geomean_speedup": {a: _geomean(list(v.values())) for a, v in speed.items()},
         "ci95": {a: _bootstrap(v) for a, v in speed.items()},
         "per_subgraph": speed,
         "world64_over_xgb640": _geomean([world0[s] / long[s] for s in long if s in world0]) if long else None,
-        "search_seconds": search, "candidates_scored": scored,
+        "search_seconds": search, "candidates_scored": scored, "plan_geomean_speedup": plan,
         "remeasure_spread": {"median": statistics.median(spread) if spread else None,
                              "max": max(spread) if spread else None},
     }

@@ -255,8 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=_positive, default=64,
                    help="trial budget (per subgraph; in total for --model); measured records in --work-dir count")
     p.add_argument("--cost-model", default="world", choices=["world", "xgb", "random"])
-    p.add_argument("--strategy", default="evolutionary", choices=["evolutionary"],
-                   help="search strategy (MetaSchedule's evolutionary search)")
+    p.add_argument("--strategy", default="evolutionary", choices=["evolutionary", "plan"],
+                   help="evolutionary: MetaSchedule's search (any cost model); plan: candidates proposed and scored "
+                        "as decisions by the world model, only the best few built (cost model world)")
     p.add_argument("--evaluator", help="world-model directory (default: the shipped model)")
     p.add_argument("--explore", type=float, default=None,
                    help="share of each batch drawn at random from the search's population (default: 0.125 with "

@@ -56,13 +56,18 @@ class WorldModelCostModel(PyCostModel):
         self.stats = {"predict_calls": 0, "predicted": 0, "predict_seconds": 0.0, "update_calls": 0,
                       "updated": 0, "update_seconds": 0.0}
 
-    def _items(self, context: Any, candidates: list[Any]) -> list[Any]:
-        mod = context.mod
+    def flops_of(self, mod: Any) -> float:
+        """The FLOPs of a task (estimated once)."""
         key = structural_hash(mod)
         if key not in self._flops:
             self._flops[key] = estimate_flops(mod)
+        return self._flops[key]
+
+    def _items(self, context: Any, candidates: list[Any]) -> list[Any]:
+        mod = context.mod
         return self.evaluator.items_from_schedules(
-            mod, [c.sch for c in candidates], group=str(context.task_name or key), flops=self._flops[key],
+            mod, [c.sch for c in candidates], group=str(context.task_name or structural_hash(mod)),
+            flops=self.flops_of(mod),
             hardware=self.hardware, target_kind=str(context.target.kind.name))
 
     def predict(self, context: Any, candidates: list[Any]) -> np.ndarray:

@@ -52,7 +52,7 @@ from workbench.tuning.results import (
     confirm_best,
     needs_confirmation,
 )
-from workbench.tuning.search import search_strategy, task_scheduler
+from workbench.tuning.search import STRATEGIES, search_strategy, task_scheduler
 from workbench.tuning.state import RunConfig, RunFile, RunState, TuningError
 
 import_tvm()
@@ -120,6 +120,10 @@ class TuningRun:
         self.trials_per_iter = trials_per_iter
         self.runner_spec = str(runner)
         self.strategy = strategy
+        if strategy not in STRATEGIES:
+            raise TuningError(f"unknown search strategy {strategy!r}: choose from {', '.join(STRATEGIES)}")
+        if strategy == "plan" and cost_model != "world":
+            raise TuningError("the plan strategy searches with the world model: use cost_model='world'")
         if explore is not None and not 0.0 <= explore <= 1.0:
             raise TuningError(f"explore must be a share between 0 and 1, got {explore!r}")
         self.explore = (WORLD_EXPLORE if cost_model == "world" else None) if explore is None else explore
@@ -333,7 +337,8 @@ class TuningRun:
         contexts = [ms.TuneContext(mod=s.mod, target=self.target, space_generator="post-order-apply",
                                    search_strategy=search_strategy(self.strategy, seen=self.state.seen[s.name],
                                                                    budget=self.state.budget,
-                                                                   explore=self.explore),
+                                                                   explore=self.explore, seed=rand + i,
+                                                                   cost_model=self.cost_model),
                                    task_name=s.name, num_threads=cores, rand_state=rand + i)
                     for i, s in enumerate(self.subgraphs)]
         builder = make_builder(self.target, self.measure)

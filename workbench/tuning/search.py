@@ -21,7 +21,7 @@ from tvm.ir.utils import derived_object  # noqa: E402
 from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy, SearchStrategy  # noqa: E402
 from tvm.s_tir.meta_schedule.task_scheduler import PyTaskScheduler  # noqa: E402
 
-STRATEGIES = ("evolutionary",)
+STRATEGIES = ("evolutionary", "plan")
 
 
 @derived_object
@@ -92,11 +92,18 @@ class SeenFilter(PySearchStrategy):
         return SeenFilter(self.inner.clone(), set(self.seen), self.budget)
 
 
-def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explore: float | None = None) -> Any:
-    """The search strategy ``name`` (one of ``STRATEGIES``), never proposing a trace key in ``seen``;
-    ``explore``: the evolutionary search's ``eps_greedy`` (its share of random picks; None: its default)."""
+def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explore: float | None = None,
+                    seed: int = 0, cost_model: Any = None) -> Any:
+    """The search strategy ``name`` (one of ``STRATEGIES``), never proposing a trace key in ``seen``:
+    ``"evolutionary"`` (MetaSchedule's; ``explore`` is its ``eps_greedy``, None its default) or ``"plan"``
+    (:class:`workbench.tuning.plan.PlanSearch`, which scores with ``cost_model``, the run's world model)."""
     if name not in STRATEGIES:
         raise ValueError(f"unknown search strategy {name!r}: choose from {', '.join(STRATEGIES)}")
+    if name == "plan":
+        from workbench.tuning.plan import PlanSearch
+
+        return SeenFilter(PlanSearch(explore=0.125 if explore is None else float(explore), seed=seed,
+                                     cost_model=cost_model), seen, budget)
     kwargs = {"eps_greedy": float(explore)} if explore is not None else {}
     return SeenFilter(SearchStrategy.create(name, **kwargs), seen, budget)
 

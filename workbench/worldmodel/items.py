@@ -175,7 +175,7 @@ class TraceReader:
                     and all(self._kind(insts[p]) == k for p, k in probes)
                     and all(insts[p].inputs[k].__chandle__() == insts[q].outputs[o].__chandle__()
                             for p, k, q, o in wiring)):
-                return self._with_decisions(template, zip(positions, (v for _, v in decisions), strict=True))
+                return with_decisions(template, zip(positions, (v for _, v in decisions), strict=True))
         return self._read_full(trace, workload, fast_key, decisions)
 
     def _read_full(self, trace: Any, workload: int, fast_key: tuple, decisions: list[tuple[Any, Any]]
@@ -194,7 +194,7 @@ class TraceReader:
             template = self._templates[key] = actions
         else:  # a known structure: its operands, this trace's decisions
             handles = {inst.__chandle__(): i for i, inst in enumerate(trace.insts[:len(kinds)])}
-            actions = self._with_decisions(
+            actions = with_decisions(
                 template, ((handles[i.__chandle__()], v) for i, v in decisions if i.__chandle__() in handles))
         handles = {inst.__chandle__(): i for i, inst in enumerate(trace.insts[:len(kinds)])}
         positions = tuple(handles.get(inst.__chandle__(), -1) for inst, _ in decisions)
@@ -211,16 +211,17 @@ class TraceReader:
                 known.append((template, positions, tuple(probes), wiring))
         return actions
 
-    @staticmethod
-    def _with_decisions(template: list[Action], decisions: Any) -> list[Action]:
-        actions = list(template)
-        for index, value in decisions:
-            a = template[index]
-            if not isinstance(value, int):
-                items = list(value) if hasattr(value, "__len__") else None  # tile sizes: an Array of ints
-                plain = items is not None and all(type(x) is int for x in items)
-                value = items if plain else plain_value(value, lists=True)
-            copy = object.__new__(Action)  # a frozen dataclass's __init__ costs more than the whole read
-            copy.__dict__.update(a.__dict__, decision=value)
-            actions[index] = copy
-        return actions
+
+def with_decisions(template: list[Action], decisions: Any) -> list[Action]:
+    """``template`` (a structure's design actions) with other decisions: ``(action index, value)`` pairs."""
+    actions = list(template)
+    for index, value in decisions:
+        a = template[index]
+        if not isinstance(value, int):
+            items = list(value) if hasattr(value, "__len__") else None  # tile sizes: an Array of ints
+            plain = items is not None and all(type(x) is int for x in items)
+            value = items if plain else plain_value(value, lists=True)
+        copy = object.__new__(Action)  # a frozen dataclass's __init__ costs more than the whole read
+        copy.__dict__.update(a.__dict__, decision=value)
+        actions[index] = copy
+    return actions

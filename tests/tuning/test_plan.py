@@ -1,0 +1,77 @@
+"""Search that plans in the world model's space: decision vectors proposed and scored, only the best built."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from workbench.logs import load_logs
+from workbench.tuning import TuningError, TuningRun
+from workbench.tuning.plan import move_factor, random_tiles
+
+
+def test_tile_factorizations_are_exact():
+    rng = random.Random(0)
+    for extent, parts, inner in ((128, 4, 64), (56, 4, 16), (3, 2, 64), (1, 4, 64), (97, 2, 64)):
+        for _ in range(50):
+            tiles = random_tiles(extent, parts, inner, rng)
+            assert tiles is not None and math.prod(tiles) == extent and len(tiles) == parts and tiles[-1] <= inner
+            moved = move_factor(tiles, inner, rng)
+            assert moved is None or (math.prod(moved) == extent and moved[-1] <= inner)
+    assert random_tiles(97, 2, 8, random.Random(1)) in ([97, 1], None)  # a prime larger than the cap goes outer
+
+
+@pytest.mark.slow
+def test_plan_run_measures_every_candidate_once_and_resumes(tmp_path):
+    work_dir = tmp_path / "run"
+    run = TuningRun("matmul_128", trials=16, trials_per_iter=8, cost_model="world", strategy="plan",
+                    work_dir=work_dir, confirm=0, seed=1)
+    run.run(progress=False)
+    assert run.status == "done" and run.measured == 16
+    df = load_logs(work_dir, progress=False)
+    assert len(df) == 16 and df["trace_key"].is_unique and set(df["source"]) == {"tune:world"}
+    sessions = run.run_file.saved()["sessions"]
+    assert sessions[-1]["cost_model"]["predicted"] >= 10 * 16  # scored many more than it built
+    resumed = TuningRun("matmul_128", trials=32, trials_per_iter=8, cost_model="world", strategy="plan",
+                        work_dir=work_dir, confirm=0, seed=1)
+    resumed.run(progress=False)
+    df = load_logs(work_dir, progress=False)
+    assert len(df) == 32 and df["trace_key"].is_unique  # nothing measured twice across sessions
+    assert len(resumed.rounds()) == 4
+
+
+@pytest.mark.slow
+def test_an_invalid_decision_vector_is_a_recorded_rejection(tmp_path):
+    from tvm.s_tir import meta_schedule as ms
+
+    from workbench.hardware import make_target
+    from workbench.subgraphs import load_subgraph
+    from workbench.tuning.cost_model import world_cost_model
+    from workbench.tuning.plan import PlanSearch
+
+    sub = load_subgraph("matmul_128")
+    cm = world_cost_model()
+    search = PlanSearch(cost_model=cm, seed_samples=8, population=64)
+    ctx = ms.TuneContext(mod=sub.mod, target=make_target("cpu"), space_generator="post-order-apply",
+                         task_name=sub.name, num_threads=1)
+    search._initialize_with_tune_context(ctx)
+    search.pre_tuning(8, 8, ctx.generate_design_space(), None, cm)
+    sk = search.sketches[0]
+    k = sk.kinds.index("SamplePerfectTile")
+    good = search._random_vector()
+    assert good is not None
+    bad = list(good[1])
+    bad[k] = tuple([sk.extents[k] + 1] + [1] * (len(bad[k]) - 1))  # not a factorization of the loop
+    assert search._build(sk.index, tuple(bad)) is None
+    assert (sk.index, tuple(bad)) in search.state.invalid and search.state.stats["rejected"] == 1
+    batch = search.generate_measure_candidates()
+    assert batch and len(batch) == 8
+
+
+def test_plan_needs_the_world_model(tmp_path):
+    with pytest.raises(TuningError, match="plan strategy searches with the world model"):
+        TuningRun("matmul_128", cost_model="xgb", strategy="plan", work_dir=tmp_path / "x")
+    with pytest.raises(TuningError, match="unknown search strategy"):
+        TuningRun("matmul_128", strategy="annealing", work_dir=tmp_path / "y")

@@ -1,0 +1,386 @@
+"""Search that plans in the world model's space: candidates proposed and scored as decisions, few built.
+
+MetaSchedule's evolutionary search builds, mutates and post-processes every candidate it scores (~19 ms each).
+:class:`PlanSearch` works on decision vectors instead. For every design-space sketch it knows the sampling
+instructions (tile sizes, categorical choices, compute locations); a candidate is the sketch plus one value per
+instruction. Each round:
+
+1. **Propose** decision vectors with exact arithmetic: perfect factorizations of each tiled loop's extent (a prime
+   factor moved between tiles, or a fresh factorization), another categorical choice, another compute location
+   among those the sketch was seen to allow; from the best measured, the best scored so far and random samples.
+2. **Score** them all in latent space at once: each vector's actions are the sketch's with its decisions
+   (:class:`workbench.worldmodel.decisions.CompiledPlan` makes its features arithmetic), rolled out and ranked
+   by the world model and the run's online model, as the world-model cost model scores. A few generations of
+   mutate-and-keep-the-best run on the scores alone; a share of every batch stays random (``explore``).
+3. **Materialize** only the best few (``materialize`` x the batch): replay the sketch with those decisions and
+   run the post-processors. A vector TVM refuses is remembered and never proposed again (a recorded rejection,
+   never a crash).
+
+The cost model must be the world model (:class:`workbench.tuning.cost_model.WorldModelCostModel`): the strategy
+reads its evaluator and online blend. Measured results feed it as in any run (``update``); resuming, records in
+MetaSchedule's database and RPC runners work as with the evolutionary search (:class:`SeenFilter` wraps both).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from workbench._tvm import import_tvm
+from workbench.actions import Action, actions_from_trace
+from workbench.worldmodel.items import Item, with_decisions
+
+import_tvm()
+
+from tvm import s_tir  # noqa: E402
+from tvm.ir.utils import derived_object  # noqa: E402
+from tvm.s_tir.meta_schedule import MeasureCandidate  # noqa: E402
+from tvm.s_tir.meta_schedule.arg_info import ArgInfo  # noqa: E402
+from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy  # noqa: E402
+
+SAMPLING = ("SamplePerfectTile", "SampleCategorical", "SampleComputeLocation")
+
+
+def _primes(n: int) -> list[int]:
+    out, p = [], 2
+    while p * p <= n:
+        while n % p == 0:
+            out.append(p)
+            n //= p
+        p += 1
+    if n > 1:
+        out.append(n)
+    return out
+
+
+def random_tiles(extent: int, parts: int, max_inner: int, rng: random.Random) -> list[int] | None:
+    """A random perfect factorization of ``extent`` into ``parts`` factors, innermost <= ``max_inner``."""
+    for _ in range(20):
+        tiles = [1] * parts
+        for p in _primes(extent):
+            tiles[rng.randrange(parts)] *= p
+        if max_inner <= 0 or tiles[-1] <= max_inner:
+            return tiles
+    return None
+
+
+def move_factor(tiles: list[int], max_inner: int, rng: random.Random) -> list[int] | None:
+    """``tiles`` with one prime factor moved from one tile to another (the product stays the extent)."""
+    sources = [i for i, t in enumerate(tiles) if t > 1]
+    if not sources or len(tiles) < 2:
+        return None
+    i = rng.choice(sources)
+    p = rng.choice(_primes(tiles[i]))
+    j = rng.choice([k for k in range(len(tiles)) if k != i])
+    out = list(tiles)
+    out[i] //= p
+    out[j] *= p
+    return out if max_inner <= 0 or out[-1] <= max_inner else None
+
+
+@dataclass
+class Sketch:
+    """A design-space sketch as a decision template: which instructions sample, and what each may take."""
+
+    index: int
+    trace: Any  # the sketch's TVM trace (its instructions are the template)
+    template: list[Action]  # its design actions (decisions filled per candidate)
+    positions: list[int]  # action index of each sampling instruction, in trace order
+    kinds: list[str]
+    insts: list[Any]  # the TVM instruction of each position
+    extents: list[int]  # per tile decision: the loop extent (product of any valid decision); 0 otherwise
+    max_inner: list[int]  # per tile decision: its max innermost factor (0: none)
+    choices: list[int]  # per categorical decision: how many choices
+    locations: list[set[int]] = field(default_factory=list)  # per compute location: values seen valid
+
+    def actions(self, decisions: tuple) -> list[Action]:
+        """The design actions of the candidate with these decisions (tile sizes as lists)."""
+        return with_decisions(self.template, ((p, list(v) if isinstance(v, tuple) else v)
+                                              for p, v in zip(self.positions, decisions, strict=True)))
+
+
+class PlanState:
+    """What a plan search remembers across rounds: decision vectors scored, built, rejected."""
+
+    def __init__(self) -> None:
+        self.invalid: set[tuple] = set()  # (sketch, decisions) TVM refused
+        self.proposed: set[tuple] = set()  # materialized (measured or rejected)
+        self.elite: list[tuple[float, int, tuple]] = []  # (score, sketch, decisions): the best scored so far
+        self.stats = {"rounds": 0, "scored": 0, "materialized": 0, "rejected": 0, "search_seconds": 0.0}
+        self.last_round: dict[str, Any] = {}
+
+
+@derived_object
+class PlanSearch(PySearchStrategy):
+    """Decision-space search scored by the world model (see the module docstring)."""
+
+    def __init__(self, *, population: int = 2048, generations: int = 3, mutants_per_parent: int = 4,
+                 materialize: int = 3, explore: float = 0.125, seed_samples: int = 64, seed: int = 0,
+                 state: PlanState | None = None, cost_model: Any = None) -> None:
+        super().__init__()
+        self.population, self.generations, self.mutants = population, generations, mutants_per_parent
+        self.materialize, self.explore, self.seed_samples = materialize, explore, seed_samples
+        self.rng = random.Random(seed)
+        self.state = state or PlanState()
+        self.context: Any = None
+        self.sketches: list[Sketch] = []
+        # The world model's cost model, as the run made it: MetaSchedule hands pre_tuning its FFI wrapper only.
+        self.cost_model: Any = cost_model
+        self.database: Any = None
+        self.max_trials = self.per_iter = self.given = 0
+
+    # ---- MetaSchedule's interface ----------------------------------------------------------------------
+    def _initialize_with_tune_context(self, context: Any) -> None:
+        self.context = context
+        self.args_info = ArgInfo.from_entry_func(context.mod, remove_preproc=True)
+        self.postprocs = list(context.space_generator.postprocs)
+
+    def pre_tuning(self, max_trials: int, num_trials_per_iter: int, design_spaces: list, database: Any = None,
+                   cost_model: Any = None) -> None:
+        cm = self.cost_model
+        if cm is None or not hasattr(cm, "evaluator") or not hasattr(cm, "blend"):
+            raise ValueError("the plan strategy scores with the world model: use cost_model='world'")
+        self.database = database
+        self.max_trials, self.per_iter, self.given = max_trials, num_trials_per_iter, 0
+        self.sketches = [self._sketch(i, sch.trace) for i, sch in enumerate(design_spaces)]
+        self._seed_population()
+
+    def post_tuning(self) -> None:
+        pass
+
+    def generate_measure_candidates(self) -> list[Any] | None:
+        if self.given >= self.max_trials or not self.sketches:
+            return None
+        start = time.perf_counter()
+        want = min(self.per_iter, self.max_trials - self.given)
+        ranked = self._plan_round()
+        out: list[Any] = []
+        n_random = int(round(want * self.explore))
+        for _ in range(4 * n_random):  # the exploration share: random vectors, built as they come
+            if len(out) >= n_random:
+                break
+            v = self._random_vector()
+            if v is not None and v not in self.state.proposed:
+                cand = self._build(*v)
+                if cand is not None:
+                    out.append(cand)
+        tries = 0
+        for _, sketch, decisions in ranked:  # the model's best, until the batch is full
+            if len(out) >= want or tries >= self.materialize * want:
+                break
+            if (sketch, decisions) in self.state.proposed:
+                continue
+            tries += 1
+            cand = self._build(sketch, decisions)
+            if cand is not None:
+                out.append(cand)
+        self.given += len(out)
+        self.state.stats["rounds"] += 1
+        self.state.stats["search_seconds"] += time.perf_counter() - start
+        self.state.last_round.update(built=len(out), tried=tries)
+        return out or None
+
+    def notify_runner_results(self, measure_candidates: list, results: list) -> None:
+        pass  # the measurements reach the world model through the cost model's update
+
+    def clone(self) -> Any:
+        return PlanSearch(population=self.population, generations=self.generations,
+                          mutants_per_parent=self.mutants, materialize=self.materialize, explore=self.explore,
+                          seed_samples=self.seed_samples, seed=self.rng.randrange(2**31), state=PlanState(),
+                          cost_model=self.cost_model)
+
+    # ---- sketches ----------------------------------------------------------------------------------------
+    def _sketch(self, index: int, trace: Any) -> Sketch:
+        template = actions_from_trace(trace, design_only=True)
+        positions = [a.index for a in template if a.kind in SAMPLING]
+        insts = [trace.insts[p] for p in positions]
+        kinds = [template[p].kind for p in positions]
+        extents, max_inner, choices = [], [], []
+        for p in positions:
+            a = template[p]
+            if a.kind == "SamplePerfectTile":
+                extents.append(int(np.prod(a.decision)) if isinstance(a.decision, list) else 0)
+                max_inner.append(int(a.attrs[1]) if len(a.attrs) > 1 and isinstance(a.attrs[1], int) else 0)
+                choices.append(0)
+            elif a.kind == "SampleCategorical":
+                extents.append(0)
+                max_inner.append(0)
+                choices.append(len(a.attrs[0]) if a.attrs else 1)
+            else:
+                extents.append(0)
+                max_inner.append(0)
+                choices.append(0)
+        sk = Sketch(index, trace, template, positions, kinds, insts, extents, max_inner, choices,
+                    [set() for _ in positions])
+        for k, a in enumerate(template[p] for p in positions):
+            if a.kind == "SampleComputeLocation" and isinstance(a.decision, int):
+                sk.locations[k].add(a.decision)
+        return sk
+
+    def _decisions_of(self, sketch: Sketch, trace: Any) -> tuple | None:
+        """The decision vector of a built candidate of ``sketch`` (None if it is not one of its traces)."""
+        where = {inst.__chandle__(): i for i, inst in enumerate(trace.insts)}
+        values = sorted(trace.decisions.items(), key=lambda kv: where.get(kv[0].__chandle__(), -1))
+        if len(values) != len(sketch.positions):
+            return None
+        kinds = [inst.kind.name for inst, _ in values]
+        if kinds != sketch.kinds:
+            return None
+        out = []
+        for (_, v), kind in zip(values, kinds, strict=True):
+            out.append([int(x) for x in v] if kind == "SamplePerfectTile" else int(v))
+        return tuple(tuple(x) if isinstance(x, list) else x for x in out)
+
+    def _seed_population(self) -> None:
+        """Random samples of every sketch (what compute locations it allows) and the database's best."""
+        seeds: list[tuple[int, tuple]] = []
+        for sk in self.sketches:
+            for _ in range(max(1, self.seed_samples // len(self.sketches))):
+                sch = s_tir.Schedule(self.context.mod, seed=self.rng.randint(1, 2**31 - 1),
+                                     error_render_level="none")
+                try:
+                    s_tir.Trace(sk.trace.insts, {}).apply_to_schedule(sch, remove_postproc=True)
+                except Exception:  # noqa: BLE001 - a sampled decision can make a sketch inapplicable
+                    continue
+                d = self._decisions_of(sk, sch.trace)
+                if d is None:
+                    continue
+                for k, kind in enumerate(sk.kinds):
+                    if kind == "SampleComputeLocation":
+                        sk.locations[k].add(d[k])
+                    elif kind == "SamplePerfectTile" and not sk.extents[k]:
+                        sk.extents[k] = int(np.prod(d[k]))
+                seeds.append((sk.index, d))
+        for rec in self._best_records(64):  # a resumed run starts from its best (never built again)
+            trace = rec.trace
+            for sk in self.sketches:
+                d = self._decisions_of(sk, trace)
+                if d is not None and self._matches(sk, trace):
+                    seeds.append((sk.index, d))
+                    self.state.proposed.add((sk.index, d))
+                    break
+        self.seeds = seeds
+
+    def _matches(self, sketch: Sketch, trace: Any) -> bool:
+        kinds = [inst.kind.name for inst in trace.insts[: len(sketch.template)]]
+        return kinds == [a.kind for a in sketch.template]
+
+    def _best_records(self, n: int) -> list[Any]:
+        if self.database is None:
+            return []
+        try:
+            workload = self.database.commit_workload(self.context.mod)
+            return list(self.database.get_top_k(workload, n))
+        except Exception:  # noqa: BLE001 - an empty or foreign database: nothing to seed from
+            return []
+
+    # ---- proposing and scoring ---------------------------------------------------------------------------
+    def _random_vector(self) -> tuple[int, tuple] | None:
+        sk = self.rng.choice(self.sketches)
+        out = []
+        for k, kind in enumerate(sk.kinds):
+            if kind == "SamplePerfectTile":
+                n = len(sk.template[sk.positions[k]].outputs)
+                tiles = random_tiles(sk.extents[k], n, sk.max_inner[k], self.rng) if sk.extents[k] else None
+                if tiles is None:
+                    return None
+                out.append(tuple(tiles))
+            elif kind == "SampleCategorical":
+                out.append(self.rng.randrange(max(sk.choices[k], 1)))
+            else:
+                if not sk.locations[k]:
+                    return None
+                out.append(self.rng.choice(sorted(sk.locations[k])))
+        d = tuple(out)
+        return None if (sk.index, d) in self.state.invalid else (sk.index, d)
+
+    def _mutate(self, sketch: int, decisions: tuple) -> tuple[int, tuple] | None:
+        sk = self.sketches[sketch]
+        k = self.rng.randrange(len(decisions)) if decisions else None
+        if k is None:
+            return None
+        out = list(decisions)
+        kind = sk.kinds[k]
+        if kind == "SamplePerfectTile":
+            moved = (move_factor(list(out[k]), sk.max_inner[k], self.rng) if self.rng.random() < 0.7 else
+                     random_tiles(sk.extents[k], len(out[k]), sk.max_inner[k], self.rng))
+            if moved is None:
+                return None
+            out[k] = tuple(moved)
+        elif kind == "SampleCategorical":
+            out[k] = self.rng.randrange(max(sk.choices[k], 1))
+        else:
+            if len(sk.locations[k]) < 2:
+                return None
+            out[k] = self.rng.choice(sorted(sk.locations[k]))
+        d = tuple(out)
+        return None if (sketch, d) in self.state.invalid else (sketch, d)
+
+    def _score(self, vectors: list[tuple[int, tuple]]) -> np.ndarray:
+        cm = self.cost_model
+        mod = self.context.mod
+        task = str(self.context.task_name)
+        flops = cm.flops_of(mod)
+        target_kind = str(self.context.target.kind.name)
+        items = [Item(mod, self.sketches[s].actions(d), flops=flops, hardware=cm.hardware, target_kind=target_kind,
+                      group=task) for s, d in vectors]
+        x = cm.evaluator.feature_matrix(items)
+        scores = cm.blend.scores(x, cm.evaluator.ranker.predict(x), task)
+        self.state.stats["scored"] += len(vectors)
+        cm.stats["predicted"] += len(vectors)
+        return scores
+
+    def _plan_round(self) -> list[tuple[float, int, tuple]]:
+        """A round of planning: mutate the population, score every vector, keep the best; best first."""
+        pool: dict[tuple, None] = {}
+        parents = [(s, d) for _, s, d in self.state.elite[: self.population // 4]] + list(self.seeds)
+        parents += [v for v in (self._random_vector() for _ in range(self.population // 4)) if v]
+        for p in parents:
+            pool[p] = None
+        ranked: list[tuple[float, int, tuple]] = []
+        for _ in range(self.generations):
+            for s, d in list(pool)[: self.population]:
+                for _ in range(self.mutants):
+                    m = self._mutate(s, d)
+                    if m is not None:
+                        pool[m] = None
+            vectors = [v for v in pool if v not in self.state.invalid]
+            if not vectors:
+                break
+            scores = self._score(vectors)
+            order = np.argsort(-scores)
+            ranked = [(float(scores[i]), vectors[i][0], vectors[i][1]) for i in order]
+            # The next generation: the best half, and a random quarter of the rest (diversity).
+            keep = ranked[: self.population // 2]
+            rest = ranked[self.population // 2:]
+            keep += self.rng.sample(rest, min(len(rest), self.population // 4))
+            pool = {(s, d): None for _, s, d in keep}
+        self.state.elite = ranked[: self.population]
+        self.state.last_round = {"scored": len(ranked), "best_score": ranked[0][0] if ranked else None}
+        return ranked
+
+    # ---- materializing -------------------------------------------------------------------------------------
+    def _build(self, sketch: int, decisions: tuple) -> Any:
+        """The measure candidate of a decision vector: the sketch replayed with it, then post-processed; None
+        (and remembered) when TVM refuses it."""
+        sk = self.sketches[sketch]
+        key = (sketch, decisions)
+        self.state.proposed.add(key)
+        values = {inst: (list(v) if isinstance(v, tuple) else v) for inst, v in zip(sk.insts, decisions, strict=True)}
+        sch = s_tir.Schedule(self.context.mod, seed=self.rng.randint(1, 2**31 - 1), error_render_level="none")
+        try:
+            s_tir.Trace(sk.trace.insts, values).apply_to_schedule(sch, remove_postproc=True)
+            sch.enter_postproc()
+            ok = all(proc.apply(sch) for proc in self.postprocs)
+        except Exception:  # noqa: BLE001 - TVM raises builtin error types for a decision it cannot apply
+            ok = False
+        if not ok:
+            self.state.invalid.add(key)
+            self.state.stats["rejected"] += 1
+            return None
+        self.state.stats["materialized"] += 1
+        return MeasureCandidate(sch, self.args_info)
