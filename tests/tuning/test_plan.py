@@ -39,7 +39,8 @@ def test_plan_run_measures_every_candidate_once_and_resumes(tmp_path):
     resumed.run(progress=False)
     df = load_logs(work_dir, progress=False)
     assert len(df) == 32 and df["trace_key"].is_unique  # nothing measured twice across sessions
-    assert len(resumed.rounds()) == 4
+    rounds = resumed.rounds()
+    assert len(rounds) == 4 and all(r["scored"] > r["built"] > 0 for r in rounds["plan"])
 
 
 @pytest.mark.slow

@@ -52,6 +52,7 @@ class WorldModelCostModel(PyCostModel):
         self.hardware = hardware if hardware is not None else hardware_descriptor()
         self.blend = OnlineBlend(seed=seed, learn=online)
         self.rounds_file = Path(rounds_file) if rounds_file is not None else None
+        self.round_info: dict[str, Any] = {}
         self._flops: dict[int, float] = {}
         self.stats = {"predict_calls": 0, "predicted": 0, "predict_seconds": 0.0, "update_calls": 0,
                       "updated": 0, "update_seconds": 0.0}
@@ -92,6 +93,8 @@ class WorldModelCostModel(PyCostModel):
             record = self.blend.observe(x, self.evaluator.ranker.predict(x), latency, [it.group for it in items])
             record["task"] = str(context.task_name)
             record["time"] = time.time()
+            record.update(self.round_info)  # what the search strategy adds about this batch (the planner's counts)
+            self.round_info = {}
             self._write(record)
         self.stats["update_calls"] += 1
         self.stats["updated"] += len(ok)
@@ -150,7 +153,7 @@ def read_rounds(work_dir: str | Path) -> Any:
             except json.JSONDecodeError:
                 continue
     columns = ["task", "batch", "n", "prior_pairwise", "online_pairwise", "blended_pairwise", "weights", "skill",
-               "latency", "prior", "online", "blended", "time"]
+               "latency", "prior", "online", "blended", "time", "plan"]
     return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
 
 

@@ -181,7 +181,10 @@ class PlanSearch(PySearchStrategy):
         self.given += len(out)
         self.state.stats["rounds"] += 1
         self.state.stats["search_seconds"] += time.perf_counter() - start
-        self.state.last_round.update(built=len(out), tried=tries)
+        self.state.last_round.update(built=len(out), tried=tries, rejected=self.state.stats["rejected"],
+                                     search_seconds=time.perf_counter() - start)
+        # The batch's record in workbench_rounds.json says how many vectors were scored and built for it.
+        self.cost_model.round_info = {"plan": dict(self.state.last_round)}
         return out or None
 
     def notify_runner_results(self, measure_candidates: list, results: list) -> None:
@@ -342,6 +345,7 @@ class PlanSearch(PySearchStrategy):
         for p in parents:
             pool[p] = None
         ranked: list[tuple[float, int, tuple]] = []
+        scored = 0
         for _ in range(self.generations):
             for s, d in list(pool)[: self.population]:
                 for _ in range(self.mutants):
@@ -352,6 +356,7 @@ class PlanSearch(PySearchStrategy):
             if not vectors:
                 break
             scores = self._score(vectors)
+            scored += len(vectors)
             order = np.argsort(-scores)
             ranked = [(float(scores[i]), vectors[i][0], vectors[i][1]) for i in order]
             # The next generation: the best half, and a random quarter of the rest (diversity).
@@ -360,7 +365,7 @@ class PlanSearch(PySearchStrategy):
             keep += self.rng.sample(rest, min(len(rest), self.population // 4))
             pool = {(s, d): None for _, s, d in keep}
         self.state.elite = ranked[: self.population]
-        self.state.last_round = {"scored": len(ranked), "best_score": ranked[0][0] if ranked else None}
+        self.state.last_round = {"scored": scored, "best_score": ranked[0][0] if ranked else None}
         return ranked
 
     # ---- materializing -------------------------------------------------------------------------------------
