@@ -345,25 +345,25 @@ class PlanSearch(PySearchStrategy):
         for p in parents:
             pool[p] = None
         ranked: list[tuple[float, int, tuple]] = []
-        scored = 0
+        known: dict[tuple, float] = {}  # vector -> score, this round (the online model changes between rounds)
         for _ in range(self.generations):
             for s, d in list(pool)[: self.population]:
                 for _ in range(self.mutants):
                     m = self._mutate(s, d)
                     if m is not None:
                         pool[m] = None
-            vectors = [v for v in pool if v not in self.state.invalid]
-            if not vectors:
+            fresh = [v for v in pool if v not in known and v not in self.state.invalid]
+            if fresh:
+                known.update(zip(fresh, self._score(fresh).tolist(), strict=True))
+            ranked = sorted(((known[v], v[0], v[1]) for v in pool if v in known), key=lambda r: -r[0])
+            if not ranked:
                 break
-            scores = self._score(vectors)
-            scored += len(vectors)
-            order = np.argsort(-scores)
-            ranked = [(float(scores[i]), vectors[i][0], vectors[i][1]) for i in order]
             # The next generation: the best half, and a random quarter of the rest (diversity).
             keep = ranked[: self.population // 2]
             rest = ranked[self.population // 2:]
             keep += self.rng.sample(rest, min(len(rest), self.population // 4))
             pool = {(s, d): None for _, s, d in keep}
+        scored = len(known)
         self.state.elite = ranked[: self.population]
         self.state.last_round = {"scored": scored, "best_score": ranked[0][0] if ranked else None}
         return ranked
