@@ -33,3 +33,27 @@ def test_tuning_figure_draws_best_so_far_and_marks_failures():
     assert names == ["world", "world failures", "xgb"] and fig.layout.title.text == "mm"
     assert list(fig.data[0].y) == [2.0, 2.0, 1.0] and list(fig.data[0].x) == [1, 2, 3]
     assert list(fig.data[1].x) == [2]
+
+
+def test_rounds_view_from_batch_records(tmp_path):
+    """The per-batch records a world-model run writes, as a table and a figure (predicted vs measured)."""
+    import json
+
+    from workbench.tuning.cost_model import ROUNDS_FILE, read_rounds
+    from workbench.views import rounds_figure, rounds_info
+
+    records = [{"batch": 0, "n": 2, "task": "t", "latency": [1e-3, 2e-3], "prior": [0.9, 0.1], "online": None,
+                "blended": [1.0, -1.0], "prior_pairwise": 1.0, "online_pairwise": None, "blended_pairwise": 1.0,
+                "weights": [0.5, 0.0], "skill": {"prior": 1.0, "online": None}, "time": 0.0},
+               {"batch": 1, "n": 2, "task": "t", "latency": [3e-3, 1e-3], "prior": [0.9, 0.1], "online": [0.2, 0.8],
+                "blended": [0.1, 0.3], "prior_pairwise": 0.0, "online_pairwise": 1.0, "blended_pairwise": 1.0,
+                "weights": [1.0, 0.0], "skill": {"prior": 0.5, "online": 1.0}, "time": 1.0}]
+    (tmp_path / ROUNDS_FILE).write_text("".join(json.dumps(r) + "\n" for r in records) + '{"batch": 2, "n"')
+    rounds = read_rounds(tmp_path)  # the last line, cut short by a kill, is skipped
+    assert list(rounds["batch"]) == [0, 1]
+    info = rounds_info(rounds)
+    assert len(info) == 4 and list(info["latency_ms"]) == [1.0, 2.0, 3.0, 1.0]
+    assert info["online"].isna().sum() == 2
+    fig = rounds_figure(info)
+    assert len(fig.data) == 4 and fig.data[0].x.tolist() == [1.0, 2.0, 3.0, 1.0]
+    assert len(rounds_figure(rounds_info(read_rounds(tmp_path / "none"))).data) == 0

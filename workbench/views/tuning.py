@@ -58,3 +58,48 @@ def tuning_figure(curves: Any, *, title: str = "best latency vs trials") -> Any:
     fig.update_layout(title=title, height=380, xaxis_title="trials", yaxis_title="best latency so far (ms)",
                       yaxis_type="log", margin={"t": 50, "l": 60, "r": 10, "b": 40})
     return fig
+
+
+def rounds_info(rounds: Any) -> Any:
+    """One row per candidate of each measured batch of a world-model run (``TuningRun.rounds()``): batch, task,
+    measured latency (ms), the blended score the search ranked it by, the prior's and the online model's
+    scores, and the batch's prospective pairwise accuracy of each (before the batch trained anything)."""
+    import pandas as pd
+
+    rows = []
+    for r in rounds.itertuples(index=False):
+        online = r.online if isinstance(r.online, list) else [None] * len(r.latency)
+        for lat, blended, prior, own in zip(r.latency, r.blended, r.prior, online, strict=True):
+            rows.append({"batch": r.batch, "task": r.task, "latency_ms": lat * 1e3, "blended": blended,
+                         "prior": prior, "online": own, "prior_pairwise": r.prior_pairwise,
+                         "online_pairwise": r.online_pairwise, "blended_pairwise": r.blended_pairwise})
+    columns = ["batch", "task", "latency_ms", "blended", "prior", "online", "prior_pairwise", "online_pairwise",
+               "blended_pairwise"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def rounds_figure(info: Any, *, title: str = "predicted vs measured, per batch") -> Any:
+    """Left: each measured candidate's blended score against its latency, coloured by batch (a good model puts
+    the fast ones high). Right: each model's prospective pairwise accuracy per batch (0.5 = a coin)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4],
+                        subplot_titles=("score the search ranked by vs measured", "accuracy before training"))
+    if len(info):
+        fig.add_trace(go.Scatter(x=info["latency_ms"], y=info["blended"], mode="markers", name="candidates",
+                                 marker={"color": info["batch"], "colorscale": "Viridis", "size": 7,
+                                         "colorbar": {"title": "batch", "x": 0.55}},
+                                 text=[f"batch {b}" for b in info["batch"]]), row=1, col=1)
+        per = info.drop_duplicates("batch").sort_values("batch")
+        for col, color in (("prior_pairwise", "#1f77b4"), ("online_pairwise", "#2ca02c"),
+                           ("blended_pairwise", "#d62728")):
+            fig.add_trace(go.Scatter(x=per["batch"], y=per[col], mode="lines+markers", name=col.split("_")[0],
+                                     line={"color": color}), row=1, col=2)
+    fig.add_hline(y=0.5, line={"dash": "dot", "color": "grey"}, row=1, col=2)
+    fig.update_xaxes(title_text="measured latency (ms)", type="log", row=1, col=1)
+    fig.update_yaxes(title_text="blended score", row=1, col=1)
+    fig.update_xaxes(title_text="batch", row=1, col=2)
+    fig.update_yaxes(title_text="pairwise accuracy", range=[0, 1], row=1, col=2)
+    fig.update_layout(title=title, height=380, margin={"t": 60, "l": 60, "r": 10, "b": 40})
+    return fig
