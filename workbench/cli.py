@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--value-weight", type=_non_negative_float, default=1.0,
                    help="weight of the value head's ranking loss on measured records (0: state loss only)")
     p.add_argument("--ranker-rounds", type=_positive, default=300)
-    p.add_argument("--ranker-objective", default="regression", choices=["regression", "pairwise", "ndcg"],
+    p.add_argument("--ranker-objective", default="regression", choices=["regression", "pairwise", "pairwise_top", "ndcg"],
                    help="regression on per-subgraph best/latency (default, chosen by cross-validation), "
                         "pairwise or ndcg ranking")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

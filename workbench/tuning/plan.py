@@ -26,13 +26,17 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from workbench._tvm import import_tvm
 from workbench.actions import Action, actions_from_trace
-from workbench.worldmodel.items import Item, with_decisions
+from workbench.worldmodel.decisions import CompiledPlan, group_features
+from workbench.worldmodel.effects import Machine
+from workbench.worldmodel.features import N_PARAMS, TRACE_FEATURES
+from workbench.worldmodel.items import with_decisions
 
 import_tvm()
 
@@ -97,6 +101,16 @@ class Sketch:
     choices: list[int]  # per categorical decision: how many choices
     locations: list[set[int]] = field(default_factory=list)  # per compute location: values seen valid
 
+    @cached_property
+    def tiles(self) -> list[int]:
+        """Positions of the tile decisions (their sizes feed the plan's linear forms)."""
+        return [k for k, kind in enumerate(self.kinds) if kind == "SamplePerfectTile"]
+
+    @cached_property
+    def fixed(self) -> list[int]:
+        """Positions of the decisions a compiled plan is made for (categorical values, compute locations)."""
+        return [k for k, kind in enumerate(self.kinds) if kind != "SamplePerfectTile"]
+
     def actions(self, decisions: tuple) -> list[Action]:
         """The design actions of the candidate with these decisions (tile sizes as lists)."""
         return with_decisions(self.template, ((p, list(v) if isinstance(v, tuple) else v)
@@ -128,6 +142,7 @@ class PlanSearch(PySearchStrategy):
         self.state = state or PlanState()
         self.context: Any = None
         self.sketches: list[Sketch] = []
+        self._compiled: dict[tuple, CompiledPlan] = {}  # (sketch, fixed decisions) -> its compiled plan
         # The world model's cost model, as the run made it: MetaSchedule hands pre_tuning its FFI wrapper only.
         self.cost_model: Any = cost_model
         self.database: Any = None
@@ -145,6 +160,7 @@ class PlanSearch(PySearchStrategy):
         if cm is None or not hasattr(cm, "evaluator") or not hasattr(cm, "blend"):
             raise ValueError("the plan strategy scores with the world model: use cost_model='world'")
         self.database = database
+        self.machine = Machine.of(cm.hardware)
         self.max_trials, self.per_iter, self.given = max_trials, num_trials_per_iter, 0
         self.sketches = [self._sketch(i, sch.trace) for i, sch in enumerate(design_spaces)]
         self._seed_population()
@@ -324,17 +340,36 @@ class PlanSearch(PySearchStrategy):
         return None if (sketch, d) in self.state.invalid else (sketch, d)
 
     def _score(self, vectors: list[tuple[int, tuple]]) -> np.ndarray:
+        """The search's scores of decision vectors, straight from the decisions: per sketch and choice of
+        categorical values and compute locations, one compiled plan turns tile sizes into features by matrix
+        products; then one rollout and the ranker for all, blended with the run's online model."""
         cm = self.cost_model
         mod = self.context.mod
-        task = str(self.context.task_name)
-        flops = cm.flops_of(mod)
-        target_kind = str(self.context.target.kind.name)
-        items = [Item(mod, self.sketches[s].actions(d), flops=flops, hardware=cm.hardware, target_kind=target_kind,
-                      group=task) for s, d in vectors]
-        x = cm.evaluator.feature_matrix(items)
-        scores = cm.blend.scores(x, cm.evaluator.ranker.predict(x), task)
-        self.state.stats["scored"] += len(vectors)
-        cm.stats["predicted"] += len(vectors)
+        info = cm.evaluator.program_info(mod)
+        n = len(vectors)
+        groups: dict[tuple, list[int]] = {}
+        for i, (s, d) in enumerate(vectors):
+            sk = self.sketches[s]
+            groups.setdefault((s, tuple(d[k] for k in sk.fixed)), []).append(i)
+        tokens: list[Any] = [None] * n
+        params: list[Any] = [None] * n
+        trace = np.zeros((n, len(TRACE_FEATURES)), dtype=np.float32)
+        for key, rows in groups.items():
+            sk = self.sketches[key[0]]
+            cp = self._compiled.get(key)
+            if cp is None:
+                cp = self._compiled[key] = CompiledPlan.build(info, sk.actions(vectors[rows[0]][1]))
+            flats = [[t for k in sk.tiles for t in vectors[i][1][k]] for i in rows]
+            p, t = group_features(cp, flats, machine=self.machine, flops=[cm.flops_of(mod)] * len(rows))
+            for j, i in enumerate(rows):
+                tokens[i] = cp.tokens
+                params[i] = p[j] if p is not None else np.zeros((0, N_PARAMS))
+                trace[i] = t[j]
+        x = cm.evaluator.features_from_steps(mod, tokens, params, trace, hardware=cm.hardware,
+                                             target_kind=str(self.context.target.kind.name))
+        scores = cm.blend.scores(x, cm.evaluator.ranker.predict(x), str(self.context.task_name))
+        self.state.stats["scored"] += n
+        cm.stats["predicted"] += n
         return scores
 
     def _plan_round(self) -> list[tuple[float, int, tuple]]:

@@ -58,7 +58,7 @@ class TrainConfig:
     value_per_group: int = 64  # measured records per subgraph in that loss
     # ---- ranker (XGBoost over [final latent, action features, hardware features])
     ranker_rounds: int = 300  # boosting rounds
-    ranker_objective: str = "regression"  # regression | pairwise | ndcg (chosen by ranker_objective_cv.py)
+    ranker_objective: str = "regression"  # regression | pairwise | pairwise_top | ndcg (ranker_objective_cv.py)
     ranker_max_depth: int = 6  # tree depth
     ranker_eta: float = 0.05  # learning rate
     ranker_subsample: float = 0.8  # rows per tree

@@ -153,27 +153,42 @@ def batch_features(actions: Sequence[Sequence[Action]], *, infos: Sequence[Progr
     indices: list[list[int]] = [[] for _ in range(n)]
     trace = np.zeros((n, len(TRACE_FEATURES)), dtype=np.float32)
     for cp, rows, flats in groups.values():
-        e = cp.trace_w.shape[1]
-        tiles = np.asarray([f if len(f) == e else [1] * e for f in flats], dtype=np.float64).reshape(len(rows), e)
-        logs = np.log2(np.maximum(tiles, 1e-300))
-        t = cp.trace0 + logs @ cp.trace_w.T
-        evaluated = cp.plan.evaluate_many(logs)
-        s = len(cp.tokens)
-        p = (cp.params0 + logs @ cp.params_w.T).reshape(len(rows), s, N_PARAMS) if s else None
+        by_machine: dict[int, list[int]] = {}  # a batch is usually of one machine; features depend on it
         for r, i in enumerate(rows):
-            tokens[i], indices[i] = cp.tokens, cp.indices
-            if p is not None:
-                params[i] = p[r]
-            row = t[r]
-            par = row[_I_PAR]
-            log_flops = feats.log2_or_zero(flops[i])
-            row[_I_FLOPS] = log_flops
-            row[_I_FPP] = log_flops - par if par else log_flops
-            row[_I_CORES] = min(par, feats.log2_or_zero(max(machines[i].cores, 1)))
-            row[len(row) - _N_EFFECTS:] = effect_features(cp.plan, _split(flats[r], cp.tile_shapes), cp.unroll,
-                                                          machines[i], evaluated[r])
-            trace[i] = row
+            by_machine.setdefault(id(machines[i]), []).append(r)
+        for subset in by_machine.values():
+            machine = machines[rows[subset[0]]]
+            p, t = group_features(cp, [flats[r] for r in subset], machine=machine,
+                                  flops=[flops[rows[r]] for r in subset])
+            for k, r in enumerate(subset):
+                i = rows[r]
+                tokens[i], indices[i], trace[i] = cp.tokens, cp.indices, t[k]
+                if p is not None:
+                    params[i] = p[k]
     return tokens, params, indices, trace
+
+
+def group_features(cp: CompiledPlan, flats: Sequence[Sequence[int]], *, machine: Machine,
+                   flops: Sequence[float]) -> tuple[np.ndarray | None, np.ndarray]:
+    """(step params (n, S, N_PARAMS) or None without steps, trace features (n, F)) of candidates of one compiled
+    plan, from their flat tile sizes: two matrix products, then post-processing's rules per candidate."""
+    e = cp.trace_w.shape[1]
+    n = len(flats)
+    tiles = np.asarray([f if len(f) == e else [1] * e for f in flats], dtype=np.float64).reshape(n, e)
+    logs = np.log2(np.maximum(tiles, 1e-300))
+    t = (cp.trace0 + logs @ cp.trace_w.T).astype(np.float32)
+    s = len(cp.tokens)
+    p = (cp.params0 + logs @ cp.params_w.T).reshape(n, s, N_PARAMS) if s else None
+    par = t[:, _I_PAR].astype(np.float64)
+    log_flops = np.array([feats.log2_or_zero(f) for f in flops])
+    t[:, _I_FLOPS] = log_flops
+    t[:, _I_FPP] = np.where(par != 0, log_flops - par, log_flops)
+    t[:, _I_CORES] = np.minimum(par, feats.log2_or_zero(max(machine.cores, 1)))
+    evaluated = cp.plan.evaluate_many(logs)
+    first = t.shape[1] - _N_EFFECTS
+    for r in range(n):
+        t[r, first:] = effect_features(cp.plan, _split(flats[r], cp.tile_shapes), cp.unroll, machine, evaluated[r])
+    return p, t
 
 
 def _split(flat: Sequence[int], shapes: Sequence[int]) -> list[list[int]]:

@@ -149,6 +149,23 @@ class Evaluator:
                         if items else np.zeros((0, len(feats.HARDWARE_FEATURES))))
         return np.concatenate(cols, axis=1).astype(np.float32)
 
+    def features_from_steps(self, mod: Any, tokens: Sequence[Sequence[int]], params: Sequence[Any],
+                            trace_x: np.ndarray, *, hardware: dict[str, Any] | None,
+                            target_kind: str = "llvm") -> np.ndarray:
+        """Ranker inputs of candidates of the subgraph ``mod`` given as their steps and trace features (what
+        ``decisions.group_features`` computes from decision vectors, without any Item or action): the rollout
+        from the encoded initial program, then [final latent, trace features, hardware features]."""
+        if not self.config.use_transition or self.transition is None:
+            raise ValueError("this evaluator encodes final programs (no transition): it cannot score decisions")
+        n = len(tokens)
+        z0 = np.repeat(self.encode_initial(mod)[None, :], n, axis=0)
+        cols = [self.transition.final(Rollouts.pack(z0, tokens, params)).numpy().reshape(n, -1)]
+        if self.config.use_action_features:
+            cols.append(trace_x if self.config.use_effect_features else trace_x[:, :len(feats.BASE_TRACE_FEATURES)])
+        if self.config.use_hardware_features:
+            cols.append(np.repeat(feats.hardware_features(hardware, target_kind)[None, :], n, axis=0))
+        return np.concatenate(cols, axis=1).astype(np.float32)
+
     def encode_states(self, programs: Sequence[Any]) -> np.ndarray:
         """Encodings of real programs (IRModules), in the transition's standardized units: where a rollout's
         predicted states should land."""

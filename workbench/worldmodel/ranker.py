@@ -29,6 +29,9 @@ OBJECTIVES = {
                  "lambdarank_num_pair_per_sample": 8},
     # LambdaMART on NDCG with graded relevance (best/latency in 32 grades): the top of the ranking matters most
     "ndcg": {"objective": "rank:ndcg", "lambdarank_pair_method": "topk", "lambdarank_num_pair_per_sample": 16},
+    # pairs drawn around the top of each subgraph's order: the order of the best candidates matters most
+    "pairwise_top": {"objective": "rank:pairwise", "lambdarank_pair_method": "topk",
+                     "lambdarank_num_pair_per_sample": 8},
     # regression on best/latency per subgraph, as MetaSchedule's XGBModel does
     "regression": {"objective": "reg:squarederror"},
 }
