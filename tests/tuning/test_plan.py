@@ -47,6 +47,7 @@ def test_plan_run_measures_every_candidate_once_and_resumes(tmp_path):
 def test_an_invalid_decision_vector_is_a_recorded_rejection(tmp_path):
     from tvm.s_tir import meta_schedule as ms
 
+    from workbench._tvm import ensure_intrinsics
     from workbench.hardware import make_target
     from workbench.subgraphs import load_subgraph
     from workbench.tuning.cost_model import world_cost_model
@@ -55,7 +56,9 @@ def test_an_invalid_decision_vector_is_a_recorded_rejection(tmp_path):
     sub = load_subgraph("matmul_128")
     cm = world_cost_model()
     search = PlanSearch(cost_model=cm, seed_samples=8, population=64)
-    ctx = ms.TuneContext(mod=sub.mod, target=make_target("cpu"), space_generator="post-order-apply",
+    target = make_target("cpu")
+    ensure_intrinsics(target)
+    ctx = ms.TuneContext(mod=sub.mod, target=target, space_generator="post-order-apply",
                          task_name=sub.name, num_threads=1)
     search._initialize_with_tune_context(ctx)
     search.pre_tuning(8, 8, ctx.generate_design_space(), None, cm)
@@ -66,7 +69,11 @@ def test_an_invalid_decision_vector_is_a_recorded_rejection(tmp_path):
     bad = list(good[1])
     bad[k] = tuple([sk.extents[k] + 1] + [1] * (len(bad[k]) - 1))  # not a factorization of the loop
     assert search._build(sk.index, tuple(bad)) is None
-    assert (sk.index, tuple(bad)) in search.state.invalid and search.state.stats["rejected"] == 1
+    zero = list(good[1])
+    zero[k] = tuple([0] * len(zero[k]))  # nothing TVM could split by
+    assert search._build(sk.index, tuple(zero)) is None
+    assert {(sk.index, tuple(bad)), (sk.index, tuple(zero))} <= search.state.invalid
+    assert search.state.stats["rejected"] == 2
     batch = search.generate_measure_candidates()
     assert batch and len(batch) == 8
 

@@ -410,6 +410,12 @@ class PlanSearch(PySearchStrategy):
         sk = self.sketches[sketch]
         key = (sketch, decisions)
         self.state.proposed.add(key)
+        perfect = all(int(np.prod(decisions[k])) == sk.extents[k] and min(decisions[k]) >= 1 for k in sk.tiles
+                      if sk.extents[k])  # TVM would split imperfectly (with a predicate): not this sketch's space
+        if not perfect:
+            self.state.invalid.add(key)
+            self.state.stats["rejected"] += 1
+            return None
         values = {inst: (list(v) if isinstance(v, tuple) else v) for inst, v in zip(sk.insts, decisions, strict=True)}
         sch = s_tir.Schedule(self.context.mod, seed=self.rng.randint(1, 2**31 - 1), error_render_level="none")
         try:
