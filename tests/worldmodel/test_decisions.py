@@ -37,3 +37,18 @@ def test_decisions_of_a_candidate():
     assert len(structure) == len(design)
     assert len(decisions.locations) == sum(a.kind == "SampleComputeLocation" for a in design)
     assert decisions.flat == [t for a in design if a.kind == "SamplePerfectTile" for t in a.decision]
+
+
+def test_effects_of_many_candidates_as_arrays_match_one_by_one(monkeypatch):
+    """A planner scores thousands of candidates of one plan: its array path gives the per-candidate results."""
+    from workbench.worldmodel import decisions
+
+    records = sample_records(("conv2d_14x14x128_3x3", "softmax_256x256", "max_pool2d_56x56x64"), per_subgraph=60)
+    items = items_from_logs(records)
+    kwargs = {"infos": [program_info(it.mod) for it in items], "machines": [Machine(cores=2, lanes=16)] * len(items),
+              "flops": [it.flops for it in items]}
+    monkeypatch.setattr(decisions, "VECTORIZE_FROM", 10**9)
+    one_by_one = batch_features([it.actions for it in items], **kwargs)[3]
+    monkeypatch.setattr(decisions, "VECTORIZE_FROM", 1)
+    as_arrays = batch_features([it.actions for it in items], **kwargs)[3]
+    np.testing.assert_allclose(as_arrays, one_by_one, atol=1e-4, equal_nan=True)

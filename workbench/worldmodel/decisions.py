@@ -20,7 +20,7 @@ import numpy as np
 
 from workbench.actions import Action, sampled_values
 from workbench.worldmodel import features as feats
-from workbench.worldmodel.effects import Machine, effect_features
+from workbench.worldmodel.effects import Machine, effect_features, effect_features_many
 from workbench.worldmodel.features import N_PARAMS, TRACE_FEATURES, plan_of, schedule_phase
 from workbench.worldmodel.plan import Plan
 from workbench.worldmodel.program import ProgramInfo
@@ -184,11 +184,18 @@ def group_features(cp: CompiledPlan, flats: Sequence[Sequence[int]], *, machine:
     t[:, _I_FLOPS] = log_flops
     t[:, _I_FPP] = np.where(par != 0, log_flops - par, log_flops)
     t[:, _I_CORES] = np.minimum(par, feats.log2_or_zero(max(machine.cores, 1)))
-    evaluated = cp.plan.evaluate_many(logs)
     first = t.shape[1] - _N_EFFECTS
-    for r in range(n):
-        t[r, first:] = effect_features(cp.plan, _split(flats[r], cp.tile_shapes), cp.unroll, machine, evaluated[r])
+    if n >= VECTORIZE_FROM:  # many candidates of one plan (a planner's batch): array operations pay off
+        t[:, first:] = effect_features_many(cp.plan, tiles, cp.tile_shapes, cp.unroll, machine)
+    else:  # a few (a search population spreads over sketches and choices): plain Python is faster
+        evaluated = cp.plan.evaluate_many(logs)
+        for r in range(n):
+            t[r, first:] = effect_features(cp.plan, _split(flats[r], cp.tile_shapes), cp.unroll, machine,
+                                           evaluated[r])
     return p, t
+
+
+VECTORIZE_FROM = 24  # candidates of one compiled plan from which its effect features are computed as arrays
 
 
 def _split(flat: Sequence[int], shapes: Sequence[int]) -> list[list[int]]:

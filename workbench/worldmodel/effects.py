@@ -20,7 +20,8 @@ from workbench.worldmodel.loopnest import make_plan
 from workbench.worldmodel.plan import NAN, Plan
 from workbench.worldmodel.program import ProgramInfo, program_info
 
-__all__ = ["EFFECT_FEATURES", "Machine", "Plan", "ProgramInfo", "effect_features", "make_plan", "program_info"]
+__all__ = ["EFFECT_FEATURES", "Machine", "Plan", "ProgramInfo", "effect_features", "effect_features_many",
+           "make_plan", "program_info"]
 
 EFFECT_FEATURES = (
     "par_extent", "par_per_core", "par_balance", "par_coverage", "vec_lanes", "vec_fit", "vec_coverage",
@@ -121,3 +122,67 @@ def _tile_fit(tiles: Sequence[Sequence[int]], machine: Machine) -> tuple[float, 
     ws1 = 4.0 * (math.prod(s23) + r1 * sum(s23))
     ws2 = 4.0 * (math.prod(s123) + r01 * sum(s123))
     return (math.log2(reg / machine.lanes), math.log2(ws1 / machine.l1), math.log2(ws2 / machine.l2))
+
+
+def effect_features_many(plan: Plan, flats: Any, shapes: Sequence[int], unroll: float, machine: Machine) -> Any:
+    """:func:`effect_features` of many candidates of one plan at once: ``flats`` (n, entries) their flat tile
+    sizes, ``shapes`` the length of each tile decision; returns an (n, len(EFFECT_FEATURES)) array."""
+    import numpy as np
+
+    flats = np.asarray(flats, dtype=np.float64).reshape(len(flats), -1)
+    n = len(flats)
+    logs = np.log2(np.maximum(flats, 1e-300))
+    ext, _, outside_logs, rf_logs = plan.evaluate_arrays(logs)
+    info = plan.info
+    post = plan.postprocess_many(ext, unroll) if info.blocks else {}
+    heavy = info.heaviest()
+    main = next((b for b in plan.order if plan.base[b] == heavy and b in post), None)
+    par, lanes = (post[main][0], post[main][1]) if main is not None else (np.full(n, NAN), np.full(n, NAN))
+    total = sum(b.iterations for b in info.blocks) or 1
+    par_cov, vec_cov = np.zeros(n), np.zeros(n)
+    unrolled = 0
+    for b, (p, v, u) in post.items():
+        base = plan.base[b]
+        unrolled += u
+        if base >= 0 and plan.names[b] == info.blocks[base].name:
+            weight = info.blocks[base].iterations / total
+            par_cov += weight * (p > 1)
+            vec_cov += weight * (v > 1)
+    cores = max(machine.cores, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        balance = np.where(par >= 1, par / (cores * np.ceil(par / cores)), NAN)
+        log_par = np.where(par > 0, np.log2(np.where(par > 0, par, 1.0)), np.where(np.isnan(par), NAN, 0.0))
+        log_lanes = np.where(lanes > 0, np.log2(np.where(lanes > 0, lanes, 1.0)), np.where(np.isnan(lanes), NAN, 0.0))
+    locs = plan.locations
+    at_loop = [i for i, x in enumerate(locs) if x[0] >= 0]
+    outside = outside_logs[:, at_loop].sum(axis=1) if at_loop else np.zeros(n)
+    depth = (sum(locs[i][2] for i in at_loop) / len(at_loop)) if at_loop else 0.0
+    rf = rf_logs[:, -1] if rf_logs.shape[1] else np.zeros(n)
+    rf_inner = float(plan.rfactors[-1][1]) if plan.rfactors else 0.0
+    reg, l1, l2 = _tile_fit_many(flats, shapes, machine)
+    const = lambda v: np.full(n, float(v))  # noqa: E731 - a column of one value
+    columns = [log_par, log_par - math.log2(cores), balance, par_cov, log_lanes, log_lanes - math.log2(machine.lanes),
+               vec_cov, const(unrolled), const(sum(1 for x in locs if x[0] == -2)),
+               const(sum(1 for x in locs if x[0] == -1)), const(len(at_loop)), outside, const(depth), rf,
+               const(rf_inner), reg, l1, l2, const(plan.unknown)]
+    return np.stack(columns, axis=1)
+
+
+def _tile_fit_many(flats: Any, shapes: Sequence[int], machine: Machine) -> tuple[Any, Any, Any]:
+    """:func:`_tile_fit` of many candidates (``flats`` (n, entries), ``shapes`` per tile decision)."""
+    import numpy as np
+
+    n = len(flats)
+    starts = np.cumsum([0, *shapes])[:-1]
+    spatial = [flats[:, s:s + 4] for s, k in zip(starts, shapes, strict=True) if k == 4]
+    reduce = [flats[:, s:s + 2] for s, k in zip(starts, shapes, strict=True) if k == 2]
+    if not spatial:
+        return np.full(n, NAN), np.full(n, NAN), np.full(n, NAN)
+    reg = np.prod([t[:, 3] for t in spatial], axis=0)
+    s23 = [t[:, 2] * t[:, 3] for t in spatial]
+    s123 = [t[:, 1] * t[:, 2] * t[:, 3] for t in spatial]
+    r1 = np.prod([t[:, 1] for t in reduce], axis=0) if reduce else np.ones(n)
+    r01 = np.prod([t[:, 0] * t[:, 1] for t in reduce], axis=0) if reduce else np.ones(n)
+    ws1 = 4.0 * (np.prod(s23, axis=0) + r1 * np.sum(s23, axis=0))
+    ws2 = 4.0 * (np.prod(s123, axis=0) + r01 * np.sum(s123, axis=0))
+    return np.log2(reg / machine.lanes), np.log2(ws1 / machine.l1), np.log2(ws2 / machine.l2)

@@ -115,6 +115,111 @@ class Plan:
         a, b = len(self.operands), len(self.locations)
         return [(e, r[:a], r[a:a + b], r[a + b:]) for e, r in zip(ext, rest, strict=True)]
 
+    def evaluate_arrays(self, logs: Any) -> tuple[Any, Any, Any, Any]:
+        """:meth:`evaluate` of many candidates at once, as arrays (one row each): extents (n, loops), and the
+        log2 extents of the operands, of the loops outside each compute location, of each rfactored loop."""
+        import numpy as np
+
+        if self._matrix is None:
+            self._compile()
+        w, c = self._matrix
+        logs = np.asarray(logs, dtype=np.float64).reshape(len(logs), -1)
+        if logs.shape[1] != w.shape[1]:
+            logs = np.full((len(logs), w.shape[1]), np.nan)
+        out = c + logs @ w.T if w.shape[1] else np.tile(c, (len(logs), 1))
+        n = len(self.forms)
+        ext = np.exp2(out[:, :n])
+        near = np.rint(ext)
+        ext = np.where(np.abs(ext - near) <= 1e-6 * ext, near, ext)
+        a, b = len(self.operands), len(self.locations)
+        return ext, out[:, n:n + a], out[:, n + a:n + a + b], out[:, n + a + b:]
+
+    def postprocess_many(self, ext: Any, unroll: float) -> dict[int, tuple[Any, Any, bool]]:
+        """:meth:`postprocess` of many candidates at once: ``ext`` (n, loops) extents; per live block, the arrays
+        of parallel extents and vector lanes, and whether it is unrolled (the same for every candidate of a plan:
+        the unroll value is one of the choices a plan is made for)."""
+        import numpy as np
+
+        n = ext.shape[0]
+        par_cap = _number(self.caps.get("parallel"))
+        vec_cap = _number(self.caps.get("vectorize"))
+        kind, axis, multi = self.kind, self.axis, self.multi
+        nan = np.isnan(ext)
+        reduction_blocks = self._reduction_blocks()
+        annotated: set[int] = set()
+        marks_par = np.zeros(ext.shape, dtype=bool)
+        marks_vec = np.zeros(ext.shape, dtype=bool)
+        whole: dict[int, tuple[Any, Any, Any]] = {}
+        unrolled: dict[int, bool] = {}
+        ones, zeros = np.ones(n, dtype=bool), np.zeros(n, dtype=np.int64)
+        for b in self.order:
+            loops = self.nest.get(b, ())
+            nb = len(loops)
+            if not nb:
+                continue
+            n_par = np.full(n, -1)
+            if par_cap == par_cap:
+                count, prod, alive = zeros.copy(), np.ones(n), ones.copy()
+                for x in loops:
+                    if kind[x] != "S" or x in annotated:
+                        break
+                    ok = alive & ~nan[:, x]
+                    count += ok
+                    prod = np.where(ok, prod * ext[:, x], prod)
+                    alive = ok & (prod <= par_cap) & (x not in multi)
+                    if not alive.any():
+                        break
+                n_par = np.where(prod == 1.0, -1, count)
+            n_vec, reach, strides = np.full(n, -1), zeros.copy(), None
+            if vec_cap == vec_cap:
+                strides = self._block_strides(b)
+                alive = ones.copy()
+                for x in reversed(loops):
+                    if kind[x] != "S" or x in annotated or x in multi:
+                        break
+                    alive = alive & ~nan[:, x]
+                    reach += alive
+                fusible = _contiguous_many(loops, ext, axis, strides, reach)
+                count, prod, alive = zeros.copy(), np.ones(n), ones.copy()
+                for x in reversed(loops):
+                    alive = alive & (count < fusible) & (count < reach)
+                    if not alive.any():
+                        break
+                    prod = np.where(alive, prod * ext[:, x], prod)  # TVM multiplies, then checks the cap
+                    over = alive & (prod > vec_cap)
+                    count += alive & ~over
+                    alive = alive & ~over
+                n_vec = np.where(prod == 1.0, -1, count)
+            both = (n_par != -1) & (n_vec != -1)
+            fuse_all = np.zeros(n, dtype=bool)
+            if both.any() and strides is not None:
+                full = both & (reach == nb)
+                if full.any():
+                    fuse_all = full & (_contiguous_many(loops, ext, axis, strides, np.where(full, nb, 0)) >= nb)
+                n_par = np.where(both & ~fuse_all, np.minimum(n_par, nb - n_vec), n_par)
+            for i, x in enumerate(loops):
+                marks_par[:, x] |= fuse_all | (~fuse_all & (i < n_par))
+                marks_vec[:, x] |= ~fuse_all & (n_vec > 0) & (i >= nb - n_vec)
+            if fuse_all.any():
+                total = np.prod(ext[:, list(loops)], axis=1)
+                lanes = np.minimum(vec_cap, total)
+                whole[b] = (fuse_all, total / lanes, lanes)
+            unrolled[b] = bool(unroll > 0) and reduction_blocks[b]
+            if unrolled[b]:
+                annotated.add(loops[0])
+        out = {}
+        for b in self.order:
+            loops = list(self.nest.get(b, ()))
+            if loops:
+                sub = ext[:, loops]
+                par = np.prod(np.where(marks_par[:, loops], sub, 1.0), axis=1)
+                lanes = np.prod(np.where(marks_vec[:, loops], sub, 1.0), axis=1)
+                if b in whole:
+                    mask, whole_par, whole_lanes = whole[b]
+                    par, lanes = np.where(mask, whole_par, par), np.where(mask, whole_lanes, lanes)
+                out[b] = (par, lanes, unrolled.get(b, False))
+        return out
+
     def _compile(self) -> None:
         import numpy as np
 
@@ -299,4 +404,46 @@ def _contiguous(loops: list[int], ext: list[float], axis: list[tuple[int, int]],
             else:
                 break
         best = min(best, count)
+    return best
+
+
+def _contiguous_many(loops: Sequence[int], ext: Any, axis: list[tuple[int, int]],
+                     strides: tuple[int, list[list[float]]], limit: Any) -> Any:
+    """:func:`_contiguous` of many candidates at once (``ext`` (n, loops), ``limit`` (n,))."""
+    import numpy as np
+
+    block, accesses = strides
+    n = ext.shape[0]
+    if not loops:
+        return np.zeros(n, dtype=np.int64)
+    if not accesses:
+        return np.minimum(1, limit)
+    best = np.asarray(limit, dtype=np.int64).copy()
+    for mult in accesses:
+        count = np.zeros(n, dtype=np.int64)
+        prev_st, prev_ext, has_prev = np.zeros(n), np.ones(n), np.zeros(n, dtype=bool)
+        alive = np.ones(n, dtype=bool)
+        inner: dict[tuple[int, int], Any] = {}
+        for x in reversed(loops):
+            alive = alive & (count < best)
+            if not alive.any():
+                break
+            ax = axis[x]
+            within = inner.get(ax, 1.0)
+            inner[ax] = within * ext[:, x]
+            if ax[0] != block:
+                break  # a loop of another block's iterators: its stride is unknown
+            st = mult[ax[1]] * within if ax[1] < len(mult) else np.zeros(n)
+            st = np.broadcast_to(st, (n,)).astype(np.float64)
+            zero = st == 0
+            ok_first = alive & ~zero & ~has_prev & ((st == 1) | (count == 0))
+            ok_next = alive & ~zero & has_prev & (st == prev_st * prev_ext)
+            ok = (alive & zero) | ok_first | ok_next
+            count += ok
+            moved = ok_first | ok_next
+            prev_st = np.where(moved, st, prev_st)
+            prev_ext = np.where(moved, ext[:, x], prev_ext)
+            has_prev = has_prev | moved
+            alive = ok
+        best = np.minimum(best, count)
     return best
