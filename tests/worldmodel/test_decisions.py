@@ -52,3 +52,23 @@ def test_effects_of_many_candidates_as_arrays_match_one_by_one(monkeypatch):
     monkeypatch.setattr(decisions, "VECTORIZE_FROM", 1)
     as_arrays = batch_features([it.actions for it in items], **kwargs)[3]
     np.testing.assert_allclose(as_arrays, one_by_one, atol=1e-4, equal_nan=True)
+
+
+def test_scoring_from_decisions_equals_scoring_candidates(evaluator):
+    """What a planner scores from a decision vector (no Item, no actions) is what the evaluator gives the same
+    candidate as a trace."""
+    from workbench.worldmodel.decisions import CompiledPlan, group_features
+
+    records = sample_records(("matmul_128",), per_subgraph=30)
+    items = items_from_logs(records)
+    want = evaluator.feature_matrix(items)
+    info = evaluator.program_info(items[0].mod)
+    machine = Machine.of(items[0].hardware)
+    rows = []
+    for it in items:
+        design = schedule_phase(it.actions)
+        _, decisions = read_decisions(design)
+        cp = CompiledPlan.build(info, design)
+        p, t = group_features(cp, [decisions.flat], machine=machine, flops=[it.flops])
+        rows.append(evaluator.features_from_steps(it.mod, [cp.tokens], [p[0]], t, hardware=it.hardware)[0])
+    np.testing.assert_allclose(np.stack(rows), want, atol=1e-4, equal_nan=True)
