@@ -1,4 +1,5 @@
-"""Launch, watch, stop and resume tuning runs from a cell; both cost models on one plot."""
+"""Launch, watch, stop and resume tuning runs from a cell; every cost model on one plot, and what the world model
+predicted for each batch it picked."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import traitlets
 from widgets.background import BackgroundTask
 from widgets.common import Panel, error_html, set_figure, table_html
 from workbench import views
+from workbench.tuning.online import read_rounds
 
 
 class TuningDashboard(Panel):
@@ -44,17 +46,22 @@ class TuningDashboard(Panel):
         self.per_iter = W.BoundedIntText(value=trials_per_iter, min=1, max=512, description="per round",
                                          layout=W.Layout(width="160px"))
         self.seed = W.IntText(value=seed, description="seed", layout=W.Layout(width="130px"))
+        # "world_plan": the world model with the search that plans in its space (strategy "plan")
         self.models = {cm: W.Checkbox(value=cm in cost_models, description=cm, indent=False,
-                                      layout=W.Layout(width="80px")) for cm in ("world", "xgb", "random")}
+                                      layout=W.Layout(width="100px")) for cm in ("world", "world_plan", "xgb", "random")}
         self.start_button = W.Button(description="start / resume", button_style="success", icon="play")
         self.stop_button = W.Button(description="stop", button_style="danger", icon="stop", disabled=True)
         self.status = W.HTML()
         self.bar = W.IntProgress(value=0, min=0, max=1, description="trials", layout=W.Layout(width="420px"))
         self.figure = go.FigureWidget(views.tuning_figure(views.tuning_curves({})))
         self.table = W.HTML()
+        # Per measured batch of the world-model run: its picks' scores against their latencies, accuracies.
+        self.rounds_figure = go.FigureWidget(views.rounds_figure(views.rounds_info(read_rounds(self.work_root / "-"))))
+        self.rounds_table = W.HTML()
         super().__init__([W.HBox([self.subgraph_text, self.trials, self.per_iter, self.seed]),
                           W.HBox([W.Label("cost models:"), *self.models.values(), self.start_button,
-                                  self.stop_button]), self.bar, self.status, self.figure, self.table], **kwargs)
+                                  self.stop_button]), self.bar, self.status, self.figure, self.table,
+                          self.rounds_figure, self.rounds_table], **kwargs)
         # -- wiring
         self.subgraph = subgraph
         traitlets.link((self, "subgraph"), (self.subgraph_text, "value"))
@@ -100,6 +107,13 @@ class TuningDashboard(Panel):
         set_figure(self.figure, views.tuning_figure(curves, title=f"{self.subgraph}: best latency vs trials"))
         self.bar.value = sum(r.measured for r in self.runs.values())
         self.table.value = table_html(views.tuning_table(self.runs))
+        world = [(label, r) for label, r in self.runs.items() if label.startswith("world")]
+        if world:  # the world-model run tuning now, else the last one
+            label, run = next(((lb, r) for lb, r in world if r.running), world[-1])
+            rounds = run.rounds()
+            set_figure(self.rounds_figure, views.rounds_figure(
+                views.rounds_info(rounds), title=f"{label}: what it predicted for each batch it picked"))
+            self.rounds_table.value = table_html(views.plan_table(rounds))
 
     def make_runs(self) -> dict[str, Any]:
         """One :class:`~workbench.tuning.TuningRun` per chosen cost model, each in its own work dir (an existing
@@ -110,8 +124,10 @@ class TuningDashboard(Panel):
         if not chosen:
             raise ValueError("choose at least one cost model")
         sub = self.subgraph.strip()
-        return {cm: TuningRun(sub, trials=self.trials.value, trials_per_iter=self.per_iter.value, cost_model=cm,
-                              evaluator=self.evaluator if cm == "world" else None, seed=self.seed.value,
+        return {cm: TuningRun(sub, trials=self.trials.value, trials_per_iter=self.per_iter.value,
+                              cost_model="world" if cm == "world_plan" else cm,
+                              strategy="plan" if cm == "world_plan" else "evolutionary",
+                              evaluator=self.evaluator if cm.startswith("world") else None, seed=self.seed.value,
                               confirm=self.confirm, work_dir=self.work_root / f"{sub.replace('/', '__')}-{cm}-s{self.seed.value}")
                 for cm in chosen}
 

@@ -39,7 +39,7 @@ def test_rounds_view_from_batch_records(tmp_path):
     """The per-batch records a world-model run writes, as a table and a figure (predicted vs measured)."""
     import json
 
-    from workbench.tuning.cost_model import ROUNDS_FILE, read_rounds
+    from workbench.tuning.online import ROUNDS_FILE, read_rounds
     from workbench.views import rounds_figure, rounds_info
 
     records = [{"batch": 0, "n": 2, "task": "t", "latency": [1e-3, 2e-3], "prior": [0.9, 0.1], "online": None,

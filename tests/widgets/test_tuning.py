@@ -28,3 +28,16 @@ def test_tuning_dashboard_starts_stops_and_resumes(tmp_path):
     assert "best ms" in again.table.value and again.bar.value == 32
     assert not again.start_button.disabled and again.stop_button.disabled
     again.close()
+
+
+def test_the_planned_world_model_is_a_choice_and_its_batches_have_a_view(tmp_path):
+    from widgets import TuningDashboard
+
+    dash = TuningDashboard("matmul_128", trials=4, work_root=tmp_path, cost_models=("world_plan", "xgb"))
+    runs = dash.make_runs()
+    assert list(runs) == ["world_plan", "xgb"]
+    assert runs["world_plan"].strategy == "plan" and runs["world_plan"].config.cost_model == "world"
+    assert runs["xgb"].strategy == "evolutionary"
+    dash.runs = runs
+    dash.refresh()  # nothing measured yet: empty figures, no table rows, no error
+    assert len(dash.rounds_figure.data) == 0 and dash.rounds_table.value == ""

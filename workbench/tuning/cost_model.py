@@ -27,8 +27,6 @@ from workbench.subgraphs import estimate_flops, structural_hash
 from workbench.tuning.online import OnlineBlend
 from workbench.worldmodel import Evaluator, load_default
 
-ROUNDS_FILE = "workbench_rounds.json"  # one JSON line per measured batch: what the model predicted for it
-
 import_tvm()
 
 from tvm.ir.utils import derived_object  # noqa: E402
@@ -137,24 +135,6 @@ class CountingCostModel(PyCostModel):
 
     def load(self, path: str) -> None:
         self.inner.load(path)
-
-
-def read_rounds(work_dir: str | Path) -> Any:
-    """The batch records of ``workbench_rounds.json`` in ``work_dir`` as a DataFrame (empty if none); a line
-    cut short by a kill is skipped."""
-    import pandas as pd
-
-    path = Path(work_dir) / ROUNDS_FILE
-    rows = []
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    columns = ["task", "batch", "n", "prior_pairwise", "online_pairwise", "blended_pairwise", "weights", "skill",
-               "latency", "prior", "online", "blended", "time", "plan"]
-    return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
 
 
 def world_cost_model(evaluator: Any = None, *, target: Any = "cpu", **kwargs: Any) -> WorldModelCostModel:

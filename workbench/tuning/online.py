@@ -17,12 +17,15 @@ cost model writes them to the work dir (``workbench_rounds.json``) for the dashb
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 PRIOR_SKILL = 0.5  # the prior's weight before the run has measured anything it could be judged on
+ROUNDS_FILE = "workbench_rounds.json"  # one JSON line per measured batch: what the models predicted for it
 
 
 def pairwise_counts(scores: np.ndarray, latency: np.ndarray, groups: Sequence[Any]) -> tuple[int, int]:
@@ -149,3 +152,21 @@ class OnlineBlend:
                   "colsample_bytree": 0.8, "min_child_weight": 1.0, "seed": self.seed, "nthread": 1,
                   "verbosity": 0}
         self.model = xgb.train(params, xgb.DMatrix(x[ok], label=label[ok]), num_boost_round=self.rounds)
+
+
+def read_rounds(work_dir: str | Path) -> Any:
+    """The batch records of ``workbench_rounds.json`` in ``work_dir`` as a DataFrame (empty if none); a line
+    cut short by a kill is skipped."""
+    import pandas as pd
+
+    path = Path(work_dir) / ROUNDS_FILE
+    rows = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    columns = ["task", "batch", "n", "prior_pairwise", "online_pairwise", "blended_pairwise", "weights", "skill",
+               "latency", "prior", "online", "blended", "time", "plan"]
+    return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)

@@ -43,8 +43,9 @@ from workbench.tuning.callbacks import (
     infrastructure_error,
     is_stop,
 )
-from workbench.tuning.cost_model import COST_MODELS, ROUNDS_FILE, make_cost_model, read_rounds
+from workbench.tuning.cost_model import COST_MODELS, make_cost_model
 from workbench.tuning.e2e import TorchModel, compare_with_torch, compile_tuned
+from workbench.tuning.online import ROUNDS_FILE, read_rounds
 from workbench.tuning.results import (
     CONFIRM_SETTINGS,
     apply_trace,

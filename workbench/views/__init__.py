@@ -24,13 +24,21 @@ from workbench.views.trajectory import (
     trajectory_figure,
     trajectory_info,
 )
-from workbench.views.tuning import rounds_figure, rounds_info, tuning_curves, tuning_figure, tuning_table
+from workbench.views.tuning import (
+    plan_table,
+    rounds_figure,
+    rounds_info,
+    tuning_curves,
+    tuning_figure,
+    tuning_table,
+)
 
 __all__ = [
     "Projection", "RankingInfo", "StepScores", "TrajectoryInfo", "baseline_training_records", "candidate_labels",
     "contributions_figure", "contributions_info", "embedding_figure", "embedding_info", "logs_by", "logs_summary",
     "measurement_row",
-    "measurements_table", "near_best_figure", "predicted_rank", "project", "ranking_figure", "ranking_info", "relabel",
+    "measurements_table", "near_best_figure", "plan_table", "predicted_rank", "project", "ranking_figure",
+    "ranking_info", "relabel",
     "rounds_figure", "rounds_info", "step_at",
     "step_scores", "trace_summary", "trajectory_figure", "trajectory_info", "tuning_curves", "tuning_figure",
     "tuning_table", "umap_available",

@@ -103,3 +103,14 @@ def rounds_figure(info: Any, *, title: str = "predicted vs measured, per batch")
     fig.update_yaxes(title_text="pairwise accuracy", range=[0, 1], row=1, col=2)
     fig.update_layout(title=title, height=380, margin={"t": 60, "l": 60, "r": 10, "b": 40})
     return fig
+
+
+def plan_table(rounds: Any) -> Any:
+    """One row per batch of a planned run (``strategy="plan"``): decision vectors scored, built, rejected, and
+    the search's seconds for it (empty for other runs)."""
+    import pandas as pd
+
+    rows = [{"batch": b, "scored": p.get("scored"), "built": p.get("built"), "rejected": p.get("rejected"),
+             "search s": p.get("search_seconds")}
+            for b, p in zip(rounds["batch"], rounds["plan"], strict=True) if isinstance(p, dict)]
+    return pd.DataFrame(rows, columns=["batch", "scored", "built", "rejected", "search s"])
