@@ -132,7 +132,7 @@ class PlanState:
 class PlanSearch(PySearchStrategy):
     """Decision-space search scored by the world model (see the module docstring)."""
 
-    def __init__(self, *, population: int = 2048, generations: int = 3, mutants_per_parent: int = 4,
+    def __init__(self, *, population: int = 4096, generations: int = 3, mutants_per_parent: int = 4,
                  materialize: int = 3, explore: float = 0.125, seed_samples: int = 64, seed: int = 0,
                  state: PlanState | None = None, cost_model: Any = None) -> None:
         super().__init__()
