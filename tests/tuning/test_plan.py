@@ -19,8 +19,8 @@ def test_tile_factorizations_are_exact():
             tiles = random_tiles(extent, parts, inner, rng)
             assert tiles is not None and math.prod(tiles) == extent and len(tiles) == parts and tiles[-1] <= inner
             moved = move_factor(tiles, inner, rng)
-            assert moved is None or (math.prod(moved) == extent and moved[-1] <= inner)
-    assert random_tiles(97, 2, 8, random.Random(1)) in ([97, 1], None)  # a prime larger than the cap goes outer
+            assert moved is None or (math.prod(moved) == extent and moved[-1] <= inner and len(moved) == parts)
+    assert random_tiles(97, 2, 8, random.Random(1)) == [97, 1]  # a prime larger than the cap goes outer
 
 
 @pytest.mark.slow
@@ -64,16 +64,19 @@ def test_an_invalid_decision_vector_is_a_recorded_rejection(tmp_path):
     search.pre_tuning(8, 8, ctx.generate_design_space(), None, cm)
     sk = search.sketches[0]
     k = sk.kinds.index("SamplePerfectTile")
-    good = search._random_vector()
-    assert good is not None
+    good = next(v for v in iter(search._random_vector, "never") if v is not None and v[0] == sk.index)
     bad = list(good[1])
     bad[k] = tuple([sk.extents[k] + 1] + [1] * (len(bad[k]) - 1))  # not a factorization of the loop
     assert search._build(sk.index, tuple(bad)) is None
     zero = list(good[1])
     zero[k] = tuple([0] * len(zero[k]))  # nothing TVM could split by
     assert search._build(sk.index, tuple(zero)) is None
-    assert {(sk.index, tuple(bad)), (sk.index, tuple(zero))} <= search.state.invalid
-    assert search.state.stats["rejected"] == 2
+    c = sk.kinds.index("SampleCategorical")
+    odd = list(good[1])
+    odd[c] = sk.choices[c] + 5  # a choice the instruction does not have: TVM itself refuses it
+    assert search._build(sk.index, tuple(odd)) is None
+    assert {(sk.index, tuple(bad)), (sk.index, tuple(zero)), (sk.index, tuple(odd))} <= search.state.invalid
+    assert search.state.stats["rejected"] == 3
     batch = search.generate_measure_candidates()
     assert batch and len(batch) == 8
 

@@ -17,8 +17,13 @@ def test_compiled_plans_give_the_reference_features():
     items = items_from_logs(records)
     machine = Machine(cores=2, lanes=16)
     infos = [program_info(it.mod) for it in items]
+    from workbench.worldmodel import decisions, features
+
+    features._PLANS.clear()  # the reference below must make its own plans, not share the compiled ones' cache
+    decisions._COMPILED.clear()
     tokens, params, indices, trace = batch_features([it.actions for it in items], infos=infos,
                                                     machines=[machine] * len(items), flops=[it.flops for it in items])
+    features._PLANS.clear()
     for i, it in enumerate(items):
         ref = candidate_features(it.actions, flops=it.flops, cores=2, info=infos[i], machine=machine)
         assert tokens[i] == ref[0] and indices[i] == ref[2]
@@ -52,6 +57,10 @@ def test_effects_of_many_candidates_as_arrays_match_one_by_one(monkeypatch):
     monkeypatch.setattr(decisions, "VECTORIZE_FROM", 1)
     as_arrays = batch_features([it.actions for it in items], **kwargs)[3]
     np.testing.assert_allclose(as_arrays, one_by_one, atol=1e-4, equal_nan=True)
+    from workbench.worldmodel.features import TRACE_FEATURES
+
+    par, lanes = as_arrays[:, TRACE_FEATURES.index("par_extent")], as_arrays[:, TRACE_FEATURES.index("vec_lanes")]
+    assert np.isfinite(par).mean() > 0.9 and (par > 0).mean() > 0.5 and (lanes > 0).sum() > 10  # not vacuous
 
 
 def test_scoring_from_decisions_equals_scoring_candidates(evaluator):
@@ -63,9 +72,9 @@ def test_scoring_from_decisions_equals_scoring_candidates(evaluator):
     items = items_from_logs(records)
     want = evaluator.feature_matrix(items)
     info = evaluator.program_info(items[0].mod)
-    machine = Machine.of(items[0].hardware)
     rows = []
     for it in items:
+        machine = Machine.of(it.hardware)
         design = schedule_phase(it.actions)
         _, decisions = read_decisions(design)
         cp = CompiledPlan.build(info, design)

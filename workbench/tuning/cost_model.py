@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ class WorldModelCostModel(PyCostModel):
         self.hardware = hardware if hardware is not None else hardware_descriptor()
         self.blend = OnlineBlend(seed=seed, learn=online)
         self.rounds_file = Path(rounds_file) if rounds_file is not None else None
-        self.round_info: dict[str, Any] = {}
+        self.round_info: dict[str, dict[str, Any]] = {}  # task -> what the search adds to its next batch record
         self._flops: dict[int, float] = {}
         self.stats = {"predict_calls": 0, "predicted": 0, "predict_seconds": 0.0, "update_calls": 0,
                       "updated": 0, "update_seconds": 0.0}
@@ -91,18 +92,22 @@ class WorldModelCostModel(PyCostModel):
             record = self.blend.observe(x, self.evaluator.ranker.predict(x), latency, [it.group for it in items])
             record["task"] = str(context.task_name)
             record["time"] = time.time()
-            record.update(self.round_info)  # what the search strategy adds about this batch (the planner's counts)
-            self.round_info = {}
+            # What the search strategy adds about this batch (the planner's counts).
+            record.update(self.round_info.pop(str(context.task_name), {}))
             self._write(record)
         self.stats["update_calls"] += 1
         self.stats["updated"] += len(ok)
         self.stats["update_seconds"] += time.perf_counter() - start
 
     def _write(self, record: dict[str, Any]) -> None:
+        """Append the batch's record; a record that cannot be written is a warning, never the end of the run."""
         if self.rounds_file is None:
             return
-        with open(self.rounds_file, "a") as f:
-            f.write(json.dumps(record, allow_nan=False, default=lambda v: None) + "\n")
+        try:
+            with open(self.rounds_file, "a") as f:
+                f.write(json.dumps(_plain(record), allow_nan=False) + "\n")
+        except (OSError, TypeError, ValueError) as err:
+            warnings.warn(f"{self.rounds_file}: batch {record.get('batch')} not recorded ({err})", stacklevel=2)
 
     def save(self, path: str) -> None:
         """Save the evaluator (with the ranker as updated so far) as a model directory."""
@@ -110,6 +115,19 @@ class WorldModelCostModel(PyCostModel):
 
     def load(self, path: str) -> None:
         self.evaluator = Evaluator.load(path)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as plain JSON: numpy numbers as Python numbers, NaN and infinities as None."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 @derived_object

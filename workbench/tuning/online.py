@@ -8,8 +8,9 @@ model what the prior gets wrong on this subgraph and this machine. :class:`Onlin
 - a model's skill is ``2 * accuracy - 1`` (0 for a coin, 1 for a perfect order), and the search ranks by the
   skill-weighted sum of the two models' standardized scores, so the online model overrules the prior exactly as
   far as it has predicted better on this run's own batches;
-- the online model is an XGBoost regression on the same features, retrained from scratch on all the run's
-  measurements after each batch (labels: best latency / latency within each task, as MetaSchedule's XGBModel).
+- the online model is an XGBoost regression on the same features, retrained from scratch after each batch on
+  every measurement of this session (a resumed run starts afresh; labels: best latency / latency within each
+  task, as MetaSchedule's XGBModel).
 
 Each batch leaves a record (scores of each model before training, latencies, accuracies, weights): the
 cost model writes them to the work dir (``workbench_rounds.json``) for the dashboard's "predicted vs measured".

@@ -10,7 +10,8 @@ instruction. Each round:
    among those the sketch was seen to allow; from the best measured, the best scored so far and random samples.
 2. **Score** them all in latent space at once: each vector's actions are the sketch's with its decisions
    (:class:`workbench.worldmodel.decisions.CompiledPlan` makes its features arithmetic), rolled out and ranked
-   by the world model and the run's online model, as the world-model cost model scores. A few generations of
+   by the world model and the run's online model, as the world-model cost model scores; the parents are the
+   best scored so far, random samples, and the run's best measured programs (read again every round). A few generations of
    mutate-and-keep-the-best run on the scores alone; a share of every batch stays random (``explore``).
 3. **Materialize** only the best few (``materialize`` x the batch): replay the sketch with those decisions and
    run the post-processors. A vector TVM refuses is remembered and never proposed again (a recorded rejection,
@@ -33,10 +34,11 @@ import numpy as np
 
 from workbench._tvm import import_tvm
 from workbench.actions import Action, actions_from_trace
+from workbench.traces import trace_key
 from workbench.worldmodel.decisions import CompiledPlan, group_features
 from workbench.worldmodel.effects import Machine
 from workbench.worldmodel.features import N_PARAMS, TRACE_FEATURES
-from workbench.worldmodel.items import with_decisions
+from workbench.worldmodel.items import wiring_of, with_decisions
 
 import_tvm()
 
@@ -102,6 +104,11 @@ class Sketch:
     locations: list[set[int]] = field(default_factory=list)  # per compute location: values seen valid
 
     @cached_property
+    def wiring(self) -> tuple:
+        """How its placing instructions are wired (``workbench.worldmodel.items.wiring_of``)."""
+        return wiring_of(self.template)
+
+    @cached_property
     def tiles(self) -> list[int]:
         """Positions of the tile decisions (their sizes feed the plan's linear forms)."""
         return [k for k, kind in enumerate(self.kinds) if kind == "SamplePerfectTile"]
@@ -134,7 +141,7 @@ class PlanSearch(PySearchStrategy):
 
     def __init__(self, *, population: int = 4096, generations: int = 3, mutants_per_parent: int = 4,
                  materialize: int = 3, explore: float = 0.125, seed_samples: int = 64, seed: int = 0,
-                 state: PlanState | None = None, cost_model: Any = None) -> None:
+                 state: PlanState | None = None, cost_model: Any = None, seen: set[str] | None = None) -> None:
         super().__init__()
         self.population, self.generations, self.mutants = population, generations, mutants_per_parent
         self.materialize, self.explore, self.seed_samples = materialize, explore, seed_samples
@@ -145,6 +152,7 @@ class PlanSearch(PySearchStrategy):
         self._compiled: dict[tuple, CompiledPlan] = {}  # (sketch, fixed decisions) -> its compiled plan
         # The world model's cost model, as the run made it: MetaSchedule hands pre_tuning its FFI wrapper only.
         self.cost_model: Any = cost_model
+        self.seen = seen  # trace keys of the run's measured programs (never built again)
         self.database: Any = None
         self.max_trials = self.per_iter = self.given = 0
 
@@ -159,6 +167,9 @@ class PlanSearch(PySearchStrategy):
         cm = self.cost_model
         if cm is None or not hasattr(cm, "evaluator") or not hasattr(cm, "blend"):
             raise ValueError("the plan strategy scores with the world model: use cost_model='world'")
+        if not cm.evaluator.config.use_transition or cm.evaluator.transition is None:
+            raise ValueError("the plan strategy rolls decisions out in latent space: this evaluator has no "
+                             "transition model (a static ablation); use one trained with its transition")
         self.database = database
         self.machine = Machine.of(cm.hardware)
         self.max_trials, self.per_iter, self.given = max_trials, num_trials_per_iter, 0
@@ -176,31 +187,36 @@ class PlanSearch(PySearchStrategy):
         ranked = self._plan_round()
         out: list[Any] = []
         n_random = int(round(want * self.explore))
-        for _ in range(4 * n_random):  # the exploration share: random vectors, built as they come
+        tries = 0
+
+        def build(vector: tuple[int, tuple] | None) -> None:
+            nonlocal tries
+            if vector is None or vector in self.state.proposed:
+                return
+            tries += 1
+            cand = self._build(*vector)
+            if cand is not None:
+                out.append(cand)
+
+        for _ in range(4 * n_random):  # the exploration share: random vectors
             if len(out) >= n_random:
                 break
-            v = self._random_vector()
-            if v is not None and v not in self.state.proposed:
-                cand = self._build(*v)
-                if cand is not None:
-                    out.append(cand)
-        tries = 0
+            build(self._random_vector())
         for _, sketch, decisions in ranked:  # the model's best, until the batch is full
             if len(out) >= want or tries >= self.materialize * want:
                 break
-            if (sketch, decisions) in self.state.proposed:
-                continue
-            tries += 1
-            cand = self._build(sketch, decisions)
-            if cand is not None:
-                out.append(cand)
+            build((sketch, decisions))
+        for _ in range(8 * want):  # refused or known: top the batch up at random rather than end the task
+            if len(out) >= want:
+                break
+            build(self._random_vector())
         self.given += len(out)
         self.state.stats["rounds"] += 1
         self.state.stats["search_seconds"] += time.perf_counter() - start
         self.state.last_round.update(built=len(out), tried=tries, rejected=self.state.stats["rejected"],
                                      search_seconds=time.perf_counter() - start)
         # The batch's record in workbench_rounds.json says how many vectors were scored and built for it.
-        self.cost_model.round_info = {"plan": dict(self.state.last_round)}
+        self.cost_model.round_info[str(self.context.task_name)] = {"plan": dict(self.state.last_round)}
         return out or None
 
     def notify_runner_results(self, measure_candidates: list, results: list) -> None:
@@ -210,7 +226,7 @@ class PlanSearch(PySearchStrategy):
         return PlanSearch(population=self.population, generations=self.generations,
                           mutants_per_parent=self.mutants, materialize=self.materialize, explore=self.explore,
                           seed_samples=self.seed_samples, seed=self.rng.randrange(2**31), state=PlanState(),
-                          cost_model=self.cost_model)
+                          cost_model=self.cost_model, seen=self.seen)
 
     # ---- sketches ----------------------------------------------------------------------------------------
     def _sketch(self, index: int, trace: Any) -> Sketch:
@@ -274,19 +290,32 @@ class PlanSearch(PySearchStrategy):
                     elif kind == "SamplePerfectTile" and not sk.extents[k]:
                         sk.extents[k] = int(np.prod(d[k]))
                 seeds.append((sk.index, d))
-        for rec in self._best_records(64):  # a resumed run starts from its best (never built again)
+        self.seeds = seeds
+        self.measured_seeds = self._measured_vectors()  # a resumed run starts from its best
+
+    def _measured_vectors(self, n: int = 32) -> list[tuple[int, tuple]]:
+        """Decision vectors of the task's best measured records (the database's), each marked as proposed."""
+        out = []
+        for rec in self._best_records(n):
             trace = rec.trace
             for sk in self.sketches:
+                if not self._matches(sk, trace):
+                    continue
                 d = self._decisions_of(sk, trace)
-                if d is not None and self._matches(sk, trace):
-                    seeds.append((sk.index, d))
+                if d is not None:
+                    out.append((sk.index, d))
                     self.state.proposed.add((sk.index, d))
-                    break
-        self.seeds = seeds
+                break
+        return out
 
     def _matches(self, sketch: Sketch, trace: Any) -> bool:
-        kinds = [inst.kind.name for inst in trace.insts[: len(sketch.template)]]
-        return kinds == [a.kind for a in sketch.template]
+        """Whether a measured trace is a candidate of ``sketch``: the same design instructions, wired alike."""
+        try:
+            actions = actions_from_trace(trace, design_only=True)
+        except Exception:  # noqa: BLE001 - a record TVM cannot decode is no candidate of any sketch
+            return False
+        return ([a.kind for a in actions] == [a.kind for a in sketch.template]
+                and wiring_of(actions) == sketch.wiring)
 
     def _best_records(self, n: int) -> list[Any]:
         if self.database is None:
@@ -375,7 +404,10 @@ class PlanSearch(PySearchStrategy):
     def _plan_round(self) -> list[tuple[float, int, tuple]]:
         """A round of planning: mutate the population, score every vector, keep the best; best first."""
         pool: dict[tuple, None] = {}
-        parents = [(s, d) for _, s, d in self.state.elite[: self.population // 4]] + list(self.seeds)
+        if self.state.stats["rounds"]:  # what the run measured since: its best are parents too
+            self.measured_seeds = self._measured_vectors()
+        parents = ([(s, d) for _, s, d in self.state.elite[: self.population // 4]] + list(self.seeds)
+                   + list(self.measured_seeds))
         parents += [v for v in (self._random_vector() for _ in range(self.population // 4)) if v]
         for p in parents:
             pool[p] = None
@@ -428,5 +460,7 @@ class PlanSearch(PySearchStrategy):
             self.state.invalid.add(key)
             self.state.stats["rejected"] += 1
             return None
+        if self.seen is not None and trace_key(sch.trace) in self.seen:
+            return None  # a program measured in an earlier session (proposed now, it is not built again)
         self.state.stats["materialized"] += 1
         return MeasureCandidate(sch, self.args_info)

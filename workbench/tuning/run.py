@@ -43,7 +43,7 @@ from workbench.tuning.callbacks import (
     infrastructure_error,
     is_stop,
 )
-from workbench.tuning.cost_model import COST_MODELS, make_cost_model
+from workbench.tuning.cost_model import COST_MODELS, WorldModelCostModel, make_cost_model
 from workbench.tuning.e2e import TorchModel, compare_with_torch, compile_tuned
 from workbench.tuning.online import ROUNDS_FILE, read_rounds
 from workbench.tuning.results import (
@@ -123,7 +123,7 @@ class TuningRun:
         self.strategy = strategy
         if strategy not in STRATEGIES:
             raise TuningError(f"unknown search strategy {strategy!r}: choose from {', '.join(STRATEGIES)}")
-        if strategy == "plan" and cost_model != "world":
+        if strategy == "plan" and not (cost_model == "world" or isinstance(cost_model, WorldModelCostModel)):
             raise TuningError("the plan strategy searches with the world model: use cost_model='world'")
         if explore is not None and not 0.0 <= explore <= 1.0:
             raise TuningError(f"explore must be a share between 0 and 1, got {explore!r}")

@@ -103,7 +103,7 @@ def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explor
         from workbench.tuning.plan import PlanSearch
 
         return SeenFilter(PlanSearch(explore=0.125 if explore is None else float(explore), seed=seed,
-                                     cost_model=cost_model), seen, budget)
+                                     cost_model=cost_model, seen=seen), seen, budget)
     kwargs = {"eps_greedy": float(explore)} if explore is not None else {}
     return SeenFilter(SearchStrategy.create(name, **kwargs), seen, budget)
 

@@ -5,7 +5,8 @@ step tokens and parameters, its trace features) is, for a fixed sketch, compute 
 choices, an affine function of the log2 of its tile sizes; only what post-processing makes of them (the effect
 features) needs the rules of :meth:`workbench.worldmodel.plan.Plan.postprocess`. So a :class:`CompiledPlan` is
 made once per (sketch, compute locations, categorical choices), by probing the reference implementation
-(:func:`workbench.worldmodel.features.candidate_features`) at unit tile sizes, and then turns a batch of
+(:func:`workbench.worldmodel.features.steps` and ``trace_features``, as ``candidate_features`` calls them) at unit
+tile sizes, and then turns a batch of
 candidates' tile sizes into their inputs with matrix products. ``tests/worldmodel/test_decisions.py`` checks it
 against the reference, candidate by candidate.
 """
@@ -110,7 +111,7 @@ class CompiledPlan:
             tw[:, e] = np.nan_to_num(np.asarray(trace_e, dtype=np.float64) - t0)
         unroll = plan.caps.get("unroll")
         if isinstance(unroll, tuple):
-            cats = [values.get(a.outputs[0]) for a in design if a.kind == "SampleCategorical" and a.outputs]
+            cats = [values.get(a.outputs[0]) if a.outputs else None for a in design if a.kind == "SampleCategorical"]
             unroll = cats[unroll[1]] if unroll[1] < len(cats) else None
         return cls(plan, tokens, indices, t0, tw, p0, pw, float(unroll) if isinstance(unroll, int | float) else 0.0,
                    shapes)

@@ -110,8 +110,8 @@ def _tile_fit(tiles: Sequence[Sequence[int]], machine: Machine) -> tuple[float, 
     multi-level tiling's tile sizes: 4-level tiles of data-parallel loops, 2-level of reduction loops. The
     working set of a tile is approximated as output tile + (reduction tile x each spatial tile): exact for a
     matmul's C, A and B tiles."""
-    spatial = [t for t in tiles if len(t) == 4]
-    reduce = [t for t in tiles if len(t) == 2]
+    spatial = [[max(int(x), 1) for x in t] for t in tiles if len(t) == 4]
+    reduce = [[max(int(x), 1) for x in t] for t in tiles if len(t) == 2]
     if not spatial:
         return NAN, NAN, NAN
     reg = math.prod(t[3] for t in spatial)
@@ -173,6 +173,7 @@ def _tile_fit_many(flats: Any, shapes: Sequence[int], machine: Machine) -> tuple
     import numpy as np
 
     n = len(flats)
+    flats = np.maximum(flats, 1.0)
     starts = np.cumsum([0, *shapes])[:-1]
     spatial = [flats[:, s:s + 4] for s, k in zip(starts, shapes, strict=True) if k == 4]
     reduce = [flats[:, s:s + 2] for s, k in zip(starts, shapes, strict=True) if k == 2]

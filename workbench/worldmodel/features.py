@@ -242,8 +242,10 @@ MAX_PLANS = 20000  # sketches x compute locations kept before the cache starts a
 
 def plan_of(info: ProgramInfo, design: Sequence[Action], values: dict[str, Any]) -> Plan:
     """The loop-nest plan of a candidate's sketch and compute locations (built once, then shared)."""
-    key = (id(info), tuple((a.kind, a.inputs) for a in design if a.decision is None),
-           tuple(a.decision for a in design if a.kind == "SampleComputeLocation"))
+    # Everything but the tile sizes (which the plan keeps symbolic): kinds, operands, attributes, and the
+    # decisions a plan bakes in (compute locations; categorical values, should one be used as a factor).
+    key = (id(info), tuple((a.kind, a.inputs, a.attrs) for a in design),
+           tuple(a.decision for a in design if a.kind in ("SampleComputeLocation", "SampleCategorical")))
     plan = _PLANS.get(key)
     if plan is None:
         if len(_PLANS) >= MAX_PLANS:

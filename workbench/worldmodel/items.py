@@ -170,20 +170,22 @@ class TraceReader:
         decisions = list(trace.decisions.items())
         fast_key = (workload, len(insts), tuple(self._kind(inst) for inst, _ in decisions))
         for template, positions, probes, wiring in self._fast.get(fast_key, ()):
-            if (all(insts[p].__chandle__() == inst.__chandle__()
-                    for p, (inst, _) in zip(positions, decisions, strict=True))
-                    and all(self._kind(insts[p]) == k for p, k in probes)
-                    and all(insts[p].inputs[k].__chandle__() == insts[q].outputs[o].__chandle__()
-                            for p, k, q, o in wiring)):
+            try:  # another structure's operands may not exist here (fewer inputs, a None factor): not this one
+                same = (all(insts[p].__chandle__() == inst.__chandle__()
+                            for p, (inst, _) in zip(positions, decisions, strict=True))
+                        and all(self._kind(insts[p]) == k for p, k in probes)
+                        and all(insts[p].inputs[k].__chandle__() == insts[q].outputs[o].__chandle__()
+                                for p, k, q, o in wiring))
+            except (IndexError, AttributeError, TypeError):
+                same = False
+            if same:
                 return with_decisions(template, zip(positions, (v for _, v in decisions), strict=True))
         return self._read_full(trace, workload, fast_key, decisions)
 
     def _read_full(self, trace: Any, workload: int, fast_key: tuple, decisions: list[tuple[Any, Any]]
                    ) -> list[Action]:
         actions = actions_from_trace(trace, design_only=True)
-        producer = {name: (a.index, slot) for a in actions for slot, name in enumerate(a.outputs)}
-        wiring = tuple((a.index, k, *producer[x]) for a in actions if a.kind in self.WIRED
-                       for k, x in enumerate(a.inputs) if isinstance(x, str) and x in producer)
+        wiring = wiring_of(actions)
         kinds = tuple(a.kind for a in actions)
         key = (workload, kinds, tuple(w[1:] for w in wiring), tuple(w[0] for w in wiring))
         if len(self._templates) > self.MAX_TEMPLATES:
@@ -201,6 +203,7 @@ class TraceReader:
         others = [i for i in range(len(kinds)) if i not in set(positions)]
         step = max(1, len(others) // self.PROBES)
         probes = [(i, kinds[i]) for i in others[::step]]
+        probes += [(i, kinds[i]) for w in wiring for i in (w[0], w[2])]  # the wired instructions are there
         if len(kinds) < len(trace.insts):
             probes.append((len(kinds), "EnterPostproc"))
         # Decisions of post-processing instructions (position -1) are not design decisions: the fast path
@@ -210,6 +213,17 @@ class TraceReader:
             if not any(t is template for t, *_ in known):
                 known.append((template, positions, tuple(probes), wiring))
         return actions
+
+
+WIRED = TraceReader.WIRED
+
+
+def wiring_of(actions: Sequence[Action]) -> tuple[tuple[int, int, int, int], ...]:
+    """How a trace's placing instructions are wired: (instruction, operand, producing instruction, its output
+    slot) for each loop or block operand of a :data:`WIRED` instruction."""
+    producer = {name: (a.index, slot) for a in actions for slot, name in enumerate(a.outputs)}
+    return tuple((a.index, k, *producer[x]) for a in actions if a.kind in WIRED
+                 for k, x in enumerate(a.inputs) if isinstance(x, str) and x in producer)
 
 
 def with_decisions(template: list[Action], decisions: Any) -> list[Action]:

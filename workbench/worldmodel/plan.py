@@ -69,7 +69,8 @@ class Plan:
     n_entries: int = 0  # tile-size entries the forms refer to
     _matrix: Any = None  # the forms as (coefficients, constants), built on first use
     _reduces: dict[int, bool] | None = None
-    _strides: dict[int, list[list[float]]] = field(default_factory=dict)  # block -> per access, per iterator
+    _strides: dict[int, tuple[int, list[list[float]]]] = field(default_factory=dict)  # block -> (its iterators'
+    # block, per access the stride multiplier of each iterator)
 
     def extents(self, tiles: Sequence[float]) -> list[float]:
         """Each loop's extent for the flat list of a candidate's tile sizes (NaN: unknown)."""
@@ -202,8 +203,8 @@ class Plan:
                 marks_vec[:, x] |= ~fuse_all & (n_vec > 0) & (i >= nb - n_vec)
             if fuse_all.any():
                 total = np.prod(ext[:, list(loops)], axis=1)
-                lanes = np.minimum(vec_cap, total)
-                whole[b] = (fuse_all, total / lanes, lanes)
+                # TVM splits the fused loop by the vector cap: exactly that many lanes, the rest parallel.
+                whole[b] = (fuse_all, np.ceil(total / vec_cap), np.full(n, vec_cap))
             unrolled[b] = bool(unroll > 0) and reduction_blocks[b]
             if unrolled[b]:
                 annotated.add(loops[0])
@@ -269,8 +270,8 @@ class Plan:
                     n_par = min(n_par, n - n_vec)
             if n_par == n and n_vec == n:  # fuse everything, split off the vector lanes, parallelize the rest
                 total = math.prod(ext[x] for x in loops)
-                lanes = min(vec_cap, total)
-                whole[b] = (total / lanes, lanes)
+                # TVM splits the fused loop by the vector cap: exactly that many lanes, the rest parallel.
+                whole[b] = (float(math.ceil(total / vec_cap)), vec_cap)
                 parallel.update(loops)
             else:
                 if n_par > 0:
@@ -290,9 +291,14 @@ class Plan:
         return out
 
     def _reduction_blocks(self) -> dict[int, bool]:
-        """Whether each live block iterates over a reduction (post-processing unrolls only those)."""
+        """Whether each live block has a reduction iterator of its own (post-processing unrolls only those:
+        TVM's ``IsSpatial``): its own loops, not the loops it shares with a block it is computed at."""
         if self._reduces is None:
-            self._reduces = {b: any(self.kind[x] in ("R", "M") for x in self.nest.get(b, ())) for b in self.order}
+            self._reduces = {}
+            for b in self.order:
+                nest = self.nest.get(b, ())
+                own = [x for x in nest if self.axis[x][0] == self.base[b]] if self.base[b] >= 0 else list(nest)
+                self._reduces[b] = any(self.kind[x] in ("R", "M") for x in own)
         return self._reduces
 
     def _block_strides(self, b: int) -> tuple[int, list[list[float]]]:
@@ -315,17 +321,6 @@ class Plan:
             block = self.base[b] if self.base[b] >= 0 else -2
             cached = self._strides[b] = (block, out)
         return cached
-
-
-def _eval(form: Form, logs: Sequence[float]) -> float:
-    total = 0.0
-    for k, v in form.items():
-        total += v * (logs[k] if k >= 0 else 1.0)
-    if math.isnan(total):
-        return NAN
-    value = 2.0 ** total
-    near = round(value)
-    return float(near) if abs(value - near) <= 1e-6 * value else value  # extents are integers
 
 
 def _number(x: Any) -> float:
