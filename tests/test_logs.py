@@ -163,3 +163,14 @@ def test_empty_workdir_has_the_usual_columns(tmp_path):
     (tmp_path / RECORD_FILE).write_text("")
     df = load_logs(tmp_path)
     assert df.empty and {"subgraph", "latency", "status", "actions", "machine"} <= set(df.columns)
+
+
+def test_the_same_trace_measured_on_two_machines_keeps_each_machine():
+    """A record whose side line predates the canonical trace key (hashed as stored) and the same trace measured
+    later on another machine (canonical key): each record keeps its own side line, in file order."""
+    from workbench import sample_logs_dir
+
+    df = load_logs(sample_logs_dir() / "cpu" / "bert_base__fused_reshape10_gelu_reshape11", progress=False)
+    assert df["trace_key"].nunique() == 1  # the task's only program, measured once on each machine
+    assert sorted(df["machine"]) == ["5d3ac4897b93", "dd8c4261e282"]
+    assert df.groupby("machine")["latency"].nunique().eq(1).all()

@@ -344,25 +344,29 @@ class WorkDir:
 class SideLines:
     """Side lines of a measurement file by (workload, trace key), handed out in file order: the n-th record of a
     trace gets that trace's n-th side line, so the same trace measured on two machines (or measured again) keeps
-    each measurement's own status and machine. A record beyond its trace's side lines gets the last one."""
+    each measurement's own status and machine. Side lines written before the canonical key hash the trace as
+    stored (booleans as true/false); a trace's lines under either hash are one list, in file order. A record
+    beyond its trace's side lines gets the last one."""
 
     def __init__(self, objs: Any) -> None:
-        self._lines: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        self._lines: dict[tuple[int, str], list[tuple[int, dict[str, Any]]]] = {}
         self._used: dict[tuple[int, str], int] = {}
-        for obj in objs:
+        for position, obj in enumerate(objs):
             if isinstance(obj, dict) and "workload" in obj and "trace_hash" in obj:
-                self._lines.setdefault((obj["workload"], obj["trace_hash"]), []).append(obj)
+                self._lines.setdefault((obj["workload"], obj["trace_hash"]), []).append((position, obj))
 
     def take(self, workload: int, trace: Any, key: str | None = None) -> dict[str, Any]:
         """The next side line of ``trace`` in ``workload`` ({} if it has none)."""
-        # Side lines written before the canonical key hash the trace as stored (booleans as true/false).
-        for k in ((workload, key or trace_key(trace)), (workload, json_hash(trace))):
-            lines = self._lines.get(k)
-            if lines:
-                used = self._used.get(k, 0)
-                self._used[k] = used + 1
-                return lines[min(used, len(lines) - 1)]
-        return {}
+        key = key or trace_key(trace)
+        lines = self._lines.get((workload, key), [])
+        legacy = json_hash(trace)
+        if legacy != key:
+            lines = sorted(lines + self._lines.get((workload, legacy), []), key=lambda pair: pair[0])
+        if not lines:
+            return {}
+        used = self._used.get((workload, key), 0)
+        self._used[(workload, key)] = used + 1
+        return lines[min(used, len(lines) - 1)][1]
 
 
 def load_logs(*paths: str | Path, errors: str = "raise", with_actions: bool = True,
