@@ -213,7 +213,7 @@ def main() -> None:
         for sub in args.subgraphs:
             runs.append(_run(sub, "xgb640", 0, args.long_trials, 64, ctx))
     _remeasure(runs, rounds=args.final_rounds, repeat=args.final_repeat, min_repeat_ms=args.min_repeat_ms)
-    png = RESULTS / f"{args.name}_curves.png"
+    png = RESULTS / f"{args.name}_curves.html"
     _plot_curves(runs, args, png)
     summary = _summary(runs, args)
     body = _report(runs, args, summary, png.name, here)
@@ -306,37 +306,33 @@ def _report(runs: list[dict], args: argparse.Namespace, summary: dict[str, Any],
 
 def _plot_curves(runs: list[dict], args: argparse.Namespace, path: Path) -> None:
     """Best-so-far latency against trials, one panel per subgraph, median over seeds per arm, relative to the
-    world model's final median."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    world model's final median: an interactive plotly figure (plotly.js from its CDN, so the file stays small)."""
+    from plotly.subplots import make_subplots
 
     subs = args.subgraphs
     cols = 4
     rows = math.ceil(len(subs) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
-    for ax, sub in zip(axes.flat, subs, strict=False):
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=subs, shared_xaxes=False)
+    arms = sorted({r["arm"] for r in runs})
+    colors = dict(zip(arms, ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692"],
+                      strict=False))
+    for i, sub in enumerate(subs):
+        row, col = i // cols + 1, i % cols + 1
         ref = [r["curve_ms"][-1] for r in runs if r["subgraph"] == sub and r["arm"] == "world" and r["curve_ms"]]
         scale = statistics.median(ref) if ref else 1.0
-        for arm in sorted({r["arm"] for r in runs if r["subgraph"] == sub}):
+        for arm in arms:
             curves = [r["curve_ms"] for r in runs if r["subgraph"] == sub and r["arm"] == arm and r["curve_ms"]]
             if not curves:
                 continue
             n = min(len(c) for c in curves)
-            med = [statistics.median(c[i] for c in curves) / scale for i in range(n)]
-            ax.plot(range(1, n + 1), med, label=arm, lw=2 if arm == "world" else 1)
-        ax.set_title(sub, fontsize=9)
-        ax.set_yscale("log")
-        ax.set_xlabel("trials")
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(subs):]:
-        ax.axis("off")
-    axes.flat[0].set_ylabel("best so far / world's final")
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+            med = [statistics.median(c[j] for c in curves) / scale for j in range(n)]
+            fig.add_scatter(x=list(range(1, n + 1)), y=med, name=arm, legendgroup=arm, showlegend=i == 0,
+                            line={"color": colors.get(arm), "width": 3 if arm.startswith("world") else 1.5},
+                            row=row, col=col)
+        fig.update_yaxes(type="log", row=row, col=col)
+    fig.update_yaxes(title_text="best so far / world's final", row=1, col=1)
+    fig.update_layout(height=260 * rows, width=1200, title="Best-so-far latency against trials (median over seeds)")
+    fig.write_html(path, include_plotlyjs="cdn")
 
 
 if __name__ == "__main__":
