@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from tvm import s_tir
 
-from workbench.actions import actions_from_trace
+from workbench.actions import DesignSpace, actions_from_trace
+from workbench.subgraphs import load_subgraph
 from workbench.worldmodel.items import TraceReader, as_items, final_program, items_from_candidates
 
 
@@ -24,6 +26,24 @@ def test_trace_reader_fast_path_reads_the_same_decisions(conv_space):
             assert _wired(got) == _wired(want)
     # conv2d's sketches differ only in the tile loop their cache block is computed at: each is its own structure.
     assert reader.known_structures() >= 2
+
+
+@pytest.mark.parametrize("name", ["softmax_256x256", "norm_256x256"])
+def test_trace_reader_tells_apart_reductions_that_differ_in_wiring(name):
+    """Reductions have sketches with the same decisions that differ in which loop RFactor or a compute-at
+    acts on; one reader, shared by two subgraphs, reads every trace as its full read does."""
+    reader = TraceReader()
+    for workload, subgraph in enumerate([name, "conv2d_7x7x512_3x3"]):
+        sg = load_subgraph(subgraph)
+        traces = []
+        for cand in DesignSpace(sg).sample(40, seed=5):
+            sch = s_tir.Schedule(sg.mod)
+            cand.trace.apply_to_schedule(sch, remove_postproc=False)
+            traces.append(sch.trace)
+        for _ in range(2):
+            for trace in traces:
+                assert _wired(reader.read(trace, workload)) == _wired(actions_from_trace(trace, design_only=True))
+    assert reader.known_structures() >= 4
 
 
 def _wired(actions):

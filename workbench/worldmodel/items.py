@@ -17,6 +17,14 @@ from workbench.subgraphs import structural_hash
 from workbench.traces import plain_value
 from workbench.worldmodel.files import ModelFileError
 
+try:  # one FFI call per element; an Array's own __getitem__ makes two and checks bounds in Python
+    from tvm_ffi._ffi_api import ArrayGetItem as array_item
+    from tvm_ffi._ffi_api import ArraySize as array_size
+except ImportError:  # another tvm_ffi layout: the public protocol (same results, slower)
+    import operator
+
+    array_item, array_size = operator.getitem, len
+
 
 @dataclass
 class Item:
@@ -152,6 +160,7 @@ class TraceReader:
         self._fast: dict[tuple, list[tuple[list[Action], tuple[int, ...], tuple[tuple[int, str], ...],
                                            tuple[tuple[int, int, int, int], ...]]]] = {}
         self._kind_names: dict[int, str] = {}
+        self._checks: dict[tuple, list | None] = {}  # fast key -> the structures with their wiring checks
 
     def known_structures(self) -> int:
         """How many trace structures (sketches of the subgraphs seen) the fast path knows."""
@@ -169,16 +178,29 @@ class TraceReader:
         insts = trace.insts
         decisions = list(trace.decisions.items())
         fast_key = (workload, len(insts), tuple(self._kind(inst) for inst, _ in decisions))
-        for template, positions, probes, wiring in self._fast.get(fast_key, ()):
+        known = self._structures(fast_key)
+        seen: dict[int, Any] = {}  # each instruction is fetched from TVM once per read (an FFI call each)
+
+        def at(p: int) -> Any:
+            inst = seen.get(p)
+            if inst is None:
+                inst = seen[p] = array_item(insts, p)
+            return inst
+
+        for n, (template, positions, probes, checks) in enumerate(known):
             try:  # another structure's operands may not exist here (fewer inputs, a None factor): not this one
-                same = (all(insts[p].__chandle__() == inst.__chandle__()
-                            for p, (inst, _) in zip(positions, decisions, strict=True))
-                        and all(self._kind(insts[p]) == k for p, k in probes)
-                        and all(insts[p].inputs[k].__chandle__() == insts[q].outputs[o].__chandle__()
-                                for p, k, q, o in wiring))
+                # the wiring first: it is what tells apart structures that share their decisions' kinds
+                same = (all((array_item(at(p).inputs, k).__chandle__()
+                             == array_item(at(q).outputs, o).__chandle__()) is wired
+                            for p, k, q, o, wired in checks)
+                        and all(at(p).__chandle__() == inst.__chandle__()
+                                for p, (inst, _) in zip(positions, decisions, strict=True))
+                        and all(self._kind(at(p)) == k for p, k in probes))
             except (IndexError, AttributeError, TypeError):
                 same = False
             if same:
+                if n:  # candidates of one sketch come in runs: try the last structure read first
+                    known.insert(0, known.pop(n))
                 return with_decisions(template, zip(positions, (v for _, v in decisions), strict=True))
         return self._read_full(trace, workload, fast_key, decisions)
 
@@ -191,6 +213,7 @@ class TraceReader:
         if len(self._templates) > self.MAX_TEMPLATES:
             self._templates.clear()
             self._fast.clear()
+            self._checks.clear()
         template = self._templates.get(key)
         if template is None:
             template = self._templates[key] = actions
@@ -203,7 +226,6 @@ class TraceReader:
         others = [i for i in range(len(kinds)) if i not in set(positions)]
         step = max(1, len(others) // self.PROBES)
         probes = [(i, kinds[i]) for i in others[::step]]
-        probes += [(i, kinds[i]) for w in wiring for i in (w[0], w[2])]  # the wired instructions are there
         if len(kinds) < len(trace.insts):
             probes.append((len(kinds), "EnterPostproc"))
         # Decisions of post-processing instructions (position -1) are not design decisions: the fast path
@@ -212,8 +234,24 @@ class TraceReader:
             known = self._fast.setdefault(fast_key, [])
             if not any(t is template for t, *_ in known):
                 known.append((template, positions, tuple(probes), wiring))
+                self._checks[fast_key] = None
         return actions
 
+    def _structures(self, fast_key: tuple) -> list:
+        """The structures of ``fast_key`` as the fast path tries them: (template, decision positions, kind
+        probes, wiring checks), the checks derived once per set of structures (:func:`wiring_checks`)."""
+        known = self._fast.get(fast_key)
+        if not known:
+            return []
+        tried = self._checks.get(fast_key)
+        if tried is None:
+            tried = self._checks[fast_key] = []
+            others = [(t, w) for t, _, _, w in known]
+            for template, positions, probes, wiring in known:
+                checks = wiring_checks(template, wiring, others)
+                probes = probes + tuple((i, template[i].kind) for c in checks for i in (c[0], c[2]))
+                tried.append((template, positions, probes, checks))
+        return tried
 
 WIRED = TraceReader.WIRED
 
@@ -226,13 +264,39 @@ def wiring_of(actions: Sequence[Action]) -> tuple[tuple[int, int, int, int], ...
                  for k, x in enumerate(a.inputs) if isinstance(x, str) and x in producer)
 
 
+PLACING = WIRED - {"Fuse", "Reorder"}  # the wired instructions that place a block or compute another
+
+
+def wiring_checks(template: Sequence[Action], wiring: tuple[tuple[int, int, int, int], ...],
+                  others: Sequence[tuple[Sequence[Action], tuple[tuple[int, int, int, int], ...]]]
+                  ) -> tuple[tuple[int, int, int, int, bool], ...]:
+    """The wiring the fast path checks for one structure among ``others`` (every structure sharing its fast
+    key, as (template, wiring), itself included): ``(instruction, operand, producer, output slot, wired)``.
+
+    Every operand of a :data:`PLACING` instruction (which block is computed where), every wire of the structure
+    that not all the others share, and, negated, the others' wires of operands this structure has but leaves
+    unwired. Checking the ``Fuse``/``Reorder`` wires all share would only repeat what the kinds already say.
+    """
+    mine = set(wiring)
+    shared = set.intersection(*(set(w) for _, w in others)) if others else mine
+    operands = {(p, k) for p, k, _, _ in wiring}
+    checks = [(*w, True) for w in wiring if template[w[0]].kind in PLACING or w not in shared]
+    n = len(template)
+    checks += sorted({(p, k, q, o, False) for other, wires in others for p, k, q, o in wires
+                      if (p, k, q, o) not in mine and (p, k) not in operands and p < n and q < n
+                      and template[p].kind == other[p].kind and k < len(template[p].inputs)
+                      and template[q].kind == other[q].kind and o < len(template[q].outputs)})
+    return tuple(checks)
+
+
 def with_decisions(template: list[Action], decisions: Any) -> list[Action]:
     """``template`` (a structure's design actions) with other decisions: ``(action index, value)`` pairs."""
     actions = list(template)
     for index, value in decisions:
         a = template[index]
         if not isinstance(value, int):
-            items = list(value) if hasattr(value, "__len__") else None  # tile sizes: an Array of ints
+            # tile sizes: an Array of ints
+            items = [array_item(value, i) for i in range(array_size(value))] if hasattr(value, "__len__") else None
             plain = items is not None and all(type(x) is int for x in items)
             value = items if plain else plain_value(value, lists=True)
         copy = object.__new__(Action)  # a frozen dataclass's __init__ costs more than the whole read
