@@ -21,9 +21,9 @@ Every run's best schedule is then measured again, side by side in one process: `
 rounds of ``--final-repeat`` repeats (each at least ``--min-repeat-ms``). The ratio between the medians of the
 first and the second half of the rounds is the re-measurement spread the report states.
 
-Report: per-round best-so-far curves (PNG beside the report), geomean speed-up of the world model over each arm
-with a paired bootstrap 95% CI over subgraphs (seeds averaged per subgraph), wall time split, candidates scored,
-and ``summary`` in the JSON. Work dirs live under ``--work-root``; running the benchmark again resumes them.
+Report: per-round best-so-far curves (an interactive plotly HTML beside the report), geomean speed-up of the
+world model over each arm with a paired bootstrap 95% CI over subgraphs (seeds averaged per subgraph), wall time
+split, candidates scored, and ``summary`` in the JSON. Work dirs live under ``--work-root``; running the benchmark again resumes them.
 """
 
 from __future__ import annotations
@@ -213,10 +213,10 @@ def main() -> None:
         for sub in args.subgraphs:
             runs.append(_run(sub, "xgb640", 0, args.long_trials, 64, ctx))
     _remeasure(runs, rounds=args.final_rounds, repeat=args.final_repeat, min_repeat_ms=args.min_repeat_ms)
-    png = RESULTS / f"{args.name}_curves.html"
-    _plot_curves(runs, args, png)
+    curves = RESULTS / f"{args.name}_curves.html"
+    _plot_curves(runs, args, curves)
     summary = _summary(runs, args)
-    body = _report(runs, args, summary, png.name, here)
+    body = _report(runs, args, summary, curves.name, here)
     body += f"\n\nWhole benchmark: {time.perf_counter() - t0:.0f} s (runs already in the work root are resumed).\n"
     title = "Search: the world model against every baseline at the same trial budget (CPU)"
     path = write_report(args.name, title=title, body=body,
