@@ -2,6 +2,7 @@
 
 from widgets.app import Workbench
 from widgets.background import BackgroundTask
+from widgets.decisions import DecisionExplorer
 from widgets.measure import MeasurePanel
 from widgets.picker import SubgraphPicker
 from widgets.projector import EmbeddingProjector
@@ -10,5 +11,5 @@ from widgets.stepper import ActionStepper
 from widgets.trajectory import TrajectoryView
 from widgets.tuning import TuningDashboard
 
-__all__ = ["ActionStepper", "BackgroundTask", "EmbeddingProjector", "MeasurePanel", "RankingDebugger",
+__all__ = ["ActionStepper", "BackgroundTask", "DecisionExplorer", "EmbeddingProjector", "MeasurePanel", "RankingDebugger",
            "SubgraphPicker", "TrajectoryView", "TuningDashboard", "Workbench"]

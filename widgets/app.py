@@ -15,6 +15,7 @@ import ipywidgets as W
 import traitlets
 
 from widgets.common import Panel
+from widgets.decisions import DecisionExplorer
 from widgets.measure import MeasurePanel
 from widgets.picker import SubgraphPicker
 from widgets.projector import EmbeddingProjector
@@ -63,26 +64,30 @@ class Workbench(Panel):
         self.sampled: list[Candidate] = []  # candidates sampled when there are no records
         # -- views
         self.message = W.HTML()
+        self.header = W.HTML()  # which candidate is open everywhere: its decisions, log, score, rank, edits
+        self.header.add_class("wb-header")
         self.picker = SubgraphPicker(value=subgraph)
         self.projector = EmbeddingProjector(self.evaluator)
-        self.ranking = RankingDebugger(self.evaluator,
+        self.ranking = RankingDebugger(self.evaluator, inline_stepper=False,
                                        train_records=views.baseline_training_records(self.evaluator, self.logs))
         self.stepper: ActionStepper | None = None  # made for the first candidate opened
         self.stepper_box = W.VBox()
         self.trajectory = TrajectoryView(self.evaluator)
         self.measure = MeasurePanel(evaluator=self.evaluator)
         self.tuning = TuningDashboard(subgraph, evaluator=self.evaluator, work_root=work_root)
+        self.decisions = DecisionExplorer(self.evaluator)
         explore = W.VBox([W.HTML("<h4>Candidates (click one)</h4>"), self.projector,
                           W.HTML("<h4>Actions of the selected candidate</h4>"), self.stepper_box,
                           W.HTML("<h4>Its latent trajectory</h4>"), self.trajectory])
-        self.tabs = W.Tab(children=[explore, self.ranking, self.measure, self.tuning])
-        for i, title in enumerate(["explore", "ranking", "measure", "tune"]):
+        self.tabs = W.Tab(children=[explore, self.ranking, self.decisions, self.measure, self.tuning])
+        for i, title in enumerate(["explore", "ranking", "decisions", "measure", "tune"]):
             self.tabs.set_title(i, title)
-        super().__init__([self.picker, self.message, self.tabs], **kwargs)
+        super().__init__([self.picker, self.message, self.header, self.tabs], **kwargs)
         # -- links
         traitlets.link((self.projector, "selected"), (self, "row"))
         traitlets.link((self.ranking, "opened"), (self, "row"))
         traitlets.dlink((self, "row"), (self.ranking, "selected"))
+        traitlets.dlink((self, "candidate"), (self.decisions, "candidate"))
         traitlets.dlink((self.picker, "subgraph"), (self.tuning, "subgraph"),
                         transform=lambda sub: sub.name if sub is not None else self.tuning.subgraph)
         traitlets.dlink((self.picker, "subgraph"), (self, "subgraph"))  # loads it (see _on_subgraph)
@@ -101,6 +106,42 @@ class Workbench(Panel):
         traitlets.dlink((stepper, "history"), (self.trajectory, "labels"), transform=compared_labels)
         traitlets.dlink((stepper, "history"), (self.trajectory, "candidates"), transform=compared)
         traitlets.dlink((stepper, "position"), (self.trajectory, "position"))
+        traitlets.dlink((stepper, "history"), (self.projector, "edited"),
+                        transform=lambda h: h[-1:] if len(h) > 1 else [])
+        traitlets.dlink((stepper, "history"), (self.measure, "label"),
+                        transform=lambda h: "edited" if len(h) > 1 else "")
+        stepper.observe(lambda _: self.show_header(), names=["history", "candidate"])
+
+    def show_header(self) -> None:
+        """Say which candidate is open in every view: its decisions, measured latency, the world model's score and
+        rank among the subgraph's candidates, and whether it is edited (with the edit's score)."""
+        cand = self.candidate
+        if cand is None:
+            self.header.value = ""
+            return
+        info = self.projector.info
+        parts = [f"open: <b>{html.escape(views.trace_summary(cand.actions) or 'no decisions')}</b>"]
+        if cand.sketch is not None:
+            parts[0] += f" (sketch {cand.sketch})"
+        if info is not None and self.row is not None:
+            base = info[~info["edited"].astype(bool)]
+            rows = base[base["row"] == self.row]
+            if len(rows):
+                r = rows.iloc[0]
+                if r.latency_ms == r.latency_ms:
+                    faster = int((base["latency_ms"] < r.latency_ms).sum())
+                    parts.append(f"measured {r.latency_ms:.4f} ms (rank {faster + 1} of "
+                                 f"{int(base['latency_ms'].notna().sum())})")
+                parts.append(f"world-model score {r.score:.3f} (rank {int((base['score'] > r.score).sum()) + 1} "
+                             f"of {len(base)})")
+        history = self.stepper.history if self.stepper is not None else []
+        if len(history) > 1:
+            score = self.stepper.scores.score if self.stepper.scores is not None else None
+            parts.append(f"<span style='color:#b60'>edited ({len(history) - 1} edit{'s' * (len(history) > 2)}"
+                         + (f", score {score:.3f}" if score is not None else "") + ")</span>")
+        else:
+            parts.append("not edited")
+        self.header.value = " · ".join(parts)
 
     # ---- handlers ---------------------------------------------------------------------------------
     @traitlets.observe("subgraph")
@@ -111,6 +152,8 @@ class Workbench(Panel):
         self.row = None  # nothing of the old subgraph stays open
         self.space = DesignSpace(sub)
         self.records = self.logs[(self.logs["subgraph"] == sub.name) & (self.logs["status"] == "ok")]
+        self.measure.records = self.records
+        self.decisions.records = self.records if len(self.records) else None
         trained = sub.name in set(self.evaluator.config.info.get("subgraphs", []))
         note = " (the world model was trained on it)" if trained else " (held out: the world model never saw it)"
         if len(self.records):
@@ -131,6 +174,7 @@ class Workbench(Panel):
     def _on_row(self, change: dict) -> None:
         if change["new"] is not None:
             self.candidate = self.candidate_for(change["new"])
+        self.show_header()
 
     @traitlets.observe("candidate")
     def _on_candidate(self, change: dict) -> None:

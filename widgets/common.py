@@ -35,6 +35,7 @@ def set_figure(widget: go.FigureWidget, fig: go.Figure) -> None:
         widget.add_traces(list(fig.data))
         widget.layout = fig.layout
         widget.layout.title.text = fig.layout.title.text or ""  # an absent title would keep the old one
+        widget.layout.modebar.orientation = "v"  # a toolbar along the side never covers the title
 
 
 def placeholder(title: str, height: int) -> go.Figure:
@@ -52,8 +53,8 @@ def table_html(df: Any) -> str:
 
 
 def projection_dropdown(method: str) -> W.Dropdown:
-    """PCA, and UMAP where ``umap-learn`` is installed."""
-    options = ["pca"] + (["umap"] if views.umap_available() else [])
+    """PCA, and UMAP and t-SNE where their packages are installed (the README's set-up installs both)."""
+    options = views.available_methods()
     return W.Dropdown(options=options, value=method if method in options else "pca", description="projection",
                       layout=W.Layout(width="200px"))
 

@@ -25,6 +25,8 @@ class MeasurePanel(Panel):
 
     # -- state others set
     candidate = traitlets.Instance(Candidate, allow_none=True)  # what the button measures
+    label = traitlets.Unicode("")  # what the table calls it besides its decisions ("edited")
+    records = traitlets.Any(None)  # a load_logs DataFrame: a candidate found there is compared with its log
 
     def __init__(self, candidate: Candidate | None = None, *, evaluator: Any = None,
                  population: list[Any] | None = None, population_size: int = 63, repeat: int = 5,
@@ -55,7 +57,7 @@ class MeasurePanel(Panel):
             self.status.value = "<i>no candidate to measure</i>"
             return
         cand, target, repeat = self.candidate, self.target.value, self.repeat.value
-        if not self.task.start(self._measure, cand, target, repeat):
+        if not self.task.start(self._measure, cand, target, repeat, self.label):
             self.status.value = "<i>a measurement is already running</i>"
         else:
             self.button.disabled = True
@@ -65,6 +67,14 @@ class MeasurePanel(Panel):
 
     def wait(self, timeout: float | None = None) -> None:
         self.task.wait(timeout)
+
+    def logged_ms(self, candidate: Candidate) -> float | None:
+        """The latency (ms) ``records`` give ``candidate`` (the fastest if measured more than once), or None."""
+        df = self.records
+        if df is None or not len(df) or "trace_key" not in df:
+            return None
+        same = df[(df["trace_key"] == candidate.key) & (df["status"] == "ok")]
+        return float(same["latency"].min()) * 1e3 if len(same) else None
 
     def predicted_rank(self, candidate: Candidate) -> tuple[int, int] | None:
         """(rank, out of) of ``candidate`` among the population by world-model score (1 = predicted fastest)."""
@@ -90,7 +100,7 @@ class MeasurePanel(Panel):
             self.population = None  # another subgraph: rank among its own candidates
         self.status.value = ""
 
-    def _measure(self, cand: Candidate, target: str, repeat: int) -> None:
+    def _measure(self, cand: Candidate, target: str, repeat: int, label: str = "") -> None:
         from workbench.measure import Measurer
 
         key = (target, repeat)
@@ -98,11 +108,13 @@ class MeasurePanel(Panel):
             self.measurers[key] = Measurer(target, repeat=repeat, min_repeat_ms=20)
         result = self.measurers[key].measure([cand])[0]
         rank = self.predicted_rank(cand)
-        row = views.measurement_row(cand, result, device=target, rank=rank)
+        logged = self.logged_ms(cand)
+        row = views.measurement_row(cand, result, device=target, rank=rank, logged_ms=logged, label=label)
         self.results.append(row)
         if result.ok:
-            self.status.value = (f"<b>{row['latency_ms']:.4f} ms</b> (median of {repeat}, spread "
-                                 f"{row['spread_%']:.1f}%), {row['GFLOP/s']:.1f} GFLOP/s"
+            self.status.value = (f"{html.escape(row['candidate'])}: <b>{row['latency_ms']:.4f} ms</b> (median of "
+                                 f"{repeat}, spread {row['spread_%']:.1f}%), {row['GFLOP/s']:.1f} GFLOP/s"
+                                 + (f"; its log says {logged:.4f} ms ({row['vs logged']:.2f}x)" if logged else "")
                                  + (f"; predicted rank {row['predicted rank']}" if rank else ""))
         else:
             self.status.value = (f"<span style='color:#b00'>{result.status}: "

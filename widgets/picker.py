@@ -35,7 +35,10 @@ class SubgraphPicker(Panel):
         from workbench.subgraphs.models import MODELS
 
         # -- controls
-        self.dropdown = W.Dropdown(options=catalog_options(), description="subgraph", layout=W.Layout(width="520px"))
+        self.catalog = catalog_options()  # every (label, name); the dropdown lists those the search matches
+        self.dropdown = W.Dropdown(options=self.catalog, description="subgraph", layout=W.Layout(width="520px"))
+        self.search = W.Text(placeholder="words of a name or an op", description="search", continuous_update=True,
+                             layout=W.Layout(width="300px"))
         self.model = W.Dropdown(options=list(MODELS), description="model", layout=W.Layout(width="260px"))
         self.model_button = W.Button(description="add its subgraphs", layout=W.Layout(width="150px"))
         self.path = W.Text(placeholder="path/to/program.py (TVMScript)", description="file",
@@ -45,10 +48,11 @@ class SubgraphPicker(Panel):
         self.summary = W.HTML()
         self.tir = W.HTML(layout=W.Layout(max_height="360px", overflow="auto"))
         self.task = BackgroundTask("model extraction", on_error=self._show_error, on_done=self._extracted)
-        super().__init__([self.dropdown, W.HBox([self.model, self.model_button]), W.HBox([self.path,
+        super().__init__([W.HBox([self.dropdown, self.search]), W.HBox([self.model, self.model_button]), W.HBox([self.path,
                           self.path_button]), self.message, self.summary, self.tir], **kwargs)
         # -- wiring
         self.dropdown.observe(self._on_dropdown, names="value")
+        self.search.observe(lambda _: self._show_options(), names="value")
         self.model_button.on_click(lambda _: self.add_model(self.model.value))
         self.path_button.on_click(lambda _: self.load(self.path.value.strip()))
         if value in [v for _, v in self.dropdown.options] and self.dropdown.value != value:
@@ -106,8 +110,28 @@ class SubgraphPicker(Panel):
         from workbench.subgraphs.models import model_subgraphs
 
         subs = model_subgraphs(model)
-        self.dropdown.options = catalog_options()
-        self.message.value = f"added {len(subs)} subgraphs of {html.escape(model)}"
+        self.refresh_options()
+        self.message.value = (f"added {len(subs)} subgraphs of {html.escape(model)} to the list; "
+                              f"{html.escape(self.subgraph.name) if self.subgraph else 'nothing'} stays open")
+
+    def refresh_options(self) -> None:
+        """List the catalog again (models extracted since): the pick, and what is open, stay as they are."""
+        self.catalog = catalog_options()
+        self._show_options()
+
+    def _show_options(self) -> None:
+        """List the catalog entries whose label has every word of the search (the pick stays, first)."""
+        value = self.dropdown.value
+        words = self.search.value.lower().split()
+        options = [o for o in self.catalog if all(w in o[0].lower() for w in words)]
+        if value is not None and value not in {v for _, v in options}:
+            options = [o for o in self.catalog if o[1] == value] + options
+        self.dropdown.unobserve(self._on_dropdown, names="value")  # a new list would pick its first entry
+        try:
+            self.dropdown.options = options
+            self.dropdown.value = value if value in {v for _, v in options} else None
+        finally:
+            self.dropdown.observe(self._on_dropdown, names="value")
 
     def _extracted(self) -> None:
         self.model_button.disabled = False

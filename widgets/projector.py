@@ -9,7 +9,7 @@ import ipywidgets as W
 import plotly.graph_objects as go
 import traitlets
 
-from widgets.common import Busy, Panel, placeholder, projection_dropdown, set_figure
+from widgets.common import Busy, Panel, error_html, placeholder, projection_dropdown, set_figure, table_html
 from workbench import views
 
 
@@ -22,21 +22,35 @@ class EmbeddingProjector(Panel):
     # -- state others follow or set
     source = traitlets.Any(None)  # Candidates, or a load_logs DataFrame of one subgraph
     selected = traitlets.Int(None, allow_none=True)  # the selected row: DataFrame index, or candidate number
+    edited = traitlets.List()  # candidates made by edits, drawn where the source's projection puts them
 
     def __init__(self, evaluator: Any, source: Any = None, *, color_by: str = "latency", method: str = "pca",
                  **kwargs: Any) -> None:
         self.evaluator = evaluator
         self.info: Any = None  # views.embedding_info of the source
+        self._quiet = False  # while the source or the colour options change: no redraw, edits dropped
+        self.revision = 0  # counts projections: the figure's uirevision (a zoom survives until the next one)
         # -- controls
-        self.color = W.ToggleButtons(options=["latency", "score"], value=color_by, description="colour by",
-                                     style={"button_width": "70px"})
+        self.color = W.Dropdown(options=["latency", "score", "status"], value=color_by, description="colour by",
+                                layout=W.Layout(width="320px"))
+        self.filter = W.Text(placeholder="filter: text in the decisions, or latency_ms < 0.05 and `unroll_explicit` "
+                             "== 64", description="filter", continuous_update=False, layout=W.Layout(width="100%"))
+        self.filter_message = W.HTML()
+        self.mask: Any = None  # the rows the filter keeps (None: all)
         self.method = projection_dropdown(method)
         self.busy = Busy()
         self.figure = go.FigureWidget(placeholder("no candidates yet", 480))
         self.details = W.HTML()
-        super().__init__([W.HBox([self.color, self.method]), self.busy, self.figure, self.details], **kwargs)
+        self.details.add_class("wb-projector-details")  # found by the browser test
+        self.latents: Any = None  # the predicted final latents of info's rows (nearest neighbours are found there)
+        self.neighbours = W.HTML()  # the selection's nearest candidates in the latent space
+        self.lassoed = W.HTML()  # the candidates a box or lasso selection holds
+        super().__init__([W.HBox([self.color, self.method]), W.HBox([self.filter], layout=W.Layout(width="100%")),
+                          self.filter_message, self.busy, self.figure, self.details, self.neighbours,
+                          self.lassoed], **kwargs)
         # -- wiring
-        self.color.observe(lambda _: self._draw(), names="value")
+        self.color.observe(lambda _: None if self._quiet else self._draw(), names="value")
+        self.filter.observe(lambda _: self.apply_filter(), names="value")
         self.method.observe(lambda _: self.project(), names="value")
         self.source = source
 
@@ -47,6 +61,37 @@ class EmbeddingProjector(Panel):
         """Roll the source's candidates out and project their final latents again."""
         self._compute()
         self._draw()
+        self._show_selected()
+
+    def apply_filter(self, text: str | None = None) -> None:
+        """Fade the points the filter (``text``, default the box's) leaves out; a bad query is explained."""
+        if text is not None and text != self.filter.value:
+            self.filter.value = text  # applies it through the observer
+            return
+        self._filter()
+        self._draw()
+
+    def _filter(self) -> None:
+        """The mask of the filter's rows, and how many match (or why the filter is wrong)."""
+        self.mask, self.filter_message.value = None, ""
+        if self.info is not None and self.filter.value.strip():
+            try:
+                self.mask = views.filter_rows(self.info, self.filter.value)
+            except ValueError as err:
+                self.filter_message.value = error_html(str(err))
+            else:
+                base = ~self.info["edited"].astype(bool).to_numpy()
+                self.filter_message.value = f"{int(self.mask[base].sum())} of {int(base.sum())} candidates match"
+
+    def handle_selection(self, trace: Any, points: Any, selector: Any) -> None:
+        """Plotly's selection callback (box or lasso): list the candidates it holds."""
+        inds = list(points.point_inds) if points is not None else []
+        if not inds or self.info is None:
+            self.lassoed.value = ""
+            return
+        rows = self.info.iloc[inds]
+        self.lassoed.value = (f"<b>{len(rows)} candidates in the selection</b>, fastest first"
+                              + _rows_html(rows.sort_values("latency_ms", na_position="last")))
 
     def handle_click(self, trace: Any, points: Any, state: Any) -> None:
         """Plotly's click callback: select the clicked point."""
@@ -56,35 +101,82 @@ class EmbeddingProjector(Panel):
     # ---- handlers ---------------------------------------------------------------------------------
     @traitlets.observe("source")
     def _on_source(self, change: dict) -> None:
+        self._quiet = True  # edits of the old source's candidates mean nothing here
+        try:
+            self.edited = []
+        finally:
+            self._quiet = False
         self._compute()
-        if self.selected is None:
-            self._draw()
-        else:
-            self.selected = None  # a row of the old source means nothing here (redraws)
+        self._draw()
+        self.selected = None  # a row of the old source means nothing here
+        self._show_selected()
 
     @traitlets.observe("selected")
     def _on_selected(self, change: dict) -> None:
-        self._draw()
-        rows = self.info[self.info["row"] == self.selected] if self.info is not None else ()
+        self._show_selected()
+
+    @traitlets.observe("edited")
+    def _on_edited(self, change: dict) -> None:
+        if self.source is not None and not self._quiet and (change["old"] or change["new"]):
+            self._compute(new_projection=False)  # the same points, plus the edits: a zoom stays
+            self._draw()
+
+    def _show_selected(self) -> None:
+        """Move the ring and say what is selected; the rest of the figure (and a zoom) stays as it is."""
+        if self.info is not None and len(self.figure.data) >= 2 and self.figure.data[1].name == "selected":
+            ring = views.selection_ring(self.info, self.selected)
+            with self.figure.batch_update():
+                self.figure.data[1].x, self.figure.data[1].y = ring.x, ring.y
+        info = self.info[~self.info["edited"].astype(bool)] if self.info is not None else None
+        rows = info[info["row"] == self.selected] if info is not None else ()
         if not len(rows):
-            self.details.value = ""
+            self.details.value = self.neighbours.value = ""
             return
         r = rows.iloc[0]
         lat = f"{r.latency_ms:.4f} ms measured" if r.latency_ms == r.latency_ms else "not measured"
-        self.details.value = (f"<b>row {self.selected}</b>: {lat}, score {r.score:.3f}<br>"
-                              f"<code>{html.escape(r.summary)}</code>")
+        rank = int((info["score"] > r.score).sum()) + 1
+        self.details.value = (f"selected <b>{html.escape(r.summary or 'no decisions')}</b>: {lat}, world-model "
+                              f"score {r.score:.3f} (rank {rank} of {len(info)})")
+        near = views.nearest_rows(self.info, self.latents, self.selected, k=5)
+        self.neighbours.value = ("nearest in the latent space (what the world model thinks runs alike)"
+                                 + _rows_html(near)) if len(near) else ""
 
-    def _compute(self) -> None:
+    def _compute(self, *, new_projection: bool = True) -> None:
         if self.source is None:
             self.info = None
             return
         self.busy.start(f"rolling out {len(self.source)} candidates")
-        self.info = views.embedding_info(self.evaluator, self.source, method=self.method.value)
+        self.info, self.latents = views.embedding_info(self.evaluator, self.source, method=self.method.value,
+                                                       edited=self.edited, return_latents=True)
+        self.lassoed.value = ""
+        self.revision += new_projection
+        options = views.color_options(self.info)
+        if list(self.color.options) != options:
+            keep = self.color.value if self.color.value in options else "latency"
+            self._quiet = True  # the caller draws once the colouring is set
+            try:
+                self.color.options = options
+                self.color.value = keep
+            finally:
+                self._quiet = False
+        self._filter()
         self.busy.done(f"{len(self.info)} candidates")
 
     def _draw(self) -> None:
+        """Redraw everything (a new source, colouring or projection); the ring is the second trace."""
         if self.info is None:
             set_figure(self.figure, placeholder("no candidates yet", 480))
             return
-        set_figure(self.figure, views.embedding_figure(self.info, color_by=self.color.value, selected=self.selected))
+        fig = views.embedding_figure(self.info, color_by=self.color.value, mask=self.mask)
+        fig = go.Figure([fig.data[0], views.selection_ring(self.info, self.selected), *fig.data[1:]], fig.layout)
+        # One uirevision per projection: the front end keeps a zoom over recolourings; a new source resets it.
+        fig.update_layout(uirevision=self.revision)
+        set_figure(self.figure, fig)
         self.figure.data[0].on_click(self.handle_click)
+        self.figure.data[0].on_selection(self.handle_selection)
+
+
+def _rows_html(rows: Any) -> str:
+    """Candidates as a small table: decisions, measured latency, score (and distance where given)."""
+    cols = [c for c in ("summary", "latency_ms", "score", "distance") if c in rows]
+    return table_html(rows[cols].rename(columns={"summary": "decisions"}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import ipywidgets as W
@@ -9,7 +10,7 @@ import plotly.graph_objects as go
 import traitlets
 
 from widgets.background import BackgroundTask
-from widgets.common import Busy, Panel, placeholder, set_figure
+from widgets.common import Busy, Panel, error_html, placeholder, set_figure
 from workbench import views
 
 
@@ -18,7 +19,9 @@ class RankingDebugger(Panel):
     the worst disagreements, each openable; the features that drove a selected score.
 
     ``selected`` is the record whose contributions are shown; "open in stepper" sets ``opened`` to it (link
-    that to the row a stepper shows). ``train_records`` is what the baseline button trains the XGBModel on.
+    that to the row a stepper shows, as the Workbench does), and with ``inline_stepper`` (the default, for a
+    debugger on its own) also opens it in a stepper below. ``train_records`` is what the baseline button trains
+    the XGBModel on.
     """
 
     # -- state others follow or set
@@ -28,8 +31,11 @@ class RankingDebugger(Panel):
     opened = traitlets.Int(None, allow_none=True)  # the record asked to be opened elsewhere (a stepper)
 
     def __init__(self, evaluator: Any, records: Any = None, *, baseline: Any = None, train_records: Any = None,
-                 **kwargs: Any) -> None:
+                 inline_stepper: bool = True, **kwargs: Any) -> None:
         self.evaluator = evaluator
+        self.inline_stepper = inline_stepper
+        self.stepper: Any = None  # the inline stepper, made when a record is first opened
+        self._space: Any = None  # the design space of the records opened inline
         self.train_records = train_records
         self.info: views.RankingInfo | None = None
         self.task = BackgroundTask("MetaSchedule XGBModel training", on_error=self._training_failed)
@@ -40,10 +46,13 @@ class RankingDebugger(Panel):
         self.worst = W.Select(options=[], rows=8, description="worst", layout=W.Layout(width="560px"))
         self.open_button = W.Button(description="open in stepper", layout=W.Layout(width="130px"))
         self.contrib = go.FigureWidget(placeholder("select a record", 360))
+        self.open_message = W.HTML()
+        self.stepper_box = W.VBox()
         self.baseline_button = W.Button(description="add MetaSchedule's XGBModel", layout=W.Layout(width="240px"),
                                         disabled=baseline is not None or train_records is None)
         super().__init__([W.HBox([self.baseline_button, self.busy]), self.figure, self.metrics,
-                          W.HBox([self.worst, self.open_button]), self.contrib], **kwargs)
+                          W.HBox([self.worst, self.open_button]), self.open_message, self.contrib,
+                          self.stepper_box], **kwargs)
         # -- wiring
         self.baseline_button.on_click(lambda _: self.train_baseline())
         self.worst.observe(self._on_worst, names="value")
@@ -57,9 +66,37 @@ class RankingDebugger(Panel):
         self.selected = None if row is None else int(row)
 
     def open_selected(self) -> None:
-        """Ask for the selected record to be opened (``opened``)."""
-        if self.selected is not None:
-            self.opened = self.selected
+        """Ask for the selected record to be opened (``opened``), and open it in the inline stepper
+        (``inline_stepper``)."""
+        if self.selected is None:
+            self.open_message.value = "<i>select a record first (the list of worst disagreements, above)</i>"
+            return
+        self.opened = self.selected
+        if self.inline_stepper:
+            self._open_inline(self.selected)
+        else:
+            self.open_message.value = "opened in the stepper of the explore tab"
+
+    def _open_inline(self, row: int) -> None:
+        from widgets.stepper import ActionStepper
+        from workbench.actions import DesignSpace
+        from workbench.subgraphs import load_subgraph
+
+        record = self.records.loc[row]
+        try:
+            if self._space is None or self._space.subgraph.name != record["subgraph"]:
+                self._space = DesignSpace(load_subgraph(record["subgraph"]))
+            cand = self._space.candidate(record["trace"])
+        except (ValueError, FileNotFoundError) as err:  # CandidateError, SubgraphError: it cannot open
+            self.open_message.value = error_html(f"cannot open record {row}: {err}")
+            return
+        if self.stepper is None:
+            self.stepper = ActionStepper(cand, evaluator=self.evaluator)
+            self.stepper_box.children = [W.HTML("<h4>The opened record, step by step</h4>"), self.stepper]
+        else:
+            self.stepper.show(cand)
+        self.open_message.value = (f"opened <b>{html.escape(views.trace_summary(cand.actions))}</b> "
+                                   f"({record['latency'] * 1e3:.4f} ms measured) in the stepper below")
 
     def train_baseline(self, train_records: Any = None, *, wait: bool = False) -> None:
         """Fit MetaSchedule's XGBModel on ``train_records`` (default: ``self.train_records``) in the background,
@@ -85,6 +122,8 @@ class RankingDebugger(Panel):
             for r in self.info.worst.itertuples()]
         self.worst.observe(self._on_worst, names="value")
         self.metrics.value = "" if self.info is None else self.info.metrics.to_html(float_format=lambda v: f"{v:.3f}")
+        if change["name"] == "records":
+            self.open_message.value = ""
         if change["name"] == "records" and self.selected is not None:
             self.selected = None  # a row of the old records means nothing here (redraws)
         else:

@@ -160,7 +160,8 @@ class ActionStepper(Panel):
             self.title.value = f"<b>initial program</b> of {html.escape(cand.space.subgraph.name)} ({len(cand)} actions)"
             self.diff.value = ""
         else:
-            text = action.describe(sampled_values(cand.actions))
+            # one numbering: the step (actions applied), not also the action's trace index ("#3")
+            text = action.describe(sampled_values(cand.actions)).split(" ", 1)[1].strip()
             self.title.value = (f"<b>step {position}/{len(cand)}</b> [{action.phase}, {action.category}] "
                                 f"<code>{html.escape(text)}</code>")
             self.diff.value = diff_html(cand.diff(action.index))

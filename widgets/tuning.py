@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import traitlets
 
 from widgets.background import BackgroundTask
-from widgets.common import Panel, error_html, set_figure, table_html
+from widgets.common import Panel, error_html, placeholder, set_figure, table_html
 from workbench import views
 from workbench.tuning.online import read_rounds
 
@@ -53,17 +53,21 @@ class TuningDashboard(Panel):
         self.stop_button = W.Button(description="stop", button_style="danger", icon="stop", disabled=True)
         self.status = W.HTML()
         self.bar = W.IntProgress(value=0, min=0, max=1, description="trials", layout=W.Layout(width="420px"))
-        self.figure = go.FigureWidget(views.tuning_figure(views.tuning_curves({})))
+        self.figure = go.FigureWidget(placeholder("no runs yet: choose cost models, then start / resume", 380))
+        # Earlier runs of the subgraph in the work root (other seeds, models, budgets), drawn dotted to compare.
+        self.overlay = W.SelectMultiple(options=[], rows=4, description="compare",
+                                        layout=W.Layout(width="520px"))
         self.table = W.HTML()
         # Per measured batch of the world-model run: its picks' scores against their latencies, accuracies.
         self.rounds_figure = go.FigureWidget(views.rounds_figure(views.rounds_info(read_rounds(self.work_root / "-"))))
         self.rounds_table = W.HTML()
         super().__init__([W.HBox([self.subgraph_text, self.trials, self.per_iter, self.seed]),
                           W.HBox([W.Label("cost models:"), *self.models.values(), self.start_button,
-                                  self.stop_button]), self.bar, self.status, self.figure, self.table,
+                                  self.stop_button]), self.bar, self.status, self.figure, self.overlay, self.table,
                           self.rounds_figure, self.rounds_table], **kwargs)
         # -- wiring
-        self.subgraph = subgraph
+        self.overlay.observe(lambda _: self.refresh(), names="value")
+        self.subgraph = subgraph  # shows its runs already in the work root (_on_subgraph)
         traitlets.link((self, "subgraph"), (self.subgraph_text, "value"))
         self.start_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop(wait=False))
@@ -104,7 +108,9 @@ class TuningDashboard(Panel):
     def refresh(self) -> None:
         """Redraw the curves and the table from the runs' live state."""
         curves = views.tuning_curves(self.runs)
-        set_figure(self.figure, views.tuning_figure(curves, title=f"{self.subgraph}: best latency vs trials"))
+        earlier = views.curves_from_work_dirs({name: self.work_root / name for name in self.overlay.value})
+        set_figure(self.figure, views.tuning_figure(curves, title=f"{self.subgraph}: best latency vs trials",
+                                                    earlier=earlier if len(earlier) else None))
         self.bar.value = sum(r.measured for r in self.runs.values())
         self.table.value = table_html(views.tuning_table(self.runs))
         world = [(label, r) for label, r in self.runs.items() if label.startswith("world")]
@@ -114,6 +120,40 @@ class TuningDashboard(Panel):
             set_figure(self.rounds_figure, views.rounds_figure(
                 views.rounds_info(rounds), title=f"{label}: what it predicted for each batch it picked"))
             self.rounds_table.value = table_html(views.plan_table(rounds))
+
+    def earlier_runs(self) -> list[str]:
+        """Work dirs of this subgraph in the work root that the next start does not use (other seeds, models)."""
+        sub = self.subgraph.strip().replace("/", "__")
+        mine = {self._work_dir(self.subgraph.strip(), cm).name for cm, box in self.models.items() if box.value}
+        if not sub or not self.work_root.is_dir():
+            return []
+        return sorted(p.name for p in self.work_root.iterdir()
+                      if p.is_dir() and p.name.startswith(f"{sub}-") and p.name not in mine)
+
+    def show_existing(self) -> bool:
+        """Show the runs of this subgraph and seed already in the work root (from their work dirs alone: a run
+        finished yesterday plots the same today); False when there are none."""
+        if self.running:
+            return False
+        self.overlay.options = self.earlier_runs()
+        sub = self.subgraph.strip()
+        chosen = [cm for cm, box in self.models.items() if box.value]
+        if not sub or not any(self._work_dir(sub, cm).is_dir() for cm in chosen):
+            return False
+        try:
+            self.runs = self.make_runs()
+        except Exception as err:  # noqa: BLE001 - a work dir that cannot be read is shown, not raised
+            self.status.value = error_html(f"earlier runs of {sub}: {err}")
+            return False
+        self.bar.max = sum(r.budget for r in self.runs.values())
+        self.refresh()
+        left = sum(r.remaining for r in self.runs.values())
+        self.status.value = (f"earlier runs of <b>{sub}</b> from {self.work_root}: "
+                             + (f"{left} trials left, start to resume" if left else "done"))
+        return True
+
+    def _work_dir(self, sub: str, cm: str) -> Path:
+        return self.work_root / f"{sub.replace('/', '__')}-{cm}-s{self.seed.value}"
 
     def make_runs(self) -> dict[str, Any]:
         """One :class:`~workbench.tuning.TuningRun` per chosen cost model, each in its own work dir (an existing
@@ -128,7 +168,7 @@ class TuningDashboard(Panel):
                               cost_model="world" if cm == "world_plan" else cm,
                               strategy="plan" if cm == "world_plan" else "evolutionary",
                               evaluator=self.evaluator if cm.startswith("world") else None, seed=self.seed.value,
-                              confirm=self.confirm, work_dir=self.work_root / f"{sub.replace('/', '__')}-{cm}-s{self.seed.value}")
+                              confirm=self.confirm, work_dir=self._work_dir(sub, cm))
                 for cm in chosen}
 
     def close(self) -> None:
@@ -136,6 +176,16 @@ class TuningDashboard(Panel):
         if self.running:
             self.stop(wait=True)
         super().close()
+
+    # ---- handlers ---------------------------------------------------------------------------------
+    @traitlets.observe("subgraph")
+    def _on_subgraph(self, change: dict) -> None:
+        if self.running:  # a run goes on with what it tunes
+            return
+        self.runs = {}
+        set_figure(self.figure, placeholder("no runs yet: choose cost models, then start / resume", 380))
+        self.table.value = self.rounds_table.value = self.status.value = ""
+        self.show_existing()
 
     # ---- the background loop ----------------------------------------------------------------------
     def _tune(self) -> None:
@@ -149,10 +199,14 @@ class TuningDashboard(Panel):
             while run.running:
                 self.refresh()
                 time.sleep(self.interval)
+            self.refresh()  # the run's end, before the line below says so
             if run.status == "failed":
                 self.status.value = error_html(f"{label} failed: {run.error or ''}")
                 return
-        self.status.value = "<b>stopped</b>: start again to resume" if self._stop.is_set() else "<b>done</b>"
+        self.refresh()
+        left = sum(r.remaining for r in self.runs.values())
+        self.status.value = (f"<b>stopped</b> with {left} trials left: start again to resume" if left
+                             else "<b>done</b>")
 
     def _failed(self, err: BaseException) -> None:
         self.status.value = error_html(f"tuning failed: {err}")

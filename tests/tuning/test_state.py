@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 
 import pytest
 
@@ -48,6 +49,22 @@ def test_batches_are_counted_in_order_with_their_timings():
     assert progress["best_ms"] == pytest.approx(1.0) and progress["best_trial"] == 2
     live = state.timings_now()
     assert live["build"] == 0.5 and live["run"] >= 0 and live["total"] >= 0
+    # A build, then a batch under way count as build and run while they last: the search time never goes back.
+    seen = [state.timings_now()]
+    state.build_started()
+    time.sleep(0.05)
+    seen.append(state.timings_now())
+    state.add_build_time(0.05)
+    seen.append(state.timings_now())
+    state.batch_sent()
+    time.sleep(0.05)
+    seen.append(state.timings_now())
+    state.batch_joined()
+    seen.append(state.timings_now())
+    assert seen[1]["build"] > seen[0]["build"] and seen[3]["run"] > seen[2]["run"]
+    for key in ("search", "build", "run", "total"):
+        assert all(b[key] >= a[key] - 0.02 for a, b in zip(seen[:-1], seen[1:], strict=True)), (key, seen)
+    assert seen[3]["search"] - seen[2]["search"] < 0.02  # the batch's time was never search time
     state.end_session()
     assert state.timings_now()["total"] == state.timings.total  # frozen once the session ends
 

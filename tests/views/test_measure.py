@@ -26,7 +26,10 @@ def test_measurement_rows_of_a_success_and_a_failure(tiny_candidates):
     assert math.isclose(row["latency_ms"], 2.0) and math.isclose(row["spread_%"], 100.0)
     assert math.isclose(row["min_ms"], 1.0) and math.isclose(row["max_ms"], 3.0)
     assert math.isclose(row["GFLOP/s"], cand.space.subgraph.flops / 0.002 / 1e9)
-    assert row["predicted rank"] == "3 of 64"
+    assert row["predicted rank"] == "3 of 64" and np.isnan(row["logged_ms"]) and np.isnan(row["vs logged"])
+    assert row["candidate"] == views.trace_summary(cand.actions) and "x" in row["candidate"]  # its tile sizes
+    logged = views.measurement_row(cand, ok, device="cpu", logged_ms=1.0, label="edited")
+    assert logged["candidate"].startswith("edited ") and math.isclose(logged["vs logged"], 2.0)
     failed = views.measurement_row(cand, MeasureResult("build_error", error="boom"), device="cpu")
     assert np.isnan(failed["latency_ms"]) and np.isnan(failed["GFLOP/s"]) and failed["predicted rank"] == ""
     table = views.measurements_table([row, failed])

@@ -1,11 +1,11 @@
-"""2D projections: deterministic PCA, UMAP only when installed, shapes checked."""
+"""2D projections: deterministic PCA, UMAP and t-SNE (installed by the set-up), shapes checked."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from workbench.views import project, umap_available
+from workbench.views import available_methods, project, umap_available
 
 
 def test_projection_is_deterministic_and_umap_is_optional():
@@ -14,9 +14,16 @@ def test_projection_is_deterministic_and_umap_is_optional():
     a, b = project(x), project(x.copy())
     assert np.allclose(a.coords, b.coords) and a.explained[0] >= a.explained[1]
     assert a.coords.shape == (40, 2) and "PCA" in a.describe()
-    if not umap_available():
-        with pytest.raises(ValueError, match="umap-learn"):
-            project(x, method="umap")
+    # The README's set-up installs UMAP and t-SNE: both work, and neither can be asked to place new points
+    # the way it did not fit (t-SNE), or places them where the fit puts them (UMAP, PCA).
+    assert umap_available() and set(available_methods()) == {"pca", "umap", "tsne"}
+    for method in ("umap", "tsne"):
+        p = project(x, method=method)
+        assert p.coords.shape == (40, 2) and np.isfinite(p.coords).all() and p.describe() in ("UMAP", "t-SNE")
+    assert project(x, method="umap").apply(x[:3]).shape == (3, 2)
+    with pytest.raises(ValueError, match="cannot place new points"):
+        project(x, method="tsne").apply(x[:3])
+    assert np.allclose(a.apply(x[:5]), a.coords[:5])  # PCA places its own points where it put them
 
 
 def test_projection_of_nothing_or_of_the_wrong_shape():
@@ -24,4 +31,4 @@ def test_projection_of_nothing_or_of_the_wrong_shape():
     with pytest.raises(ValueError, match="shape"):
         project(np.zeros(5))
     with pytest.raises(ValueError, match="unknown projection"):
-        project(np.zeros((3, 2)), method="tsne")
+        project(np.zeros((3, 2)), method="isomap")

@@ -30,9 +30,11 @@ def test_tuning_figure_draws_best_so_far_and_marks_failures():
                            "status": ["ok", "run_error", "ok", "ok", "ok"]})
     fig = views.tuning_figure(curves, title="mm")
     names = [t.name for t in fig.data]
-    assert names == ["world", "world failures", "xgb"] and fig.layout.title.text == "mm"
+    assert names == ["world", "world trials", "world failures", "xgb", "xgb trials"]
+    assert fig.layout.title.text == "mm" and fig.layout.yaxis.tickformat  # log ticks labelled in full
     assert list(fig.data[0].y) == [2.0, 2.0, 1.0] and list(fig.data[0].x) == [1, 2, 3]
-    assert list(fig.data[1].x) == [2]
+    assert list(fig.data[1].y) == [2.0, 1.0] and list(fig.data[1].x) == [1, 3]  # every trial that ran
+    assert list(fig.data[2].x) == [2]
 
 
 def test_rounds_view_from_batch_records(tmp_path):

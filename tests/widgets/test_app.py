@@ -96,3 +96,50 @@ def test_closing_the_workbench_closes_every_view(evaluator, logs, tmp_path):
     assert all(w.comm is not None for w in inner)
     app.close()
     assert app.comm is None and all(w.comm is None for w in inner)
+
+
+def test_one_selection_everywhere_header_zoom_and_edits(app, other_tiling):
+    """The header and the projector's details name what is open; a click keeps a zoom; an edit is a point in
+    the projector, keeps the step ring and is what the measure panel labels."""
+    proj, header = app.projector, app.header
+    best = app.row
+    summary = views_summary(app, best)
+    assert summary in header.value and "not edited" in header.value and summary in proj.details.value
+    assert app.decisions.candidate is app.candidate and app.decisions.importances.data[0].type == "bar"
+    # Zoom in (what a box-zoom in the browser sends), then click a point: the zoom stays, the ring moves.
+    proj.figure.layout.xaxis.range = [-0.5, 0.5]
+    proj.handle_click(None, Points(7), None)
+    row = int(proj.info["row"].iloc[7])
+    assert tuple(proj.figure.layout.xaxis.range) == (-0.5, 0.5) and app.row == row
+    assert list(proj.figure.data[1].x) == [proj.info.set_index("row").loc[row, "x"]]
+    assert views_summary(app, row) in header.value and views_summary(app, row) in proj.details.value
+    # Open a worst disagreement from the ranking tab: the projector's details and the header name it.
+    worst = next(r for _, r in app.ranking.worst.options if r != row)
+    app.ranking.worst.value = worst
+    app.ranking.open_button.click()
+    assert app.row == worst and views_summary(app, worst) in proj.details.value
+    assert views_summary(app, worst) in header.value and "explore tab" in app.ranking.open_message.value
+    assert app.ranking.stepper is None  # the app's stepper opens it, not one inside the debugger
+    # An edit: a diamond in the projector (the other points stay put), the step ring stays, the header says so.
+    st = app.stepper
+    xs = list(proj.figure.data[0].x)
+    while st.stepper.action is None or not isinstance(st.stepper.action.decision, list):
+        st.forward_button.click()
+    assert st.apply_edit(json.dumps(other_tiling(json.loads(st.decision.value)))), st.edit_message.value
+    assert [t.name for t in proj.figure.data] == ["candidates", "selected", "edited"]
+    assert list(proj.figure.data[0].x) == xs and len(proj.figure.data[2].x) == 1
+    assert any(t.name == "current step" for t in app.trajectory.figure.data)
+    assert "edited (1 edit" in header.value and app.measure.label == "edited"
+    assert app.measure.logged_ms(app.candidate) == app.records.loc[worst, "latency"] * 1e3
+    st.undo_button.click()
+    assert [t.name for t in proj.figure.data] == ["candidates", "selected"] and "not edited" in header.value
+    # Another subgraph: nothing of the old one stays in the details or the header.
+    app.picker.subgraph = tiny_matmul(16)
+    assert app.row == 0 and views_summary(app, 0) in proj.details.value and "not measured" in proj.details.value
+    assert views_summary(app, 0) in header.value and app.measure.label == "" and "measured" not in header.value
+
+
+def views_summary(app, row):
+    from workbench import views
+
+    return views.trace_summary(app.candidate_for(row).actions)

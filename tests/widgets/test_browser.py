@@ -132,3 +132,95 @@ def test_tour_runs_in_chromium_and_widgets_respond(lab, tmp_path):
         step_text = page.locator(".widget-html", has_text="step ").last.inner_text()
         assert "step" in step_text
         browser.close()
+
+
+APP_CELLS = [
+    """from widgets import Workbench
+from workbench.testing import sample_records
+from workbench.tuning import TuningRun
+logs = sample_records(("matmul_256", "matmul_128"), per_subgraph=120)
+app = Workbench("matmul_256", logs=logs, work_root="tune")
+app""",
+    """# two finished runs of another seed: the dashboard overlays them on the runs of seed 0
+for seed in (1, 2):
+    TuningRun("matmul_128", trials=4, trials_per_iter=4, cost_model="xgb", work_dir=f"tune/matmul_128-xgb-s{seed}",
+              seed=seed, confirm=0).run(progress=False)
+app.tuning.subgraph = "matmul_128"
+app.tuning.overlay.value = app.tuning.overlay.options
+print("overlaid:", app.tuning.overlay.value)""",
+]
+
+
+def _header(page) -> str:
+    return page.locator(".wb-header").last.inner_text()
+
+
+def test_the_app_links_its_views_in_chromium(lab, tmp_path):
+    """The Workbench in a real browser: a filtered, recoloured projector; a click opens the point everywhere
+    (header and projector details agree); the decisions tab sweeps a decision; the dashboard overlays runs."""
+    from playwright.sync_api import sync_playwright
+
+    url, token, tmp = lab
+    shots = Path(os.environ.get("WORKBENCH_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    cells = [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": c}
+             for c in APP_CELLS]
+    nb = {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                      "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp / "notebooks" / "app_in_browser.ipynb").write_text(json.dumps(nb))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        # a workspace of its own: only this notebook is open (the tour's app would match the same selectors)
+        page.goto(f"{url}/lab/workspaces/app/tree/app_in_browser.ipynb?reset&token={token}", timeout=120_000)
+        page.locator("#jp-main-statusbar", has_text="Idle").wait_for(timeout=180_000)
+        page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        time.sleep(3)
+        _wait_idle(page, timeout_s=600)
+        assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
+        # The projector: a filter and a colouring by a named decision.
+        box = page.locator("input[placeholder^='filter:']").last
+        box.scroll_into_view_if_needed()
+        box.fill("latency_ms < latency_ms.median()")
+        box.press("Enter")
+        page.locator(".widget-html", has_text="candidates match").last.wait_for(timeout=30_000)
+        colour = page.locator(".widget-dropdown", has_text="colour by").last.locator("select")
+        options = [o.replace("\xa0", " ").strip() for o in colour.locator("option").all_text_contents()]
+        decision = next((o for o in options if o.endswith(" tile3")), None)
+        assert decision, f"no tile decision to colour by among {options}"
+        colour.select_option(label=decision)
+        plot = page.locator(".js-plotly-plot", has_text="predicted final latents").last
+        page.locator(".js-plotly-plot .colorbar", has_text=decision).last.wait_for(timeout=30_000)
+        plot.screenshot(path=str(shots / "projector_filter_and_decision_colour.png"))
+        # Click a point: the header (every view's selection) and the projector's details name the same candidate.
+        before = _header(page)
+        points = plot.locator(".scatterlayer .trace").first.locator(".point")
+        for i in (5, 9, 13):  # a point under another, or under the ring, may not take the click: try a few
+            points.nth(i).click(force=True)
+            deadline = time.time() + 20
+            while _header(page) == before and time.time() < deadline:
+                time.sleep(0.5)
+            if _header(page) != before:
+                break
+        header = _header(page)
+        assert header != before, "clicking a point did not open it"
+        opened = header.split("open:", 1)[1].split("·")[0].strip()
+        details = page.locator(".wb-projector-details").last.inner_text()
+        assert opened and opened in details, (opened, details)
+        # The decisions tab: importances, parallel coordinates, a sweep of one decision.
+        page.locator(".lm-TabBar-tabLabel", has_text="decisions").last.click()
+        parcoords = page.locator(".js-plotly-plot", has_text="named decisions").last
+        parcoords.wait_for(timeout=30_000)
+        parcoords.screenshot(path=str(shots / "parallel_coordinates.png"))
+        page.locator("button", has_text="score every value").last.click()
+        sweep = page.locator(".js-plotly-plot", has_text="every value of").last
+        sweep.wait_for(timeout=60_000)
+        sweep.screenshot(path=str(shots / "decision_sweep.png"))
+        # The tune tab: the runs of seed 0 and the two earlier runs overlaid.
+        page.locator(".lm-TabBar-tabLabel", has_text="tune").last.click()
+        curves = page.locator(".js-plotly-plot", has_text="best latency vs trials").last
+        curves.wait_for(timeout=30_000)
+        assert curves.locator(".legendtext", has_text="(earlier)").count() == 2
+        curves.screenshot(path=str(shots / "dashboard_two_earlier_runs.png"))
+        browser.close()

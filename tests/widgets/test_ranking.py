@@ -15,8 +15,10 @@ def test_ranking_debugger_explains_opens_and_adds_metaschedule_xgbmodel(evaluato
     ranking.worst.value = worst
     assert ranking.selected == worst and ranking.opened is None
     assert ranking.contrib.data[0].type == "bar" and len(ranking.contrib.data[0].x) > 3
-    ranking.open_button.click()
-    assert ranking.opened == worst
+    ranking.open_button.click()  # on its own (a notebook cell), it opens the record in a stepper of its own
+    assert ranking.opened == worst and ranking.stepper is not None
+    assert ranking.stepper.candidate.key == held_out_records.loc[worst, "trace_key"]
+    assert views.trace_summary(ranking.stepper.candidate.actions) in ranking.open_message.value
     ranking.select(int(held_out_records.index[0]))  # any record, not only the worst
     assert ranking.selected == int(held_out_records.index[0]) and len(ranking.contrib.data[0].x) > 3
     assert not ranking.baseline_button.disabled

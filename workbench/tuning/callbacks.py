@@ -144,6 +144,7 @@ class TimedBuilder(PyBuilder):
 
     def build(self, build_inputs: list) -> list:
         start = time.time()
+        self.state.build_started()
         try:
             return self.inner.build(build_inputs)
         finally:

@@ -149,6 +149,8 @@ class TuningRun:
         self._lock = WriterLock(self.work_dir)  # held from start() until the session ends
         if (self.work_dir / RECORD_FILE).is_file():  # earlier sessions: counted, never measured again
             self.state.load(load_logs(self.work_dir, errors="warn", with_actions=False, progress=False))
+        if (self.run_file.saved() or {}).get("sessions"):  # a run of earlier sessions, opened again
+            self.status = "done" if self.remaining == 0 else "stopped"
 
     @staticmethod
     def _measuring_machine(runner: str, target: Any) -> tuple[dict[str, Any], Any]:
@@ -200,9 +202,23 @@ class TuningRun:
         """One row per measured candidate, in order: task, trial, latency, status, best so far, session."""
         return self.state.history_frame()
 
-    def timings(self) -> dict[str, float]:
-        """This session's wall seconds in search (generation and cost model), build and run."""
-        return self.state.timings_now()
+    def timings(self, *, sessions: str = "this") -> dict[str, float]:
+        """Wall seconds in search (generation and cost model), build, run and confirmation, and their total: of
+        this session (``sessions="this"``), or of every session of the run, from its run file and the live one
+        (``"all"``: what the run cost so far, the same after it is opened again)."""
+        if sessions == "this":
+            return self.state.timings_now()
+        if sessions != "all":
+            raise ValueError(f"sessions must be 'this' or 'all', not {sessions!r}")
+        keys = ("search", "build", "run", "confirm", "total")
+        out = dict.fromkeys(keys, 0.0)
+        ended = [x for x in (self.run_file.saved() or {}).get("sessions", []) if isinstance(x.get("timings"), dict)]
+        live = [self.state.timings_now()] if self.running else []
+        for t in [x["timings"] for x in ended] + live:
+            for k in keys:
+                value = t.get(k)
+                out[k] += float(value) if isinstance(value, int | float) else 0.0
+        return out
 
     def rounds(self) -> Any:
         """One row per measured batch of a world-model run, read from the work dir (every session): its task,

@@ -179,6 +179,7 @@ class RunState:
         self.fatal: str | None = None  # set when the run must end (the infrastructure is gone)
         self._started: float | None = None  # wall clock of the current session's start
         self._sent: list[float] = []  # when each batch not yet joined went to the runner
+        self._building: float | None = None  # wall clock of the start of the build under way
 
     def load(self, df: Any) -> None:
         """Count the records of earlier sessions (a ``load_logs`` DataFrame of the work dir); a task whose
@@ -205,6 +206,7 @@ class RunState:
     def begin_session(self, index: int, budget: int) -> None:
         with self.lock:
             self.session, self.timings, self._started, self._sent = index, Timings(), time.time(), []
+            self._building = None
             self.budget["left"] = budget
             self.skipped, self.infra_failures, self.infra_reason, self.fatal = set(), 0, None, None
 
@@ -223,9 +225,14 @@ class RunState:
                 self.timings.total = time.time() - self._started
             self._started = None
 
+    def build_started(self) -> None:
+        with self.lock:
+            self._building = time.time()
+
     def add_build_time(self, seconds: float) -> None:
         with self.lock:
             self.timings.build += seconds
+            self._building = None
 
     def batch_sent(self) -> None:
         with self.lock:
@@ -263,11 +270,15 @@ class RunState:
             return pd.DataFrame(self.history, columns=HISTORY_COLUMNS)
 
     def timings_now(self) -> dict[str, float]:
-        """The current session's timings; while it runs, ``total`` is the wall time so far."""
+        """The current session's timings; while it runs, ``total`` is the wall time so far, and a build or run
+        under way counts as build or run already (so no part ever goes backwards)."""
         with self.lock:
             t = Timings(self.timings.build, self.timings.run, self.timings.confirm, self.timings.total)
             if self._started is not None:
-                t.total = time.time() - self._started
+                now = time.time()
+                t.total = now - self._started
+                t.build += now - self._building if self._building is not None else 0.0
+                t.run += sum(now - sent for sent in self._sent)
             return t.as_dict()
 
     def confirmed(self, best: dict[str, float], seconds: float) -> None:

@@ -3,10 +3,29 @@
 The same figures serve notebooks, scripts and tests; ``widgets/`` only holds state and wires events.
 """
 
-from workbench.views.embedding import embedding_figure, embedding_info, trace_summary
+from workbench.views.decisions import (
+    decision_importances,
+    decision_names,
+    decision_sweep,
+    decision_table,
+    importances_figure,
+    legal_values,
+    named_decisions,
+    parallel_coordinates,
+    sweep_figure,
+)
+from workbench.views.embedding import (
+    color_options,
+    embedding_figure,
+    embedding_info,
+    filter_rows,
+    nearest_rows,
+    selection_ring,
+    trace_summary,
+)
 from workbench.views.logs import logs_by, logs_summary, near_best_figure
 from workbench.views.measure import measurement_row, measurements_table, predicted_rank
-from workbench.views.projection import Projection, project, umap_available
+from workbench.views.projection import Projection, available_methods, project, umap_available
 from workbench.views.ranking import (
     RankingInfo,
     baseline_training_records,
@@ -25,6 +44,7 @@ from workbench.views.trajectory import (
     trajectory_info,
 )
 from workbench.views.tuning import (
+    curves_from_work_dirs,
     plan_table,
     rounds_figure,
     rounds_info,
@@ -34,12 +54,13 @@ from workbench.views.tuning import (
 )
 
 __all__ = [
-    "Projection", "RankingInfo", "StepScores", "TrajectoryInfo", "baseline_training_records", "candidate_labels",
-    "contributions_figure", "contributions_info", "embedding_figure", "embedding_info", "logs_by", "logs_summary",
-    "measurement_row",
-    "measurements_table", "near_best_figure", "plan_table", "predicted_rank", "project", "ranking_figure",
-    "ranking_info", "relabel",
-    "rounds_figure", "rounds_info", "step_at",
-    "step_scores", "trace_summary", "trajectory_figure", "trajectory_info", "tuning_curves", "tuning_figure",
+    "Projection", "RankingInfo", "StepScores", "TrajectoryInfo", "available_methods",
+    "baseline_training_records", "candidate_labels", "color_options", "contributions_figure",
+    "contributions_info", "curves_from_work_dirs", "decision_importances", "decision_names", "decision_sweep",
+    "decision_table", "embedding_figure", "embedding_info", "filter_rows", "importances_figure", "legal_values",
+    "logs_by", "logs_summary", "measurement_row", "measurements_table", "named_decisions", "near_best_figure",
+    "nearest_rows", "parallel_coordinates", "plan_table", "predicted_rank", "project", "ranking_figure",
+    "ranking_info", "relabel", "rounds_figure", "rounds_info", "selection_ring", "step_at", "step_scores",
+    "sweep_figure", "trace_summary", "trajectory_figure", "trajectory_info", "tuning_curves", "tuning_figure",
     "tuning_table", "umap_available",
 ]

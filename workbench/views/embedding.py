@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from workbench.views.decisions import named_decisions
 from workbench.views.projection import project
 
 
@@ -26,20 +28,32 @@ def trace_summary(actions: list[Any]) -> str:
     return " ".join(parts)
 
 
-def embedding_info(evaluator: Any, source: Any, *, method: str = "pca") -> Any:
-    """One row per candidate: x, y, score, measured latency (ms, NaN if unmeasured), status, summary.
+def embedding_info(evaluator: Any, source: Any, *, method: str = "pca", edited: Sequence[Any] = (),
+                   return_latents: bool = False) -> Any:
+    """One row per candidate: x, y, score, measured latency (ms, NaN if unmeasured), status, summary, edited,
+    then one column per named decision (:func:`workbench.views.decisions.named_decisions`).
 
     ``source``: Candidates, or a ``load_logs`` DataFrame (its rows keep their index in column ``row``).
+    ``edited``: candidates made by edits, appended after the source's rows (rows -1, -2, ..., status "edited")
+    and placed by the projection fitted on the source alone, so the source's points do not move.
+    ``return_latents``: return (the table, the predicted final latents (n, d) in its row order).
     """
     import pandas as pd
 
     items = evaluator.as_items(source)
+    columns = ["row", "x", "y", "score", "latency_ms", "status", "summary", "edited"]
     if not items:
-        return pd.DataFrame(columns=["row", "x", "y", "score", "latency_ms", "status", "summary"])
-    z = evaluator.final_latents(items)
-    x = evaluator.feature_matrix(items, latents=z)
-    scores = evaluator.ranker.predict(x)
-    proj = project(z, method=method)
+        empty = pd.DataFrame(columns=columns)
+        return (empty, np.zeros((0, 0))) if return_latents else empty
+    extra = evaluator.as_items(list(edited)) if len(edited) else []
+    z = evaluator.final_latents(items + extra)
+    scores = evaluator.ranker.predict(evaluator.feature_matrix(items + extra, latents=z))
+    if extra and method == "tsne":  # t-SNE places no new points: fit on all (the source's move a little)
+        proj = project(z, method=method)
+        coords = proj.coords
+    else:
+        proj = project(z[:len(items)], method=method)
+        coords = np.concatenate([proj.coords, proj.apply(z[len(items):])]) if extra else proj.coords
     if hasattr(source, "itertuples"):
         rows = source.index.to_list()
         latency = source["latency"].to_numpy(dtype=np.float64) * 1e3
@@ -48,39 +62,122 @@ def embedding_info(evaluator: Any, source: Any, *, method: str = "pca") -> Any:
         rows = list(range(len(items)))
         latency = np.full(len(items), np.nan)
         status = ["unmeasured"] * len(items)
-    out = pd.DataFrame({"row": rows, "x": proj.coords[:, 0], "y": proj.coords[:, 1], "score": scores,
-                        "latency_ms": latency, "status": status,
-                        "summary": [trace_summary(it.actions) for it in items]})
+    k = len(extra)
+    out = pd.DataFrame({"row": rows + [-1 - i for i in range(k)], "x": coords[:, 0], "y": coords[:, 1],
+                        "score": scores, "latency_ms": np.concatenate([latency, np.full(k, np.nan)]),
+                        "status": status + ["edited"] * k,
+                        "summary": [trace_summary(it.actions) for it in items + extra],
+                        "edited": [False] * len(items) + [True] * k}, columns=columns)
+    decisions = pd.DataFrame([named_decisions(it.actions) for it in items + extra])
+    out = pd.concat([out, decisions.drop(columns=[c for c in decisions.columns if c in columns])], axis=1)
     out.attrs["projection"] = proj.describe()
-    return out
+    return (out, np.asarray(z)) if return_latents else out
+
+
+def nearest_rows(info: Any, latents: Any, row: int, *, k: int = 6) -> Any:
+    """The ``k`` candidates nearest to ``row`` in the latent space itself (not the 2D projection), nearest
+    first, with their distance: what the world model thinks runs most alike."""
+    base = ~info["edited"].astype(bool).to_numpy() if "edited" in info else np.ones(len(info), dtype=bool)
+    at = np.flatnonzero((info["row"].to_numpy() == row) & base)
+    if not len(at):
+        return info.iloc[:0].assign(distance=[])
+    z = np.asarray(latents, dtype=np.float64)
+    dist = np.linalg.norm(z - z[at[0]], axis=1)
+    order = [i for i in np.argsort(dist, kind="stable") if base[i] and i != at[0]][:k]
+    return info.iloc[order].assign(distance=dist[order])
+
+
+def _natural(text: str) -> tuple:
+    """Sort key: numbers by value ("2" before "16"), then text."""
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def selection_ring(info: Any, selected: int | None) -> Any:
+    """A red ring around the ``selected`` row of an :func:`embedding_info` (no point when none is)."""
+    import plotly.graph_objects as go
+
+    s = info[info["row"] == selected] if selected is not None and len(info) else info.iloc[:0]
+    return go.Scatter(x=s["x"], y=s["y"], mode="markers", name="selected", hoverinfo="skip",
+                      marker={"size": 18, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "red"}})
 
 
 def embedding_figure(info: Any, *, color_by: str = "latency", selected: int | None = None,
-                     title: str = "") -> Any:
-    """Scatter of the candidates; colour by measured latency (log scale) or by ranker score."""
+                     title: str = "", mask: Any = None) -> Any:
+    """Scatter of the candidates, coloured by measured latency (log scale), ranker score, status or any named
+    decision (:func:`color_options`); the ``selected`` row ringed; rows outside ``mask`` (a filter) faded;
+    candidates made by edits (``embedding_info(edited=...)``) as orange diamonds."""
     import plotly.graph_objects as go
 
-    if color_by not in ("latency", "score"):
-        raise ValueError("color_by must be 'latency' or 'score'")
+    if color_by not in color_options(info):
+        raise ValueError(f"color_by must be one of {color_options(info)}, not {color_by!r}")
     fig = go.Figure()
+    edited = info[info["edited"].astype(bool)] if "edited" in info else info.iloc[:0]
+    base = ~info["edited"].astype(bool).to_numpy() if "edited" in info else np.ones(len(info), dtype=bool)
+    info = info[base]
+    mask = np.ones(len(info), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)[base]
+    marker: dict[str, Any] = {"size": 8, "showscale": True, "line": {"width": 0.5, "color": "white"},
+                              "opacity": np.where(mask, 1.0, 0.12) if not mask.all() else 1.0}
     if color_by == "latency" and len(info) and info["latency_ms"].notna().any():
-        colour, cbar, scale = np.log10(info["latency_ms"]), "log10 latency (ms)", "Viridis_r"
+        marker.update(color=np.log10(info["latency_ms"]), colorscale="Viridis_r")
+        cbar = "log10 latency (ms)"
+        marker["colorbar"] = {"title": {"text": cbar}}
+    elif color_by in ("latency", "score"):
+        cbar = "ranker score"
+        marker.update(color=info["score"], colorscale="Viridis", colorbar={"title": {"text": cbar}})
     else:
-        colour, cbar, scale = info["score"], "ranker score", "Viridis"
+        cbar = color_by
+        column = info[color_by]
+        numeric = column.dtype.kind in "fi" and column.nunique() > 8
+        if numeric:
+            marker.update(color=column, colorscale="Cividis", colorbar={"title": {"text": cbar}})
+        else:
+            cats = sorted(column.fillna("none").astype(str).unique(), key=_natural)
+            codes = column.fillna("none").astype(str).map({c: i for i, c in enumerate(cats)})
+            marker.update(color=codes, colorscale="Turbo", cmin=-0.5, cmax=len(cats) - 0.5,
+                          colorbar={"title": {"text": cbar}, "tickvals": list(range(len(cats))), "ticktext": cats})
     custom = np.stack([info["row"], info["latency_ms"].fillna(-1), info["score"]], axis=1) if len(info) else None
     fig.add_trace(go.Scatter(
         x=info["x"], y=info["y"], mode="markers", name="candidates", customdata=custom, text=info["summary"],
-        marker={"size": 8, "color": colour, "colorscale": scale, "showscale": True,
-                "colorbar": {"title": {"text": cbar}}, "line": {"width": 0.5, "color": "white"}},
-        hovertemplate="row %{customdata[0]}<br>latency %{customdata[1]:.4f} ms<br>score %{customdata[2]:.3f}"
-                      "<br>%{text}<extra></extra>"))
+        marker=marker,
+        hovertemplate="latency %{customdata[1]:.4f} ms<br>score %{customdata[2]:.3f}<br>%{text}<extra></extra>"))
     if selected is not None and len(info):
-        s = info[info["row"] == selected]
-        fig.add_trace(go.Scatter(x=s["x"], y=s["y"], mode="markers", name="selected", hoverinfo="skip",
-                                 marker={"size": 18, "color": "rgba(0,0,0,0)",
-                                         "line": {"width": 3, "color": "red"}}))
+        fig.add_trace(selection_ring(info, selected))
+    if len(edited):
+        fig.add_trace(go.Scatter(x=edited["x"], y=edited["y"], mode="markers+text", name="edited",
+                                 text=["edited"] * len(edited), textposition="top center",
+                                 customdata=edited["score"], hovertemplate="edited candidate<br>score "
+                                 "%{customdata:.3f}<extra></extra>",
+                                 marker={"size": 13, "symbol": "diamond", "color": "orange",
+                                         "line": {"width": 1.5, "color": "black"}}))
     proj = info.attrs.get("projection", "")
     fig.update_layout(title=title or f"predicted final latents ({proj}), coloured by {cbar}", height=480,
                       margin={"t": 50, "l": 40, "r": 10, "b": 40}, showlegend=False,
                       xaxis_title="component 1", yaxis_title="component 2", clickmode="event+select")
     return fig
+
+
+def filter_rows(info: Any, text: str) -> Any:
+    """Which rows of an :func:`embedding_info` a filter keeps (a boolean array): a pandas query over its columns
+    (``latency_ms < 0.05 and `unroll_explicit` == 64``; backquote names with spaces or dots), or else a piece of
+    text to find in the decisions' summary. A query that names no column or does not parse raises ValueError
+    with pandas' reason (text without an operator is always a search)."""
+    text = (text or "").strip()
+    if not text:
+        return np.ones(len(info), dtype=bool)
+    if not any(op in text for op in ("<", ">", "=", "!", "~", " in ", " and ", " or ", " not ")):
+        return info["summary"].str.contains(text, case=False, regex=False).to_numpy(dtype=bool)
+    try:
+        kept = info.query(text, engine="python")
+    except Exception as err:  # noqa: BLE001 - pandas raises many types for a bad query
+        raise ValueError(f"filter {text!r}: {type(err).__name__}: {err}") from err
+    return info.index.isin(kept.index)
+
+
+def color_options(info: Any) -> list[str]:
+    """What an :func:`embedding_figure` can colour by: latency, score, status, and every named decision."""
+    base = ["latency", "score", "status"]
+    skip = {"row", "x", "y", "score", "latency_ms", "status", "summary", "edited"}
+    return base + [c for c in info.columns if c not in skip]

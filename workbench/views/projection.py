@@ -1,8 +1,11 @@
-"""2D projections of latent vectors: PCA by default, UMAP when the ``umap-learn`` package is installed."""
+"""2D projections of latent vectors: PCA by default, UMAP (``umap-learn``) and t-SNE (scikit-learn), both installed
+by the README's set-up commands."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -14,11 +17,26 @@ class Projection:
     coords: np.ndarray
     method: str
     explained: tuple[float, float] | None = None  # PCA: variance fraction of each component
+    fitted: Any = None  # what places more vectors the same way: PCA (mean, components), UMAP its model
+
+    def apply(self, vectors: np.ndarray) -> np.ndarray:
+        """Coordinates (m, 2) of more vectors, by the projection fitted on the first ones (they do not move)."""
+        x = np.asarray(vectors, dtype=np.float64).reshape(len(vectors), -1)
+        if not len(x):
+            return np.zeros((0, 2))
+        if self.fitted is None:
+            raise ValueError(f"a {self.method} projection cannot place new points: project them all together")
+        if self.method == "umap":
+            return np.asarray(self.fitted.transform(x), dtype=np.float64)
+        mean, comps = self.fitted
+        coords = np.zeros((len(x), 2))
+        coords[:, : len(comps)] = (x - mean) @ comps.T
+        return coords
 
     def describe(self) -> str:
         if self.method == "pca" and self.explained is not None:
             return f"PCA, {100 * self.explained[0]:.0f}% + {100 * self.explained[1]:.0f}% of the variance"
-        return self.method.upper()
+        return {"tsne": "t-SNE"}.get(self.method, self.method.upper())
 
 
 def umap_available() -> bool:
@@ -29,8 +47,22 @@ def umap_available() -> bool:
     return True
 
 
+METHODS = ("pca", "umap", "tsne")
+
+
+def available_methods() -> list[str]:
+    """The projections this environment can make (PCA always)."""
+    out = ["pca"] + (["umap"] if umap_available() else [])
+    try:
+        import sklearn.manifold  # noqa: F401
+    except ImportError:
+        return out
+    return [*out, "tsne"]
+
+
 def project(vectors: np.ndarray, *, method: str = "pca", seed: int = 0) -> Projection:
-    """Project ``vectors`` (n, d) to 2D. ``method``: "pca" or "umap" (needs ``pip install umap-learn``)."""
+    """Project ``vectors`` (n, d) to 2D. ``method``: "pca", "umap" (``umap-learn``) or "tsne" (scikit-learn;
+    t-SNE places no new points later: :meth:`Projection.apply` raises, so fit it on everything at once)."""
     x = np.asarray(vectors, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"expected an (n, d) array, got shape {x.shape}")
@@ -40,13 +72,27 @@ def project(vectors: np.ndarray, *, method: str = "pca", seed: int = 0) -> Proje
             raise ValueError("UMAP needs the umap-learn package (pip install umap-learn); use method='pca'")
         import umap
 
-        coords = umap.UMAP(n_components=2, random_state=seed, n_neighbors=max(2, min(15, n - 1))).fit_transform(x)
-        return Projection(np.asarray(coords, dtype=np.float64), "umap")
+        model = umap.UMAP(n_components=2, random_state=seed, n_neighbors=max(2, min(15, n - 1)), n_jobs=1)
+        with warnings.catch_warnings():  # a seed makes UMAP single-threaded, and it says so every time
+            warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+            coords = model.fit_transform(x)
+        return Projection(np.asarray(coords, dtype=np.float64), "umap", fitted=model)
+    if method == "tsne":
+        if "tsne" not in available_methods():
+            raise ValueError("t-SNE needs scikit-learn (pip install scikit-learn); use method='pca'")
+        from sklearn.manifold import TSNE
+
+        if n < 3:  # t-SNE needs a perplexity below the number of points
+            return Projection(np.zeros((n, 2)), "tsne")
+        coords = TSNE(n_components=2, perplexity=min(30.0, (n - 1) / 3), init="pca", random_state=seed
+                      ).fit_transform(x)
+        return Projection(np.asarray(coords, dtype=np.float64), "tsne")
     if method != "pca":
-        raise ValueError(f"unknown projection {method!r}: use 'pca' or 'umap'")
+        raise ValueError(f"unknown projection {method!r}: use one of {', '.join(METHODS)}")
     if n == 0:
         return Projection(np.zeros((0, 2)), "pca", (0.0, 0.0))
-    centred = x - x.mean(axis=0)
+    mean = x.mean(axis=0)
+    centred = x - mean
     _, s, vt = np.linalg.svd(centred, full_matrices=False)
     comps = vt[:2]
     # A fixed sign per component, so the same data always lands the same way round.
@@ -57,4 +103,4 @@ def project(vectors: np.ndarray, *, method: str = "pca", seed: int = 0) -> Proje
     var = s**2
     total = var.sum() or 1.0
     explained = tuple(float(v / total) for v in (list(var[:2]) + [0.0, 0.0])[:2])
-    return Projection(coords, "pca", explained)  # type: ignore[arg-type]
+    return Projection(coords, "pca", explained, fitted=(mean, comps))  # type: ignore[arg-type]

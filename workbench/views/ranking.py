@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from workbench.views.tuning import LOG_TICKS
+
 
 @dataclass
 class RankingInfo:
@@ -82,7 +84,7 @@ def ranking_figure(info: RankingInfo, *, selected: int | None = None) -> Any:
                                      hoverinfo="skip", marker={"size": 16, "color": "rgba(0,0,0,0)",
                                                                "line": {"width": 3, "color": "black"}}),
                           row=1, col=j)
-    fig.update_yaxes(type="log", title_text="measured latency (ms)", row=1, col=1)
+    fig.update_yaxes(type="log", tickformat=LOG_TICKS, title_text="measured latency (ms)", row=1, col=1)
     fig.update_layout(height=420, showlegend=False, margin={"t": 50, "l": 60, "r": 10, "b": 50},
                       title=f"{info.subgraph}: scores vs measurements (red: the world model's worst disagreements)")
     return fig

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
+
+# Log axes label every tick in full (plotly's default abbreviates ticks inside a decade to one digit: "4 3 2 0.1")
+LOG_TICKS = ".3~g"
 
 
 def tuning_curves(runs: dict[str, Any]) -> Any:
@@ -19,27 +23,57 @@ def tuning_curves(runs: dict[str, Any]) -> Any:
     return pd.concat(frames, ignore_index=True)[["run", "task", "trial", "latency_ms", "best_ms", "status"]]
 
 
+def curves_from_work_dirs(work_dirs: dict[str, Any]) -> Any:
+    """:func:`tuning_curves` of runs read from their work dirs alone (label -> path; every session, nothing
+    started): a run finished yesterday plots the same today. A dir without records adds nothing."""
+    import numpy as np
+    import pandas as pd
+
+    from workbench.logs import load_logs
+
+    frames = []
+    for label, path in work_dirs.items():
+        try:
+            df = load_logs(path, errors="warn", with_actions=False, progress=False)
+        except (OSError, ValueError) as err:  # no records yet, or not a work dir: nothing to draw, say why
+            warnings.warn(f"{path}: not drawn ({err})", stacklevel=2)
+            continue
+        if not len(df):
+            continue
+        df = df.sort_values("trial", kind="stable", na_position="last").reset_index(drop=True)
+        for task, g in df.groupby("subgraph", sort=False):
+            lat = np.where(g["status"] == "ok", g["latency"].to_numpy(dtype=np.float64) * 1e3, np.inf)
+            frames.append(pd.DataFrame({"run": label, "task": task, "trial": np.arange(len(g)), "latency_ms": lat,
+                                        "best_ms": np.minimum.accumulate(lat), "status": g["status"].to_numpy()}))
+    if not frames:
+        return pd.DataFrame(columns=["run", "task", "trial", "latency_ms", "best_ms", "status"])
+    return pd.concat(frames, ignore_index=True)
+
+
 TABLE_COLUMNS = ["cost model", "status", "trials", "ok", "build errors", "run errors", "best ms", "GFLOP/s",
                  "search s", "build s", "run s"]
 
 
 def tuning_table(runs: dict[str, Any]) -> Any:
     """One row per run (label -> :class:`workbench.tuning.TuningRun`, one task each): its status, trials,
-    successes and failures, best latency (ms) and GFLOP/s, and this session's seconds in search, build and run."""
+    successes and failures, best latency (ms) and GFLOP/s, and its seconds in search, build and run over all its
+    sessions (a run opened again shows what it cost; a live one counts up, never down)."""
     import pandas as pd
 
     rows = []
     for label, run in runs.items():
         p = run.progress().reset_index().iloc[0].to_dict()
-        t = run.timings()
+        t = run.timings(sessions="all")
         rows.append({"cost model": label, "status": run.status, "trials": p["trials"], "ok": p["ok"],
                      "build errors": p["build_errors"], "run errors": p["run_errors"], "best ms": p["best_ms"],
                      "GFLOP/s": p["best_gflops"], "search s": t["search"], "build s": t["build"], "run s": t["run"]})
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
-def tuning_figure(curves: Any, *, title: str = "best latency vs trials") -> Any:
-    """Step lines of the best latency so far; failed candidates marked with an x at the bottom."""
+def tuning_figure(curves: Any, *, title: str = "best latency vs trials", earlier: Any = None) -> Any:
+    """Step lines of the best latency so far, every measured trial as a faint point of the same colour, failed
+    candidates marked with an x at the bottom; ``earlier`` runs (curves, e.g. :func:`curves_from_work_dirs`)
+    as dotted best-so-far lines to compare with."""
     import numpy as np
     import plotly.graph_objects as go
 
@@ -49,14 +83,26 @@ def tuning_figure(curves: Any, *, title: str = "best latency vs trials") -> Any:
         g = g.sort_values("trial")
         best = g["best_ms"].replace([np.inf], np.nan)
         name = f"{run}" if curves["task"].nunique() == 1 else f"{run}: {task}"
-        fig.add_trace(go.Scatter(x=g["trial"] + 1, y=best, mode="lines", line={"shape": "hv",
-                                 "color": palette.get(str(run).split(" ")[0])}, name=name))
+        colour = palette.get(str(run).split(" ")[0])
+        fig.add_trace(go.Scatter(x=g["trial"] + 1, y=best, mode="lines", line={"shape": "hv", "color": colour},
+                                 name=name, legendgroup=name))
+        ok = g[(g["status"] == "ok") & np.isfinite(g["latency_ms"])]
+        fig.add_trace(go.Scatter(x=ok["trial"] + 1, y=ok["latency_ms"], mode="markers", name=f"{name} trials",
+                                 legendgroup=name, showlegend=False, opacity=0.35,
+                                 marker={"size": 5, "color": colour},
+                                 hovertemplate="trial %{x}: %{y:.4f} ms<extra>" + name + "</extra>"))
         failed = g[g["status"] != "ok"]
         if len(failed):
             fig.add_trace(go.Scatter(x=failed["trial"] + 1, y=[best.min()] * len(failed), mode="markers",
                                      marker={"symbol": "x", "color": "black", "size": 7}, name=f"{name} failures"))
+    if earlier is not None:
+        for (run, task), g in earlier.groupby(["run", "task"], sort=True):
+            g = g.sort_values("trial")
+            name = f"{run} (earlier)" if earlier["task"].nunique() == 1 else f"{run}: {task} (earlier)"
+            fig.add_trace(go.Scatter(x=g["trial"] + 1, y=g["best_ms"].replace([np.inf], np.nan), mode="lines",
+                                     line={"shape": "hv", "dash": "dot", "width": 1.5}, name=name))
     fig.update_layout(title=title, height=380, xaxis_title="trials", yaxis_title="best latency so far (ms)",
-                      yaxis_type="log", margin={"t": 50, "l": 60, "r": 10, "b": 40})
+                      yaxis_type="log", yaxis_tickformat=LOG_TICKS, margin={"t": 50, "l": 60, "r": 10, "b": 40})
     return fig
 
 
@@ -97,7 +143,7 @@ def rounds_figure(info: Any, *, title: str = "predicted vs measured, per batch")
             fig.add_trace(go.Scatter(x=per["batch"], y=per[col], mode="lines+markers", name=col.split("_")[0],
                                      line={"color": color}), row=1, col=2)
     fig.add_hline(y=0.5, line={"dash": "dot", "color": "grey"}, row=1, col=2)
-    fig.update_xaxes(title_text="measured latency (ms)", type="log", row=1, col=1)
+    fig.update_xaxes(title_text="measured latency (ms)", type="log", tickformat=LOG_TICKS, row=1, col=1)
     fig.update_yaxes(title_text="blended score", row=1, col=1)
     fig.update_xaxes(title_text="batch", row=1, col=2)
     fig.update_yaxes(title_text="pairwise accuracy", range=[0, 1], row=1, col=2)
