@@ -90,6 +90,19 @@ def _wait_idle(page, timeout_s: float) -> None:
     raise AssertionError(f"the kernel did not finish in {timeout_s} s (status bar: {status!r})")
 
 
+def _open_and_run_all(pw, address: str):
+    """Headless Chromium on a notebook of the lab: open it, Run All, wait until the kernel is idle."""
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.goto(address, timeout=120_000)
+    page.locator("#jp-main-statusbar", has_text="Idle").wait_for(timeout=180_000)
+    page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    time.sleep(3)
+    _wait_idle(page, timeout_s=600)
+    return browser, page
+
+
 def test_tour_runs_in_chromium_and_widgets_respond(lab, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -97,14 +110,7 @@ def test_tour_runs_in_chromium_and_widgets_respond(lab, tmp_path):
     shots = Path(os.environ.get("WORKBENCH_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
-        page.goto(f"{url}/lab/tree/00_tour.ipynb?token={token}", timeout=120_000)
-        page.locator("#jp-main-statusbar", has_text="Idle").wait_for(timeout=180_000)
-        page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        time.sleep(3)
-        _wait_idle(page, timeout_s=600)
+        browser, page = _open_and_run_all(pw, f"{url}/lab/tree/00_tour.ipynb?token={token}")
         text = page.locator(".jp-Notebook").inner_text()
         assert "Error displaying widget" not in text
         assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
@@ -169,15 +175,8 @@ def test_the_app_links_its_views_in_chromium(lab, tmp_path):
                                                       "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}
     (tmp / "notebooks" / "app_in_browser.ipynb").write_text(json.dumps(nb))
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
         # a workspace of its own: only this notebook is open (the tour's app would match the same selectors)
-        page.goto(f"{url}/lab/workspaces/app/tree/app_in_browser.ipynb?reset&token={token}", timeout=120_000)
-        page.locator("#jp-main-statusbar", has_text="Idle").wait_for(timeout=180_000)
-        page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        time.sleep(3)
-        _wait_idle(page, timeout_s=600)
+        browser, page = _open_and_run_all(pw, f"{url}/lab/workspaces/app/tree/app_in_browser.ipynb?reset&token={token}")
         assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
         # The projector: a filter and a colouring by a named decision.
         box = page.locator("input[placeholder^='filter:']").last
