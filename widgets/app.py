@@ -14,7 +14,7 @@ from typing import Any
 import ipywidgets as W
 import traitlets
 
-from widgets.common import Panel
+from widgets.common import Panel, fit_figures
 from widgets.decisions import DecisionExplorer
 from widgets.measure import MeasurePanel
 from widgets.picker import SubgraphPicker
@@ -91,6 +91,11 @@ class Workbench(Panel):
         traitlets.dlink((self.picker, "subgraph"), (self.tuning, "subgraph"),
                         transform=lambda sub: sub.name if sub is not None else self.tuning.subgraph)
         traitlets.dlink((self.picker, "subgraph"), (self, "subgraph"))  # loads it (see _on_subgraph)
+        # A tab shown: its figures (first drawn hidden, at plotly's default width) fill the column.
+        self.tabs.observe(lambda change: fit_figures(self.tabs.children[change["new"]])
+                          if change["new"] is not None else None, names="selected_index")
+        # MetaSchedule's XGBModel, once the ranking tab trains it, colours the projector too ("world vs xgb")
+        self.ranking.observe(lambda _: self.share_baseline(), names="baseline")
 
     def candidate_for(self, row: int) -> Candidate:
         """The candidate of a projector/ranking row: a logged record's trace, or a sampled candidate."""
@@ -111,6 +116,15 @@ class Workbench(Panel):
         traitlets.dlink((stepper, "history"), (self.measure, "label"),
                         transform=lambda h: "edited" if len(h) > 1 else "")
         stepper.observe(lambda _: self.show_header(), names=["history", "candidate"])
+
+    def share_baseline(self) -> None:
+        """Give the projector the ranking debugger's MetaSchedule XGBModel scores (None without them)."""
+        info = self.ranking.info
+        table = info.table if info is not None else None
+        if table is not None and "xgb_score" in table and len(table):
+            self.projector.other_scores = table.set_index("row")["xgb_score"]
+        else:
+            self.projector.other_scores = None
 
     def show_header(self) -> None:
         """Say which candidate is open in every view: its decisions, measured latency, the world model's score and
@@ -161,6 +175,7 @@ class Workbench(Panel):
             self.message.value = f"{len(self.records)} measured records of {html.escape(sub.name)}{note}"
             self.projector.source = self.records
             self.ranking.records = self.records
+            self.share_baseline()
             self.row = int(self.records["latency"].idxmin())
         else:
             self.sampled = self.space.sample(self.n_candidates, seed=0)
@@ -168,6 +183,7 @@ class Workbench(Panel):
                                   f"candidates sampled{note}")
             self.projector.source = self.sampled
             self.ranking.records = None
+            self.share_baseline()
             self.row = 0
 
     @traitlets.observe("row")

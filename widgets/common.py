@@ -10,9 +10,58 @@ import plotly.graph_objects as go
 
 from workbench import views
 
+# plotly's FigureWidget draws at 700 px when it is plotted before it is on the page (always, in JupyterLab) or
+# inside a hidden tab, and never sizes itself to its container afterwards. This script, run once per page, watches
+# every responsive plot (see figure_widget) and, when a plot's container is wider or narrower than the plot (on
+# first display, when a tab shows it), sends the window a "resize" event: each responsive plot then resizes
+# itself, through its own plotly.js (the widget bundles one; calling another page's plotly on it breaks clicks).
+FIT_WIDTH_JS = """
+(() => {
+  if (window.__workbenchFitPlots) return;
+  window.__workbenchFitPlots = true;
+  let pending = null;
+  const nudge = () => {
+    if (pending === null) pending = setTimeout(() => { pending = null; window.dispatchEvent(new Event('resize')); }, 150);
+  };
+  const fit = (el) => {
+    if (!el._fullLayout || !el._context || !el._context.responsive) return;
+    if (el.clientWidth > 0 && Math.abs(el._fullLayout.width - el.clientWidth) > 2) nudge();
+  };
+  const sizes = new ResizeObserver((entries) => entries.forEach((e) => fit(e.target)));
+  let queued = false;
+  const watch = () => {
+    queued = false;
+    document.querySelectorAll('.js-plotly-plot').forEach((el) => {
+      if (!el.__workbenchWatched) { el.__workbenchWatched = true; sizes.observe(el); }
+      fit(el);
+    });
+  };
+  new MutationObserver(() => { if (!queued) { queued = true; setTimeout(watch, 200); } })
+    .observe(document.body, {childList: true, subtree: true});
+  watch();
+})();
+"""
+
+
+def fit_width_script() -> W.Output:
+    """An empty-looking output that installs :data:`FIT_WIDTH_JS` on the page where it is shown."""
+    from IPython.display import Javascript, display
+
+    out = W.Output(layout=W.Layout(height="0px", overflow="hidden", margin="0"))
+    with out:
+        display(Javascript(FIT_WIDTH_JS))
+    return out
+
 
 class Panel(W.VBox):
-    """A vertical box of widgets that closes everything inside it when it is closed."""
+    """A vertical box of widgets that closes everything inside it when it is closed; one that holds a plotly
+    FigureWidget also holds the script that sizes its figures to the column (:func:`fit_width_script`)."""
+
+    def __init__(self, children: Any = (), **kwargs: Any) -> None:
+        children = list(children)
+        if any(isinstance(c, go.FigureWidget) for c in children):
+            children.append(fit_width_script())
+        super().__init__(children, **kwargs)
 
     def close(self) -> None:
         for child in self.children:
@@ -26,6 +75,23 @@ def close_tree(widget: W.Widget) -> None:
         for child in widget.children:
             close_tree(child)
     widget.close()
+
+
+def figure_widget(fig: go.Figure) -> go.FigureWidget:
+    """A FigureWidget as wide as the notebook's column: plotly.js sizes it to its container (``responsive``), not to
+    its 700 px default, and again whenever the window or the container changes."""
+    widget = go.FigureWidget(fig)
+    widget._config = {**widget._config, "responsive": True}  # plotly's FigureWidget has no public config yet
+    return widget
+
+
+def fit_figures(widget: W.Widget) -> None:
+    """Ask every FigureWidget inside ``widget`` to size itself to its container again: for a tab just shown (a
+    figure first drawn in a hidden tab keeps plotly's 700 px, pinned as its layout width, until told)."""
+    if isinstance(widget, go.FigureWidget):
+        widget._send_relayout_msg({"width": None, "autosize": True})  # plotly.py has no public "resize"
+    for child in getattr(widget, "children", ()):
+        fit_figures(child)
 
 
 def set_figure(widget: go.FigureWidget, fig: go.Figure) -> None:

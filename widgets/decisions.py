@@ -7,11 +7,10 @@ import math
 from typing import Any
 
 import ipywidgets as W
-import plotly.graph_objects as go
 import traitlets
 
 from widgets.background import BackgroundTask
-from widgets.common import Busy, Panel, error_html, placeholder, set_figure
+from widgets.common import Busy, Panel, error_html, figure_widget, placeholder, set_figure
 from workbench import views
 from workbench.actions import Candidate
 
@@ -38,8 +37,8 @@ class DecisionExplorer(Panel):
         self.task = BackgroundTask("measuring the sweep", on_error=self._measure_failed, on_done=self._measured)
         # -- controls
         self.busy = Busy()
-        self.importances = go.FigureWidget(placeholder("no measured records", 300))
-        self.parcoords = go.FigureWidget(placeholder("no measured records", 460))
+        self.importances = figure_widget(placeholder("no measured records", 300))
+        self.parcoords = figure_widget(placeholder("no measured records", 460))
         self.decision = W.Dropdown(options=[], description="decision", layout=W.Layout(width="420px"))
         self.sweep_button = W.Button(description="score every value", layout=W.Layout(width="150px"))
         self.n_measure = W.BoundedIntText(value=4, min=1, max=16, description="measure",
@@ -47,7 +46,7 @@ class DecisionExplorer(Panel):
         self.measure_button = W.Button(description="measure top and bottom", layout=W.Layout(width="190px"),
                                        disabled=True)
         self.sweep_message = W.HTML()
-        self.sweep_figure = go.FigureWidget(placeholder("pick a decision and score every value", 420))
+        self.sweep_figure = figure_widget(placeholder("pick a decision and score every value", 420))
         super().__init__([W.HTML("<h4>Which decisions matter (measured records)</h4>"), self.importances,
                           self.parcoords, W.HTML("<h4>Sweep one decision of the open candidate</h4>"),
                           W.HBox([self.decision, self.sweep_button, self.n_measure, self.measure_button]),

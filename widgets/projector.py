@@ -9,12 +9,22 @@ import ipywidgets as W
 import plotly.graph_objects as go
 import traitlets
 
-from widgets.common import Busy, Panel, error_html, placeholder, projection_dropdown, set_figure, table_html
+from widgets.common import (
+    Busy,
+    Panel,
+    error_html,
+    figure_widget,
+    placeholder,
+    projection_dropdown,
+    set_figure,
+    table_html,
+)
 from workbench import views
 
 
 class EmbeddingProjector(Panel):
-    """Candidates of a subgraph by their predicted final latent, coloured by latency or score; click to select.
+    """Candidates of a subgraph by their predicted final latent, in 2-D or 3-D, coloured by latency, score, where
+    the cost models disagree, or any named decision; click to select.
 
     ``source`` is what is projected, ``selected`` the row picked (by a click, or by a view linked to it).
     """
@@ -23,6 +33,7 @@ class EmbeddingProjector(Panel):
     source = traitlets.Any(None)  # Candidates, or a load_logs DataFrame of one subgraph
     selected = traitlets.Int(None, allow_none=True)  # the selected row: DataFrame index, or candidate number
     edited = traitlets.List()  # candidates made by edits, drawn where the source's projection puts them
+    other_scores = traitlets.Any(None)  # another cost model's scores by row (a Series): coloured against the world's
 
     def __init__(self, evaluator: Any, source: Any = None, *, color_by: str = "latency", method: str = "pca",
                  **kwargs: Any) -> None:
@@ -38,20 +49,23 @@ class EmbeddingProjector(Panel):
         self.filter_message = W.HTML()
         self.mask: Any = None  # the rows the filter keeps (None: all)
         self.method = projection_dropdown(method)
+        self.dims = W.ToggleButtons(options=["2-D", "3-D"], value="2-D", style={"button_width": "50px"},
+                                    tooltips=["a plane: box and lasso select", "a scene to turn (drag to rotate)"])
         self.busy = Busy()
-        self.figure = go.FigureWidget(placeholder("no candidates yet", 480))
+        self.figure = figure_widget(placeholder("no candidates yet", 480))
         self.details = W.HTML()
         self.details.add_class("wb-projector-details")  # found by the browser test
         self.latents: Any = None  # the predicted final latents of info's rows (nearest neighbours are found there)
         self.neighbours = W.HTML()  # the selection's nearest candidates in the latent space
         self.lassoed = W.HTML()  # the candidates a box or lasso selection holds
-        super().__init__([W.HBox([self.color, self.method]), W.HBox([self.filter], layout=W.Layout(width="100%")),
+        super().__init__([W.HBox([self.color, self.method, self.dims]), W.HBox([self.filter], layout=W.Layout(width="100%")),
                           self.filter_message, self.busy, self.figure, self.details, self.neighbours,
                           self.lassoed], **kwargs)
         # -- wiring
         self.color.observe(lambda _: None if self._quiet else self._draw(), names="value")
         self.filter.observe(lambda _: self.apply_filter(), names="value")
         self.method.observe(lambda _: self.project(), names="value")
+        self.dims.observe(lambda _: self.project(), names="value")
         self.source = source
 
     def select(self, row: int | None) -> None:
@@ -115,6 +129,13 @@ class EmbeddingProjector(Panel):
     def _on_selected(self, change: dict) -> None:
         self._show_selected()
 
+    @traitlets.observe("other_scores")
+    def _on_other_scores(self, change: dict) -> None:
+        if self.info is not None:
+            self.info = views.with_disagreements(self.info, self.other_scores)
+            self._color_options()
+            self._draw()
+
     @traitlets.observe("edited")
     def _on_edited(self, change: dict) -> None:
         if self.source is not None and not self._quiet and (change["old"] or change["new"]):
@@ -127,6 +148,8 @@ class EmbeddingProjector(Panel):
             ring = views.selection_ring(self.info, self.selected)
             with self.figure.batch_update():
                 self.figure.data[1].x, self.figure.data[1].y = ring.x, ring.y
+                if hasattr(ring, "z"):
+                    self.figure.data[1].z = ring.z
         info = self.info[~self.info["edited"].astype(bool)] if self.info is not None else None
         rows = info[info["row"] == self.selected] if info is not None else ()
         if not len(rows):
@@ -146,10 +169,18 @@ class EmbeddingProjector(Panel):
             self.info = None
             return
         self.busy.start(f"rolling out {len(self.source)} candidates")
-        self.info, self.latents = views.embedding_info(self.evaluator, self.source, method=self.method.value,
-                                                       edited=self.edited, return_latents=True)
+        info, self.latents = views.embedding_info(self.evaluator, self.source, method=self.method.value,
+                                                  edited=self.edited, return_latents=True,
+                                                  dims=3 if self.dims.value == "3-D" else 2)
+        self.info = views.with_disagreements(info, self.other_scores) if self.other_scores is not None else info
         self.lassoed.value = ""
         self.revision += new_projection
+        self._color_options()
+        self._filter()
+        self.busy.done(f"{len(self.info)} candidates")
+
+    def _color_options(self) -> None:
+        """What the points can be coloured by, keeping the colouring where it still exists (no redraw)."""
         options = views.color_options(self.info)
         if list(self.color.options) != options:
             keep = self.color.value if self.color.value in options else "latency"
@@ -159,8 +190,6 @@ class EmbeddingProjector(Panel):
                 self.color.value = keep
             finally:
                 self._quiet = False
-        self._filter()
-        self.busy.done(f"{len(self.info)} candidates")
 
     def _draw(self) -> None:
         """Redraw everything (a new source, colouring or projection); the ring is the second trace."""
@@ -169,11 +198,18 @@ class EmbeddingProjector(Panel):
             return
         fig = views.embedding_figure(self.info, color_by=self.color.value, mask=self.mask)
         fig = go.Figure([fig.data[0], views.selection_ring(self.info, self.selected), *fig.data[1:]], fig.layout)
-        # One uirevision per projection: the front end keeps a zoom over recolourings; a new source resets it.
+        # One uirevision per projection: a zoom is kept over recolourings, filters and edits (the points stay
+        # where they are); a new source or projection resets it.
+        current = self.figure.layout
+        if current.uirevision == self.revision and "z" not in self.info:
+            for axis in ("xaxis", "yaxis"):
+                if current[axis].range is not None and current[axis].autorange is not True:
+                    fig.layout[axis].range = current[axis].range
         fig.update_layout(uirevision=self.revision)
         set_figure(self.figure, fig)
         self.figure.data[0].on_click(self.handle_click)
-        self.figure.data[0].on_selection(self.handle_selection)
+        if "z" not in self.info:  # box and lasso exist only on a plane
+            self.figure.data[0].on_selection(self.handle_selection)
 
 
 def _rows_html(rows: Any) -> str:

@@ -6,11 +6,10 @@ import html
 from typing import Any
 
 import ipywidgets as W
-import plotly.graph_objects as go
 import traitlets
 
 from widgets.background import BackgroundTask
-from widgets.common import Busy, Panel, error_html, placeholder, set_figure
+from widgets.common import Busy, Panel, error_html, figure_widget, placeholder, set_figure
 from workbench import views
 
 
@@ -41,17 +40,20 @@ class RankingDebugger(Panel):
         self.task = BackgroundTask("MetaSchedule XGBModel training", on_error=self._training_failed)
         # -- controls
         self.busy = Busy()
-        self.figure = go.FigureWidget(placeholder("no records yet", 420))
+        self.figure = figure_widget(placeholder("no records yet", 420))
         self.metrics = W.HTML()
         self.worst = W.Select(options=[], rows=8, description="worst", layout=W.Layout(width="560px"))
         self.open_button = W.Button(description="open in stepper", layout=W.Layout(width="130px"))
-        self.contrib = go.FigureWidget(placeholder("select a record", 360))
+        self.contrib = figure_widget(placeholder("select a record", 360))
+        self.selected_line = W.HTML()  # the selected record, named by its decisions
+        self.selected_line.add_class("wb-ranking-selected")  # found by the browser test
         self.open_message = W.HTML()
         self.stepper_box = W.VBox()
         self.baseline_button = W.Button(description="add MetaSchedule's XGBModel", layout=W.Layout(width="240px"),
                                         disabled=baseline is not None or train_records is None)
         super().__init__([W.HBox([self.baseline_button, self.busy]), self.figure, self.metrics,
-                          W.HBox([self.worst, self.open_button]), self.open_message, self.contrib,
+                          W.HBox([self.worst, self.open_button]), self.open_message, self.selected_line,
+                          self.contrib,
                           self.stepper_box], **kwargs)
         # -- wiring
         self.baseline_button.on_click(lambda _: self.train_baseline())
@@ -118,7 +120,8 @@ class RankingDebugger(Panel):
             if self.records is not None else None
         self.worst.unobserve(self._on_worst, names="value")
         self.worst.options = [] if self.info is None else [
-            (f"row {r.row}: measured rank {r.true_rank}, world rank {r.world_rank} ({r.latency_ms:.4f} ms)", int(r.row))
+            (f"{self._summary(int(r.row))}: measured rank {r.true_rank}, world rank {r.world_rank} "
+             f"({r.latency_ms:.4f} ms)", int(r.row))
             for r in self.info.worst.itertuples()]
         self.worst.observe(self._on_worst, names="value")
         self.metrics.value = "" if self.info is None else self.info.metrics.to_html(float_format=lambda v: f"{v:.3f}")
@@ -144,7 +147,20 @@ class RankingDebugger(Panel):
         self.worst.observe(self._on_worst, names="value")
         self._draw()
 
+    def _summary(self, row: int) -> str:
+        """A record named by its decisions (tile sizes, unroll, compute locations), not by a table index."""
+        actions = self.records.loc[row, "actions"] if "actions" in self.records else None
+        return views.trace_summary(actions) if actions is not None else f"record {row}"
+
     def _draw(self) -> None:
+        self.selected_line.value = ""
+        if self.info is not None and self.selected is not None and self.selected in set(self.info.table["row"]):
+            r = self.info.table.set_index("row").loc[self.selected]
+            n = len(self.info.table)
+            self.selected_line.value = (f"selected <b>{html.escape(self._summary(self.selected))}</b>: measured "
+                                        f"{r.latency_ms:.4f} ms (rank {int(r.true_rank)} of {n}), world-model rank "
+                                        f"{int(r.world_rank)}" + (f", MetaSchedule XGBModel rank {int(r.xgb_rank)}"
+                                                                  if "xgb_rank" in r else ""))
         if self.info is None:
             set_figure(self.figure, placeholder("no measured records", 420))
             set_figure(self.contrib, placeholder("select a record", 360))

@@ -51,6 +51,8 @@ class ActionStepper(Panel):
         self.forward_button = W.Button(description="forward ▶", layout=W.Layout(width="90px"))
         self.slider = W.IntSlider(value=0, min=0, max=len(candidate), description="step",
                                   continuous_update=False, layout=W.Layout(width="420px"))
+        self.which = W.HTML()  # the candidate stepped through, named by its decisions (and whether edited)
+        self.which.add_class("wb-stepper-candidate")  # found by the browser test
         self.title = W.HTML()
         self.score = W.HTML()
         self.decision = W.Text(description="decision", placeholder="e.g. [2, 7, 1, 1]", layout=W.Layout(width="320px"),
@@ -62,7 +64,8 @@ class ActionStepper(Panel):
         self.program = W.Textarea(layout=W.Layout(width="100%", height="300px"))
         self.program_box = W.Accordion(children=[self.program], titles=("program after this step",))
         self.program_box.selected_index = None
-        super().__init__([W.HBox([self.back_button, self.forward_button, self.slider]), self.title, self.score,
+        super().__init__([self.which, W.HBox([self.back_button, self.forward_button, self.slider]), self.title,
+                          self.score,
                           W.HBox([self.decision, self.apply_button, self.undo_button]), self.edit_message,
                           self.diff, self.program_box], **kwargs)
         # -- wiring
@@ -156,6 +159,11 @@ class ActionStepper(Panel):
 
     def _render(self) -> None:
         cand, action, position = self.stepper.candidate, self.stepper.action, self.stepper.position
+        edits = len(self.history) - 1
+        self.which.value = (f"stepping through <b>{html.escape(views.trace_summary(cand.actions) or 'no decisions')}"
+                            f"</b>" + (f" (sketch {cand.sketch})" if cand.sketch is not None else "")
+                            + (f", <span style='color:#b60'>edited ({edits} edit{'s' * (edits > 1)})</span>"
+                               if edits > 0 else ""))
         if action is None:
             self.title.value = f"<b>initial program</b> of {html.escape(cand.space.subgraph.name)} ({len(cand)} actions)"
             self.diff.value = ""

@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import ipywidgets as W
-import plotly.graph_objects as go
 import traitlets
 
-from widgets.common import Busy, Panel, placeholder, projection_dropdown, set_figure
+from widgets.common import Busy, Panel, figure_widget, placeholder, projection_dropdown, set_figure
 from workbench import views
 
 
 class TrajectoryView(Panel):
     """Predicted latent trajectories vs the encoded real programs, in 2D (PCA, or UMAP if installed).
+
+    The projection is fitted on the first candidates of a subgraph and kept for the next ones (the axes only
+    widen), so candidates opened one after another compare by eye; another subgraph or projection refits it.
 
     ``candidates`` are rolled out (and their real programs encoded) whenever they change; ``labels`` only
     rename them; ``position`` rings the predicted state of the last candidate after that many of its actions
@@ -29,11 +31,13 @@ class TrajectoryView(Panel):
                  method: str = "pca", labels: list[str] | None = None, **kwargs: Any) -> None:
         self.evaluator = evaluator
         self.info: views.TrajectoryInfo | None = None
+        # The projection and axis ranges of the subgraph shown: one candidate after another, on the same axes.
+        self.frame: tuple[Any, Any, Any] | None = None  # (subgraph, method, real), Projection, ranges
         # -- controls
         self.method = projection_dropdown(method)
         self.real_box = W.Checkbox(value=real, description="encode the real programs too", indent=False)
         self.busy = Busy()
-        self.figure = go.FigureWidget(placeholder("no candidate yet", 620))
+        self.figure = figure_widget(placeholder("no candidate yet", 620))
         self.errors = W.HTML()
         super().__init__([W.HBox([self.method, self.real_box]), self.busy, self.figure, self.errors], **kwargs)
         # -- wiring
@@ -51,8 +55,16 @@ class TrajectoryView(Panel):
             return
         self.busy.start(f"rolling out {len(self.candidates)} candidates"
                         + (" and encoding their real programs" if self.real_box.value else ""))
+        key = (self.candidates[0].space.subgraph.name, self.method.value, self.real_box.value)
+        same = self.frame is not None and self.frame[0] == key
         self.info = views.trajectory_info(self.evaluator, self.candidates, real=self.real_box.value,
-                                          method=self.method.value, labels=self.labels)
+                                          method=self.method.value, labels=self.labels,
+                                          frame=self.frame[1] if same else None)
+        if self.info.projection.fitted is None:  # t-SNE places nothing it was not fitted on: its own axes
+            self.frame = None
+        else:
+            self.frame = (key, self.info.projection,
+                          views.grow_ranges(self.frame[2] if same else None, self.info.points))
         self._draw()
         self.busy.done()
         err = self.info.errors.groupby("step")["error"].mean()
@@ -82,4 +94,5 @@ class TrajectoryView(Panel):
             last = len(self.candidates) - 1
             step = views.step_at(self.info, candidate=last, position=self.position)
             highlight = (last, step) if step is not None else None
-        set_figure(self.figure, views.trajectory_figure(self.info, highlight=highlight))
+        set_figure(self.figure, views.trajectory_figure(self.info, highlight=highlight,
+                                                        ranges=self.frame[2] if self.frame else None))

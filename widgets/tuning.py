@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as W
-import plotly.graph_objects as go
 import traitlets
 
 from widgets.background import BackgroundTask
-from widgets.common import Panel, error_html, placeholder, set_figure, table_html
+from widgets.common import Panel, error_html, figure_widget, placeholder, set_figure, table_html
 from workbench import views
 from workbench.tuning.online import read_rounds
+from workbench.views.tuning import X_AXES
 
 
 class TuningDashboard(Panel):
@@ -53,20 +53,26 @@ class TuningDashboard(Panel):
         self.stop_button = W.Button(description="stop", button_style="danger", icon="stop", disabled=True)
         self.status = W.HTML()
         self.bar = W.IntProgress(value=0, min=0, max=1, description="trials", layout=W.Layout(width="420px"))
-        self.figure = go.FigureWidget(placeholder("no runs yet: choose cost models, then start / resume", 380))
+        self.figure = figure_widget(placeholder("no runs yet: choose cost models, then start / resume", 380))
+        self.x_axis = W.ToggleButtons(options=list(X_AXES), value="trials", description="x axis",
+                                      style={"button_width": "90px"})
+        self.y_axis = W.ToggleButtons(options=["log", "linear"], value="log", description="latency",
+                                      style={"button_width": "70px"})
         # Earlier runs of the subgraph in the work root (other seeds, models, budgets), drawn dotted to compare.
         self.overlay = W.SelectMultiple(options=[], rows=4, description="compare",
                                         layout=W.Layout(width="520px"))
         self.table = W.HTML()
         # Per measured batch of the world-model run: its picks' scores against their latencies, accuracies.
-        self.rounds_figure = go.FigureWidget(views.rounds_figure(views.rounds_info(read_rounds(self.work_root / "-"))))
+        self.rounds_figure = figure_widget(views.rounds_figure(views.rounds_info(read_rounds(self.work_root / "-"))))
         self.rounds_table = W.HTML()
         super().__init__([W.HBox([self.subgraph_text, self.trials, self.per_iter, self.seed]),
                           W.HBox([W.Label("cost models:"), *self.models.values(), self.start_button,
-                                  self.stop_button]), self.bar, self.status, self.figure, self.overlay, self.table,
+                                  self.stop_button]), self.bar, self.status, W.HBox([self.x_axis, self.y_axis]),
+                          self.figure, self.overlay, self.table,
                           self.rounds_figure, self.rounds_table], **kwargs)
         # -- wiring
-        self.overlay.observe(lambda _: self.refresh(), names="value")
+        for control in (self.overlay, self.x_axis, self.y_axis):
+            control.observe(lambda _: self.refresh(), names="value")
         self.subgraph = subgraph  # shows its runs already in the work root (_on_subgraph)
         traitlets.link((self, "subgraph"), (self.subgraph_text, "value"))
         self.start_button.on_click(lambda _: self.start())
@@ -109,8 +115,10 @@ class TuningDashboard(Panel):
         """Redraw the curves and the table from the runs' live state."""
         curves = views.tuning_curves(self.runs)
         earlier = views.curves_from_work_dirs({name: self.work_root / name for name in self.overlay.value})
-        set_figure(self.figure, views.tuning_figure(curves, title=f"{self.subgraph}: best latency vs trials",
-                                                    earlier=earlier if len(earlier) else None))
+        x = self.x_axis.value
+        set_figure(self.figure, views.tuning_figure(curves, title=f"{self.subgraph}: best latency vs {x}",
+                                                    earlier=earlier if len(earlier) else None, x=x,
+                                                    log_y=self.y_axis.value == "log"))
         self.bar.value = sum(r.measured for r in self.runs.values())
         self.table.value = table_html(views.tuning_table(self.runs))
         world = [(label, r) for label, r in self.runs.items() if label.startswith("world")]
@@ -198,6 +206,12 @@ class TuningDashboard(Panel):
             run.start()
             while run.running:
                 self.refresh()
+                eta = views.eta_seconds(run)
+                later = sum(r.remaining for lb, r in self.runs.items() if r is not run)
+                if eta is not None:
+                    self.status.value = (f"<i>tuning with <b>{label}</b>: {run.remaining} trials left, about "
+                                         f"{views.format_seconds(eta)} at this pace</i>"
+                                         + (f" (then {later} trials of the other runs)" if later else ""))
                 time.sleep(self.interval)
             self.refresh()  # the run's end, before the line below says so
             if run.status == "failed":

@@ -114,9 +114,11 @@ def measurement_problem(obj: Any) -> str | None:
     for key, kind in (("error", str), ("hardware", str), ("source", str)):
         if obj.get(key) is not None and not isinstance(obj[key], kind):
             return f"{key} is not a string"
-    for key in ("trial",):
+    for key in ("trial", "session"):
         if obj.get(key) is not None and not (_is_int(obj[key]) and obj[key] >= 0):
             return f"{key} is not a non-negative integer"
+    if obj.get("elapsed") is not None and not (_is_number(obj["elapsed"]) and obj["elapsed"] >= 0):
+        return "elapsed is not a non-negative number"
     if obj.get("build_secs") is not None and not (_is_number(obj["build_secs"]) and obj["build_secs"] >= 0):
         return "build_secs is not a non-negative number"
     return None

@@ -214,6 +214,7 @@ class WorkDir:
                 "weight": wl.info.get("weight", 1), "trial": extra.get("trial"),
                 "confirmed_latency": median_latency(confirmed.get((wl_index, key), [])),
                 "source": extra.get("source") or default_source,
+                "session": extra.get("session"), "elapsed": extra.get("elapsed"),
             })
         if problems:
             if errors == "raise":
@@ -280,10 +281,13 @@ class WorkDir:
         return shash
 
     def add_measurement(self, subgraph: Any, trace: Any, *, status: str, error: str | None, run_secs: list[float],
-                        hardware: str, trial: int | None = None, source: str | None = None) -> None:
+                        hardware: str, trial: int | None = None, source: str | None = None,
+                        session: int | None = None, elapsed: float | None = None) -> None:
         """Write the side line of a candidate whose TVM record line TVM writes itself (``AddToDatabase``).
 
         The workload must already be in ``database_workload.json`` (TVM commits it when tuning starts).
+        ``session`` and ``elapsed`` (seconds since that session of the run started) place the measurement on a
+        run's wall clock (:func:`workbench.views.curves_from_work_dirs`).
         """
         shash = self.add_subgraph_info(subgraph)
         entry = (self._workloads or {}).get(shash)
@@ -296,7 +300,7 @@ class WorkDir:
         append_line(self.file(MEASURE_FILE), {
             "workload": entry.index, "trace_hash": trace_key(trace), "status": status,
             "error": error, "run_secs": run_secs, "hardware": hardware, "build_secs": None, "trial": trial,
-            "source": source,
+            "source": source, "session": session, "elapsed": None if elapsed is None else round(float(elapsed), 3),
         })
 
     def add_hardware(self, desc: dict[str, Any]) -> None:
@@ -376,7 +380,8 @@ def load_logs(*paths: str | Path, errors: str = "raise", with_actions: bool = Tr
     Columns: subgraph, workload, trace_key (see :func:`workbench.traces.trace_key`), trace, actions, n_actions, latency (median seconds, NaN on
     failure), run_secs (repeats), spread, status, error, hardware (dict), machine (its hardware id, or None),
     target, op, flops, weight, logdir, and confirmed_latency (the median of the record's re-measurements, NaN if it was not confirmed) and source
-    (``random`` for collected samples, ``tune:<cost model>`` for records of a tuning run).
+    (``random`` for collected samples, ``tune:<cost model>`` for records of a tuning run), session and elapsed (a
+    tuning run's session of the record and the seconds since it started; None for records written before).
     A progress bar shows while many work dirs load (``progress`` forces it on or off).
     """
     import pandas as pd
@@ -405,7 +410,7 @@ def load_logs(*paths: str | Path, errors: str = "raise", with_actions: bool = Tr
         frames.append(pd.DataFrame(rows))
     columns = ["subgraph", "workload", "trace_key", "trace", "latency", "run_secs", "status", "error", "hardware",
                "machine", "target", "args_info", "op", "flops", "weight", "trial", "record", "confirmed_latency", "source",
-               "logdir"]
+               "session", "elapsed", "logdir"]
     frames = [f for f in frames if not f.empty]
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     if df.empty:

@@ -26,6 +26,18 @@ def test_projection_is_deterministic_and_umap_is_optional():
     assert np.allclose(a.apply(x[:5]), a.coords[:5])  # PCA places its own points where it put them
 
 
+def test_projection_in_three_dimensions():
+    x = np.random.default_rng(1).normal(size=(30, 6))
+    p = project(x, dims=3)
+    assert p.coords.shape == (30, 3) and len(p.explained) == 3 and p.describe().count("%") == 3
+    assert np.allclose(p.coords[:, :2], project(x).coords)  # the same first two components
+    assert np.allclose(p.apply(x[:4]), p.coords[:4])
+    for method in ("umap", "tsne"):
+        assert project(x, method=method, dims=3).coords.shape == (30, 3)
+    with pytest.raises(ValueError, match="dims must be 2 or 3"):
+        project(x, dims=4)
+
+
 def test_projection_of_nothing_or_of_the_wrong_shape():
     assert project(np.zeros((0, 5))).coords.shape == (0, 2)
     with pytest.raises(ValueError, match="shape"):

@@ -55,3 +55,16 @@ def test_trajectory_figure_rings_a_step_and_draws_nothing_empty(evaluator, tiny_
     assert len(empty.points) == 0 and len(empty.errors) == 0
     fig = views.trajectory_figure(empty, highlight=(0, 0))
     assert isinstance(fig, go.Figure) and len(fig.data) == 0
+
+
+def test_a_frame_places_other_candidates_on_the_same_axes(evaluator, tiny_candidates):
+    first = views.trajectory_info(evaluator, tiny_candidates[:1], real=False)
+    again = views.trajectory_info(evaluator, tiny_candidates[1:2], real=False, frame=first.projection)
+    alone = views.trajectory_info(evaluator, tiny_candidates[1:2], real=False)
+    assert again.projection is first.projection and not np.allclose(again.points["x"], alone.points["x"])
+    ranges = views.grow_ranges(None, first.points)
+    wider = views.grow_ranges(ranges, again.points)
+    assert wider[0][0] <= ranges[0][0] and wider[0][1] >= ranges[0][1]
+    assert again.points["x"].between(*wider[0]).all() and again.points["y"].between(*wider[1]).all()
+    fig = views.trajectory_figure(again, ranges=wider)
+    assert list(fig.layout.xaxis.range) == wider[0]

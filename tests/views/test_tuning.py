@@ -18,7 +18,7 @@ def test_a_fresh_run_has_a_table_row_and_no_curve(tmp_path):
     assert list(table["cost model"]) == ["world", "xgb"] and list(table["status"]) == ["new", "new"]
     assert list(table.columns) == views.tuning.TABLE_COLUMNS and (table["trials"] == 0).all()
     curves = views.tuning_curves(runs)
-    assert len(curves) == 0 and list(curves.columns) == ["run", "task", "trial", "latency_ms", "best_ms", "status"]
+    assert len(curves) == 0 and list(curves.columns) == views.tuning.CURVE_COLUMNS
     fig = views.tuning_figure(curves)
     assert isinstance(fig, go.Figure) and len(fig.data) == 0
     assert len(views.tuning_table({})) == 0
@@ -35,6 +35,26 @@ def test_tuning_figure_draws_best_so_far_and_marks_failures():
     assert list(fig.data[0].y) == [2.0, 2.0, 1.0] and list(fig.data[0].x) == [1, 2, 3]
     assert list(fig.data[1].y) == [2.0, 1.0] and list(fig.data[1].x) == [1, 3]  # every trial that ran
     assert list(fig.data[2].x) == [2]
+
+
+def test_wall_clock_lays_sessions_end_to_end_and_the_figure_can_use_it():
+    """A run stopped after 5 s and resumed (a day later) is on a 0-8 s clock, not a day-long one; a record
+    without a time is left off the wall-clock axis; the latency axis can be linear."""
+    curves = pd.DataFrame({"run": ["world"] * 6, "task": ["mm"] * 6, "trial": range(6),
+                           "latency_ms": [3.0, 2.0, 2.5, 1.5, 1.8, 1.0], "best_ms": [3.0, 2.0, 2.0, 1.5, 1.5, 1.0],
+                           "status": ["ok"] * 6, "session": [-1, 0, 0, 0, 1, 1],
+                           "seconds": [np.nan, 1.0, 2.0, 5.0, 1.0, 3.0]})
+    wall = views.wall_clock(curves)["wall_s"]
+    assert np.isnan(wall.iloc[0]) and wall.iloc[1:].tolist() == [1.0, 2.0, 5.0, 6.0, 8.0]
+    fig = views.tuning_figure(views.wall_clock(curves), x="wall clock", log_y=False)
+    assert list(fig.data[0].x) == [1.0, 2.0, 5.0, 6.0, 8.0] and list(fig.data[0].y) == [2.0, 2.0, 1.5, 1.5, 1.0]
+    assert fig.layout.yaxis.type == "linear" and "wall clock" in fig.layout.xaxis.title.text
+    assert len(views.tuning_figure(curves.assign(wall_s=np.nan), x="wall clock").data) == 0
+    assert views.format_seconds(95) == "1 min 35 s" and views.format_seconds(None) == ""
+    import pytest
+
+    with pytest.raises(ValueError, match="x must be one of"):
+        views.tuning_figure(curves, x="rounds")
 
 
 def test_rounds_view_from_batch_records(tmp_path):

@@ -87,6 +87,17 @@ def test_picking_a_subgraph_reopens_every_view(app):
     assert app.row == 2 and app.stepper.candidate is app.sampled[2]
 
 
+def test_a_tab_shown_asks_its_figures_to_fill_the_column(app, monkeypatch):
+    """A figure first drawn in a hidden tab keeps plotly's 700 px; showing the tab re-sizes it (in the browser
+    test, the dashboard's plot is then as wide as its column)."""
+    asked = []
+    for fig in (app.tuning.figure, app.tuning.rounds_figure, app.projector.figure):
+        monkeypatch.setattr(fig, "_send_relayout_msg", lambda data, *a, f=fig: asked.append((f, dict(data))))
+    app.tabs.selected_index = 4  # "tune"
+    assert {id(f) for f, _ in asked} == {id(app.tuning.figure), id(app.tuning.rounds_figure)}
+    assert all(data == {"width": None, "autosize": True} for _, data in asked)
+
+
 def test_closing_the_workbench_closes_every_view(evaluator, logs, tmp_path):
     from widgets import Workbench
 
@@ -128,15 +139,20 @@ def test_one_selection_everywhere_header_zoom_and_edits(app, other_tiling):
     assert st.apply_edit(json.dumps(other_tiling(json.loads(st.decision.value)))), st.edit_message.value
     assert [t.name for t in proj.figure.data] == ["candidates", "selected", "edited"]
     assert list(proj.figure.data[0].x) == xs and len(proj.figure.data[2].x) == 1
+    assert tuple(proj.figure.layout.xaxis.range) == (-0.5, 0.5)  # the zoom survives the redraw
     assert any(t.name == "current step" for t in app.trajectory.figure.data)
     assert "edited (1 edit" in header.value and app.measure.label == "edited"
     assert app.measure.logged_ms(app.candidate) == app.records.loc[worst, "latency"] * 1e3
     st.undo_button.click()
     assert [t.name for t in proj.figure.data] == ["candidates", "selected"] and "not edited" in header.value
+    # MetaSchedule's XGBModel, trained in the ranking tab, colours the projector too: where the models disagree.
+    app.ranking.train_baseline(wait=True)
+    assert "world vs xgb" in proj.color.options and proj.info["xgb score"].notna().sum() > 1
     # Another subgraph: nothing of the old one stays in the details or the header.
     app.picker.subgraph = tiny_matmul(16)
     assert app.row == 0 and views_summary(app, 0) in proj.details.value and "not measured" in proj.details.value
     assert views_summary(app, 0) in header.value and app.measure.label == "" and "measured" not in header.value
+    assert "world vs xgb" not in proj.color.options  # no records of it: nothing to compare
 
 
 def views_summary(app, row):

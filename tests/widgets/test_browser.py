@@ -157,13 +157,28 @@ print("overlaid:", app.tuning.overlay.value)""",
 ]
 
 
+def _assert_fills_column(page, plot) -> None:
+    """The plot is drawn (not only its box) at least 85% as wide as the notebook output holding it."""
+    column = page.locator(".jp-OutputArea-output", has=plot).last.bounding_box()
+    deadline = time.time() + 10
+    while time.time() < deadline:  # a tab just shown is resized a moment later
+        drawn = plot.evaluate("el => el._fullLayout.width")
+        if drawn >= 0.85 * column["width"]:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"a plot {drawn} px wide in a column of {column['width']} px")
+
+
 def _header(page) -> str:
     return page.locator(".wb-header").last.inner_text()
 
 
 def test_the_app_links_its_views_in_chromium(lab, tmp_path):
-    """The Workbench in a real browser: a filtered, recoloured projector; a click opens the point everywhere
-    (header and projector details agree); the decisions tab sweeps a decision; the dashboard overlays runs."""
+    """The Workbench in a real browser: a filtered, recoloured projector as wide as its column; a box-zoom, then a
+    click opens the point everywhere (header, projector details, stepper, ranking tab) and keeps the zoom; an edit
+    is a point in the projector and the trajectory rings the step; a worst disagreement opened from the ranking
+    tab is named by the projector; adding a model's subgraphs keeps the selection; the decisions tab sweeps a
+    decision; the dashboard overlays runs."""
     from playwright.sync_api import sync_playwright
 
     url, token, tmp = lab
@@ -192,10 +207,36 @@ def test_the_app_links_its_views_in_chromium(lab, tmp_path):
         plot = page.locator(".js-plotly-plot", has_text="predicted final latents").last
         page.locator(".js-plotly-plot .colorbar", has_text=decision).last.wait_for(timeout=30_000)
         plot.screenshot(path=str(shots / "projector_filter_and_decision_colour.png"))
-        # Click a point: the header (every view's selection) and the projector's details name the same candidate.
+        # Figures fill the notebook's column (not plotly's default 700 px), also in a tab shown later.
+        _assert_fills_column(page, plot)
+        _assert_fills_column(page, page.locator(".js-plotly-plot", has_text="latent trajectories").last)
+        # A box-zoom (a drag over the plot), then a click on a point inside it: the header (every view's
+        # selection), the projector's details, the stepper and the ranking tab name the same candidate, the
+        # trajectory is redrawn, and the zoom is kept.
+        drag = plot.locator(".nsewdrag").first.bounding_box()
+        x0, y0 = drag["x"] + 0.2 * drag["width"], drag["y"] + 0.2 * drag["height"]
+        x1, y1 = drag["x"] + 0.8 * drag["width"], drag["y"] + 0.8 * drag["height"]
+        full = plot.evaluate("el => el._fullLayout.xaxis.range.slice()")
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
+        page.mouse.move(x1, y1, steps=5)
+        page.mouse.up()
+        time.sleep(1.5)
+        zoomed = plot.evaluate("el => el._fullLayout.xaxis.range.slice()")
+        assert zoomed != full and zoomed[1] - zoomed[0] < full[1] - full[0], (full, zoomed)
         before = _header(page)
+        trajectory = page.locator(".js-plotly-plot", has_text="latent trajectories").last
+        drawn = trajectory.inner_html()
         points = plot.locator(".scatterlayer .trace").first.locator(".point")
-        for i in (5, 9, 13):  # a point under another, or under the ring, may not take the click: try a few
+        inside = []  # points drawn inside the zoomed plot area (the others lie outside, clipped)
+        for i in range(points.count()):
+            b = points.nth(i).bounding_box()
+            if b and drag["x"] + 10 < b["x"] < drag["x"] + drag["width"] - 10 \
+                    and drag["y"] + 10 < b["y"] < drag["y"] + drag["height"] - 10:
+                inside.append(i)
+        assert inside, "no point inside the zoomed area"
+        for i in inside[:6]:  # a point under another, or under the ring, may not take the click: try a few
             points.nth(i).click(force=True)
             deadline = time.time() + 20
             while _header(page) == before and time.time() < deadline:
@@ -204,9 +245,65 @@ def test_the_app_links_its_views_in_chromium(lab, tmp_path):
                 break
         header = _header(page)
         assert header != before, "clicking a point did not open it"
-        opened = header.split("open:", 1)[1].split("·")[0].strip()
+        opened = header.split("open:", 1)[1].split("·")[0].strip().split(" (sketch")[0]
         details = page.locator(".wb-projector-details").last.inner_text()
         assert opened and opened in details, (opened, details)
+        _wait_idle(page, timeout_s=60)
+        assert opened in page.locator(".wb-stepper-candidate").last.inner_text()
+        assert opened in page.locator(".wb-ranking-selected").last.text_content()
+        assert trajectory.inner_html() != drawn, "the trajectory was not redrawn for the clicked candidate"
+        kept = plot.evaluate("el => el._fullLayout.xaxis.range.slice()")
+        assert kept == zoomed, f"the click reset the zoom: {zoomed} -> {kept}"
+        # An edit in the stepper: the header says so, the edited candidate is a point of the projector and the
+        # trajectory rings the stepper's step.
+        forward = page.locator("button", has_text="forward ▶").last
+        decision = page.locator(".widget-text", has_text="decision").last.locator("input")
+        for _ in range(60):
+            forward.click()
+            time.sleep(0.4)
+            text = decision.input_value()
+            if text.startswith("[") and "," in text:
+                break
+        factors = json.loads(decision.input_value())
+        for attempt in (factors[::-1], factors[1:] + factors[:1], factors[-1:] + factors[:-1]):
+            if attempt == factors:
+                continue
+            decision.fill(json.dumps(attempt))
+            page.locator("button", has_text="apply edit").last.click()
+            deadline = time.time() + 30
+            while "edited (" not in _header(page) and time.time() < deadline:
+                time.sleep(0.5)
+            if "edited (" in _header(page):
+                break
+        assert "edited (1 edit" in _header(page), page.locator(".widget-html", has_text="refused").last.inner_text()
+        _wait_idle(page, timeout_s=60)
+        names = plot.evaluate("el => el.data.map(t => t.name)")
+        assert "edited" in names, names
+        assert "current step" in trajectory.evaluate("el => el.data.map(t => t.name)")
+        assert plot.evaluate("el => el._fullLayout.xaxis.range.slice()") == zoomed  # the edit kept the zoom too
+        plot.screenshot(path=str(shots / "projector_with_an_edit.png"))
+        # The ranking tab: open one of the worst disagreements; back in the explore tab, the projector's
+        # details and the header name it.
+        page.locator(".lm-TabBar-tabLabel", has_text="ranking").last.click()
+        worst = page.locator(".widget-select", has_text="worst").last.locator("select")
+        worst.wait_for(timeout=30_000)
+        labels = [o.replace("\xa0", " ").strip() for o in worst.locator("option").all_text_contents()]
+        pick = next(lb for lb in labels if lb.split(":")[0].strip() != opened)
+        worst.select_option(index=labels.index(pick))
+        page.locator("button", has_text="open in stepper").last.click()
+        name = pick.split(":")[0].strip()
+        deadline = time.time() + 30
+        while name not in _header(page) and time.time() < deadline:
+            time.sleep(0.5)
+        assert name in _header(page), (name, _header(page))
+        page.locator(".lm-TabBar-tabLabel", has_text="explore").last.click()
+        assert name in page.locator(".wb-projector-details").last.inner_text()
+        # Adding a model's subgraphs to the list leaves the open subgraph and candidate as they are.
+        before = _header(page)
+        page.locator("button", has_text="add its subgraphs").last.click()
+        page.locator(".widget-html", has_text="subgraphs of").last.wait_for(timeout=180_000)
+        _wait_idle(page, timeout_s=60)
+        assert _header(page) == before
         # The decisions tab: importances, parallel coordinates, a sweep of one decision.
         page.locator(".lm-TabBar-tabLabel", has_text="decisions").last.click()
         parcoords = page.locator(".js-plotly-plot", has_text="named decisions").last
@@ -220,6 +317,7 @@ def test_the_app_links_its_views_in_chromium(lab, tmp_path):
         page.locator(".lm-TabBar-tabLabel", has_text="tune").last.click()
         curves = page.locator(".js-plotly-plot", has_text="best latency vs trials").last
         curves.wait_for(timeout=30_000)
+        _assert_fills_column(page, curves)
         assert curves.locator(".legendtext", has_text="(earlier)").count() == 2
         curves.screenshot(path=str(shots / "dashboard_two_earlier_runs.png"))
         browser.close()

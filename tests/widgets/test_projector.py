@@ -60,3 +60,26 @@ def test_projector_colours_selects_and_follows_its_source(evaluator, held_out_re
     assert list(proj.info["status"].unique()) == ["unmeasured"]
     proj.selected = 4
     assert "not measured" in proj.details.value
+
+
+def test_projector_in_3d_and_coloured_against_another_model(evaluator, held_out_records):
+    import pandas as pd
+
+    from widgets import EmbeddingProjector
+
+    proj = EmbeddingProjector(evaluator, held_out_records)
+    row = int(proj.info["row"].iloc[2])
+    proj.selected = row
+    proj.dims.value = "3-D"
+    assert proj.figure.data[0].type == "scatter3d" and "z" in proj.info
+    assert list(proj.figure.data[1].z) == [proj.info["z"].iloc[2]]  # the ring, in the scene
+    proj.handle_click(None, Points(5), None)
+    assert proj.selected == int(proj.info["row"].iloc[5]) and list(proj.figure.data[1].z) == [proj.info["z"].iloc[5]]
+    proj.other_scores = pd.Series(np.arange(len(held_out_records), dtype=float), index=held_out_records.index)
+    assert "world vs xgb" in proj.color.options and proj.figure.data[0].type == "scatter3d"
+    proj.color.value = "world vs xgb"
+    assert proj.figure.data[0].marker.colorbar.title.text == "world vs xgb"
+    proj.dims.value = "2-D"
+    assert proj.figure.data[0].type == "scatter" and proj.color.value == "world vs xgb"
+    proj.other_scores = None
+    assert "world vs xgb" not in proj.color.options and proj.color.value == "latency"

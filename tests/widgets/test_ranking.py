@@ -14,6 +14,9 @@ def test_ranking_debugger_explains_opens_and_adds_metaschedule_xgbmodel(evaluato
     worst = ranking.worst.options[0][1]
     ranking.worst.value = worst
     assert ranking.selected == worst and ranking.opened is None
+    summary = views.trace_summary(held_out_records.loc[worst, "actions"])
+    assert ranking.worst.options[0][0].startswith(summary) and "row " not in ranking.worst.options[0][0]
+    assert summary in ranking.selected_line.value and "world-model rank" in ranking.selected_line.value
     assert ranking.contrib.data[0].type == "bar" and len(ranking.contrib.data[0].x) > 3
     ranking.open_button.click()  # on its own (a notebook cell), it opens the record in a stepper of its own
     assert ranking.opened == worst and ranking.stepper is not None
@@ -26,5 +29,6 @@ def test_ranking_debugger_explains_opens_and_adds_metaschedule_xgbmodel(evaluato
     assert ranking.task.error is None, ranking.task.traceback
     assert "xgb" in ranking.metrics.value and len(ranking.figure.data) >= 2
     assert ranking.baseline_button.disabled and "trained" in ranking.busy.label.value
+    assert "MetaSchedule XGBModel rank" in ranking.selected_line.value
     ranking.records = None
     assert ranking.info is None and ranking.selected is None and ranking.worst.options == ()

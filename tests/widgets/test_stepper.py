@@ -7,6 +7,8 @@ import json
 import pytest
 import traitlets
 
+from workbench import views
+
 
 def test_action_stepper_steps_and_shows_diffs(conv_space):
     from widgets import ActionStepper
@@ -43,6 +45,7 @@ def test_stepper_scores_edits_and_explains_refusals(evaluator, held_out_records,
     cand = held_out_space.candidate(held_out_records["trace"].iloc[0])
     st = ActionStepper(cand, evaluator=evaluator)
     assert st.history == [cand] and st.undo_button.disabled
+    assert views.trace_summary(cand.actions) in st.which.value and "edited" not in st.which.value
     st.forward_button.click()
     assert st.position > 0 and "step" in st.title.value and "final score" in st.score.value
     assert "so far" in st.score.value
@@ -57,6 +60,7 @@ def test_stepper_scores_edits_and_explains_refusals(evaluator, held_out_records,
     edited = st.candidate
     assert edited is not cand and st.history == [cand, edited] and st.position == position
     assert "applied" in st.edit_message.value and "score" in st.edit_message.value
+    assert views.trace_summary(edited.actions) in st.which.value and "edited (1 edit)" in st.which.value
     assert not st.undo_button.disabled
     st.undo_button.click()
     assert st.candidate is cand and st.history == [cand] and st.position == position

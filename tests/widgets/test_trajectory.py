@@ -21,9 +21,19 @@ def test_trajectory_view_rolls_out_relabels_and_rings_a_position(evaluator, held
     view.labels = ["renamed"]
     assert view.info.projection is info.projection  # relabelled, not rolled out again
     assert "renamed (predicted)" in {t.name for t in view.figure.data}
+    ranges = (tuple(view.figure.layout.xaxis.range), tuple(view.figure.layout.yaxis.range))
     view.candidates = cands
     assert {t.legendgroup for t in view.figure.data if t.legendgroup} == {"0", "1"}
+    # The same subgraph: the same projection, the axes kept (or widened to hold the new points), never moved.
+    assert view.info.projection is info.projection
+    x, y = view.figure.layout.xaxis.range, view.figure.layout.yaxis.range
+    assert x[0] <= ranges[0][0] and x[1] >= ranges[0][1] and y[0] <= ranges[1][0] and y[1] >= ranges[1][1]
+    pts = view.info.points
+    assert pts["x"].between(*x).all() and pts["y"].between(*y).all()
     assert "candidate 1 (predicted)" in {t.name for t in view.figure.data}  # no label given: a default one
+    view.candidates = [cands[1]]
+    assert tuple(view.figure.layout.xaxis.range) == tuple(x)  # the next one is drawn on the same axes
+    view.candidates = cands
     view.real_box.value = False
     assert not any("(real)" in (t.name or "") for t in view.figure.data)
     view.candidates = []

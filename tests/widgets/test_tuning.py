@@ -15,11 +15,16 @@ def test_tuning_dashboard_starts_stops_and_resumes(tmp_path):
     dash = TuningDashboard("matmul_128", **settings)
     dash.start()
     deadline = time.time() + 300
-    live = []  # the table's timings while it runs: they never go backwards
+    live, said = [], set()  # the table's timings while it runs (they never go backwards), the status lines
     while dash.runs["world"].measured < 4 and time.time() < deadline:
         live.append(views.tuning_table(dash.runs).iloc[0])
+        said.add(dash.status.value)
         time.sleep(0.2)
+    while dash.runs["world"].measured < 8 and time.time() < deadline and not any("at this pace" in s for s in said):
+        said.add(dash.status.value)  # an ETA once a batch of this session is measured
+        time.sleep(0.1)
     dash.close()  # stops the runs after the batch being measured is saved, then closes the widgets
+    assert any("trials left, about" in s and "at this pace" in s for s in said), said
     assert "stopped" in dash.status.value and dash.runs["world"].measured < 16 and dash.runs["xgb"].measured == 0
     assert f"{16 - dash.runs['world'].measured + 16} trials left" in dash.status.value
     assert not dash.running and not any(r.running for r in dash.runs.values()) and dash.comm is None
@@ -45,6 +50,13 @@ def test_tuning_dashboard_starts_stops_and_resumes(tmp_path):
     assert finished["search s"].iloc[0] > stopped_s  # both sessions of the world run
     assert {"world", "xgb"} <= {t.name for t in reopened.figure.data} and "done" in reopened.status.value
     assert reopened.bar.value == 32 and not reopened.running
+    reopened.x_axis.value = "wall clock"  # both sessions of the world run on one clock, end to end, no gap
+    world = next(t for t in reopened.figure.data if t.name == "world")
+    clock = list(world.x)
+    assert len(clock) == 16 and clock == sorted(clock) and 0 < clock[-1] < finished["search s"].iloc[0] * 4
+    assert "wall clock" in reopened.figure.layout.xaxis.title.text
+    reopened.y_axis.value = "linear"
+    assert reopened.figure.layout.yaxis.type == "linear"
     reopened.subgraph = "matmul_256"  # no runs of it here: empty again
     assert reopened.runs == {} and len(reopened.figure.data) == 0
     reopened.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,12 +37,17 @@ def relax_from_torch(module: Any, example_inputs: Sequence[Any]) -> Any:
     from tvm.relax.frontend.torch import from_exported_program
 
     module = module.eval()
-    try:
-        with torch.no_grad():
-            exported = torch.export.export(module, tuple(example_inputs))
-    except Exception as err:  # noqa: BLE001 - torch.export raises many error types
-        raise SubgraphError(f"torch.export failed for {type(module).__name__}: {str(err).splitlines()[0]}") from err
-    mod = from_exported_program(exported, keep_params_as_input=False)
+    with warnings.catch_warnings():
+        # torch deep-copies its own pytree specs through a deprecated path and says so to the user, who can
+        # do nothing about it (a FutureWarning in the middle of a notebook); nothing else is silenced.
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning)
+        try:
+            with torch.no_grad():
+                exported = torch.export.export(module, tuple(example_inputs))
+        except Exception as err:  # noqa: BLE001 - torch.export raises many error types
+            raise SubgraphError(f"torch.export failed for {type(module).__name__}: "
+                                f"{str(err).splitlines()[0]}") from err
+        mod = from_exported_program(exported, keep_params_as_input=False)
     return tvm.relax.get_pipeline("zero")(mod)
 
 

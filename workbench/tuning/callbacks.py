@@ -91,12 +91,14 @@ class Recorder(PyMeasureCallback):
                                 "not be measured, and none of their candidates was counted: start the servers "
                                 "again and resume the run")
         trial = self.state.tasks[task_id].trials
+        session, elapsed = self.state.session, self.state.elapsed()
         entries = []
         for i, (cand, (status, secs, msg)) in enumerate(zip(candidates, outcomes, strict=True)):
             if i in infra:
                 continue
             self.workdir.add_measurement(self.subgraphs[task_id], cand.sch.trace, status=status, error=msg,
-                                         run_secs=secs, hardware=self.hardware_id, trial=trial, source=self.source)
+                                         run_secs=secs, hardware=self.hardware_id, trial=trial, source=self.source,
+                                         session=session if session >= 0 else None, elapsed=elapsed)
             trial += 1
             entries.append((status, median_latency(secs), msg))
         self.state.record(task_id, entries)

@@ -53,7 +53,7 @@ from workbench.tuning.results import (
     confirm_best,
     needs_confirmation,
 )
-from workbench.tuning.search import STRATEGIES, search_strategy, task_scheduler
+from workbench.tuning.search import STRATEGIES, quiet_statistics, search_strategy, task_scheduler
 from workbench.tuning.state import RunConfig, RunFile, RunState, TuningError
 
 import_tvm()
@@ -372,12 +372,13 @@ class TuningRun:
         # (which are refunded to the shared budget): its limits get room for that, the shared budget decides.
         cap = self.remaining + (INFRA_BATCHES + 1) * self.trials_per_iter
         try:
-            ms.tune_tasks(tasks=contexts, task_weights=[float(s.weight) for s in self.subgraphs],
-                          work_dir=str(self.work_dir), max_trials_global=cap, max_trials_per_task=cap,
-                          num_trials_per_iter=self.trials_per_iter, builder=TimedBuilder(self.state, builder),
-                          runner=TimedRunner(self.state, runner, infra_check=infra_check), database=database,
-                          cost_model=self.cost_model, measure_callbacks=callbacks,
-                          task_scheduler=task_scheduler(self.state, seed=rand))
+            with quiet_statistics():  # the run's own progress, not TVM's table after every batch
+                ms.tune_tasks(tasks=contexts, task_weights=[float(s.weight) for s in self.subgraphs],
+                              work_dir=str(self.work_dir), max_trials_global=cap, max_trials_per_task=cap,
+                              num_trials_per_iter=self.trials_per_iter, builder=TimedBuilder(self.state, builder),
+                              runner=TimedRunner(self.state, runner, infra_check=infra_check),
+                              database=database, cost_model=self.cost_model, measure_callbacks=callbacks,
+                              task_scheduler=task_scheduler(self.state, seed=rand))
         finally:
             builder.close()
             close_runner(runner)

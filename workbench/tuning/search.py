@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import math
 import random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from workbench._tvm import import_tvm
@@ -20,6 +23,38 @@ import_tvm()
 from tvm.ir.utils import derived_object  # noqa: E402
 from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy, SearchStrategy  # noqa: E402
 from tvm.s_tir.meta_schedule.task_scheduler import PyTaskScheduler  # noqa: E402
+from tvm_ffi import get_global_func, register_global_func  # noqa: E402
+
+_QUIET = threading.local()  # set on a thread inside quiet_statistics()
+
+
+def _install_quiet_statistics() -> None:
+    """Wrap TVM's "are we in a notebook?" question so that it says no on a thread that asked for quiet."""
+    original = get_global_func("s_tir.meta_schedule.using_ipython", allow_missing=True)
+
+    def using_ipython() -> bool:
+        if getattr(_QUIET, "on", False):
+            return False
+        return bool(original()) if original is not None else False
+
+    register_global_func("s_tir.meta_schedule.using_ipython", using_ipython, override=True)
+
+
+_install_quiet_statistics()
+
+
+@contextmanager
+def quiet_statistics() -> Iterator[None]:
+    """TVM's task scheduler shows its per-task table after every batch it joins and every task it ends: in a
+    notebook as a new HTML table plus "Total trials" lines in the cell (three or more per run, under the run's
+    own progress bar). Inside this block, on this thread, TVM believes it is not in a notebook and sends the
+    table to its logger only, as it does in a script; the run's progress bar and the dashboard say the same."""
+    before = getattr(_QUIET, "on", False)
+    _QUIET.on = True
+    try:
+        yield
+    finally:
+        _QUIET.on = before
 
 STRATEGIES = ("evolutionary", "plan")
 
@@ -37,7 +72,10 @@ class SeenFilter(PySearchStrategy):
     time).
     """
 
-    MAX_EMPTY = 2  # batches in a row that held only known candidates before the task is ended
+    MAX_EMPTY = 2  # batches in a row that held only known candidates before the task is ended, beyond those
+    # a resumed session needs: its search proposes the best records of earlier sessions first (the database
+    # seeds it, the cost model ranks them high), each batch of them is dropped and never proposed again, so
+    # up to len(seen) / per_iter batches in a row can be all known before new programs come.
 
     def __init__(self, inner: Any, seen: set[str], budget: dict[str, int]) -> None:
         super().__init__()
@@ -60,7 +98,7 @@ class SeenFilter(PySearchStrategy):
         self.inner.post_tuning()
 
     def generate_measure_candidates(self) -> Any:
-        for _ in range(self.MAX_EMPTY):
+        for _ in range(self.MAX_EMPTY + len(self.seen) // max(1, self.per_iter)):
             if self.given >= self.max_trials or self.budget["left"] <= 0 or self.exhausted:
                 return None
             candidates = self.inner.generate_measure_candidates()

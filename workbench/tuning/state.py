@@ -191,9 +191,11 @@ class RunState:
                     continue
                 self.seen[task.name].add(row.trace_key)
                 trial = task.count(row.status, row.latency, row.error)
+                session, elapsed = getattr(row, "session", None), getattr(row, "elapsed", None)
                 self.history.append({"task": task.name, "trial": trial, "latency_ms": row.latency * 1e3,
-                                     "status": row.status, "best_ms": task.best_latency * 1e3, "session": -1,
-                                     "seconds": math.nan})
+                                     "status": row.status, "best_ms": task.best_latency * 1e3,
+                                     "session": int(session) if session == session and session is not None else -1,
+                                     "seconds": float(elapsed) if elapsed is not None else math.nan})
             for name, group in (df[df["status"] == "ok"].groupby("subgraph") if len(df) else []):
                 if name in self.by_name:
                     self.by_name[name].best_latency = best_of(group)[1]  # confirmed where it covers the best
@@ -257,6 +259,11 @@ class RunState:
                                      "seconds": now - self._started if self._started else math.nan})
 
     # ---- read from any thread -----------------------------------------------------------------------
+    def elapsed(self) -> float | None:
+        """Seconds since the current session started (None outside a session)."""
+        with self.lock:
+            return time.time() - self._started if self._started is not None else None
+
     def progress(self) -> Any:
         import pandas as pd
 

@@ -22,6 +22,7 @@ from workbench.views.embedding import (
     nearest_rows,
     selection_ring,
     trace_summary,
+    with_disagreements,
 )
 from workbench.views.logs import logs_by, logs_summary, near_best_figure
 from workbench.views.measure import measurement_row, measurements_table, predicted_rank
@@ -38,6 +39,7 @@ from workbench.views.stepper import StepScores, step_scores
 from workbench.views.trajectory import (
     TrajectoryInfo,
     candidate_labels,
+    grow_ranges,
     relabel,
     step_at,
     trajectory_figure,
@@ -45,22 +47,25 @@ from workbench.views.trajectory import (
 )
 from workbench.views.tuning import (
     curves_from_work_dirs,
+    eta_seconds,
+    format_seconds,
     plan_table,
     rounds_figure,
     rounds_info,
     tuning_curves,
     tuning_figure,
     tuning_table,
+    wall_clock,
 )
 
 __all__ = [
     "Projection", "RankingInfo", "StepScores", "TrajectoryInfo", "available_methods",
     "baseline_training_records", "candidate_labels", "color_options", "contributions_figure",
     "contributions_info", "curves_from_work_dirs", "decision_importances", "decision_names", "decision_sweep",
-    "decision_table", "embedding_figure", "embedding_info", "filter_rows", "importances_figure", "legal_values",
+    "decision_table", "embedding_figure", "embedding_info", "eta_seconds", "filter_rows", "format_seconds", "grow_ranges", "importances_figure", "legal_values",
     "logs_by", "logs_summary", "measurement_row", "measurements_table", "named_decisions", "near_best_figure",
     "nearest_rows", "parallel_coordinates", "plan_table", "predicted_rank", "project", "ranking_figure",
     "ranking_info", "relabel", "rounds_figure", "rounds_info", "selection_ring", "step_at", "step_scores",
     "sweep_figure", "trace_summary", "trajectory_figure", "trajectory_info", "tuning_curves", "tuning_figure",
-    "tuning_table", "umap_available",
+    "tuning_table", "umap_available", "wall_clock", "with_disagreements",
 ]

@@ -33,10 +33,12 @@ POINT_COLUMNS = ["candidate", "label", "step", "action_index", "action", "kind",
 
 
 def trajectory_info(evaluator: Any, candidates: list[Any], *, real: bool = True, method: str = "pca",
-                    labels: list[str] | None = None) -> TrajectoryInfo:
+                    labels: list[str] | None = None, frame: Projection | None = None) -> TrajectoryInfo:
     """Roll each candidate out in latent space and, with ``real``, encode the real program after every step.
 
     Real states cost a replay (a few ms) and an encoding per step; predicted ones cost only the rollout.
+    ``frame``: a projection fitted earlier (``info.projection`` of other candidates of the same subgraph) that
+    places these points too, so one candidate after another is drawn on the same axes (t-SNE cannot: refitted).
     """
     import pandas as pd
 
@@ -66,9 +68,30 @@ def trajectory_info(evaluator: Any, candidates: list[Any], *, real: bool = True,
                              "kind": "real", "value": float("nan"), "error": err})
                 vectors.append(real_z[j])
     points = pd.DataFrame(rows)
-    proj = project(np.asarray(vectors, dtype=np.float32), method=method)
-    points["x"], points["y"] = proj.coords[:, 0], proj.coords[:, 1]
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if frame is not None and frame.fitted is not None and frame.method == method:
+        proj, coords = frame, frame.apply(vectors)
+    else:
+        proj = project(vectors, method=method)
+        coords = proj.coords
+    points["x"], points["y"] = coords[:, 0], coords[:, 1]
     return TrajectoryInfo(points=points, projection=proj)
+
+
+def grow_ranges(ranges: tuple[list[float], list[float]] | None, points: Any, *, pad: float = 0.08
+                ) -> tuple[list[float], list[float]]:
+    """Axis ranges ([x0, x1], [y0, y1]) that hold ``ranges`` and every point of ``points`` (x, y), padded: the
+    axes of a trajectory view only ever widen while one subgraph's candidates are shown."""
+    xs, ys = points["x"].to_numpy(dtype=np.float64), points["y"].to_numpy(dtype=np.float64)
+    if not len(xs):
+        return ranges or ([-1.0, 1.0], [-1.0, 1.0])
+    out = []
+    for values, have in ((xs, ranges[0] if ranges else None), (ys, ranges[1] if ranges else None)):
+        lo, hi = float(values.min()), float(values.max())
+        margin = pad * max(hi - lo, 1e-6)
+        lo, hi = lo - margin, hi + margin
+        out.append([min(lo, have[0]), max(hi, have[1])] if have else [lo, hi])
+    return out[0], out[1]
 
 
 def candidate_labels(labels: list[str] | None, n: int) -> list[str]:
@@ -96,10 +119,12 @@ def step_at(info: TrajectoryInfo, *, candidate: int, position: int) -> int | Non
     return int(done["step"].max()) if len(done) else 0
 
 
-def trajectory_figure(info: TrajectoryInfo, *, highlight: tuple[int, int] | None = None) -> Any:
+def trajectory_figure(info: TrajectoryInfo, *, highlight: tuple[int, int] | None = None,
+                      ranges: tuple[list[float], list[float]] | None = None) -> Any:
     """Predicted (solid) and real (dotted) trajectories in 2D, and the per-step latent error beneath.
 
-    ``highlight``: (candidate, step) drawn as a large marker (the stepper's current step).
+    ``highlight``: (candidate, step) drawn as a large marker (the stepper's current step). ``ranges``: fixed
+    axis ranges of the trajectories ([x0, x1], [y0, y1], see :func:`grow_ranges`).
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -134,8 +159,8 @@ def trajectory_figure(info: TrajectoryInfo, *, highlight: tuple[int, int] | None
                                      marker={"size": 16, "color": "rgba(0,0,0,0)", "line": {"width": 3,
                                                                                            "color": "black"}}),
                           row=1, col=1)
-    fig.update_xaxes(title_text="component 1", row=1, col=1)
-    fig.update_yaxes(title_text="component 2", row=1, col=1)
+    fig.update_xaxes(title_text="component 1", row=1, col=1, range=ranges[0] if ranges else None)
+    fig.update_yaxes(title_text="component 2", row=1, col=1, range=ranges[1] if ranges else None)
     fig.update_xaxes(title_text="program-changing actions applied", row=2, col=1)
     fig.update_layout(height=620, margin={"t": 40, "l": 50, "r": 10, "b": 40}, legend={"font": {"size": 10}})
     return fig
