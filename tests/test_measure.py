@@ -55,6 +55,30 @@ def test_measure_real_candidates(matmul_space, measurer):
         assert r.hardware == hardware_descriptor()["id"]
 
 
+def test_built_once_timed_many_rounds(matmul_space, measurer):
+    """``time_rounds`` builds each module once and times its artifact every round; a module that cannot build
+    has its build failure in every round."""
+    mods = [c.mod for c in matmul_space.sample(2, seed=5)] + [parse_tvmscript(UNBUILDABLE)]
+    rounds = []
+    builds_before = measurer.timings["build"]
+    out = measurer.time_rounds(mods, rounds=3, seed=1, on_round=rounds.append)
+    assert rounds == [0, 1, 2] and [len(x) for x in out] == [3, 3, 3]
+    assert all(r.ok and len(r.run_secs) == 3 for x in out[:2] for r in x)
+    assert len({r.latency for r in out[0]}) > 1  # three timings, not one copied
+    assert all(r.status == "build_error" for r in out[2]) and measurer.timings["build"] > builds_before
+    with pytest.raises(ValueError, match="rounds"):
+        measurer.time_rounds(mods, rounds=0)
+
+
+UNBUILDABLE = """
+@T.prim_func
+def main(A: T.Buffer((16,), "float32")):
+    for i in T.parallel(16):
+        for j in T.parallel(4):
+            A[i] = A[i] + T.float32(1)
+"""
+
+
 UNRESOLVED_CALL = """
 @T.prim_func
 def main(A: T.Buffer((16,), "float32")):

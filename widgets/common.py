@@ -89,7 +89,10 @@ def fit_figures(widget: W.Widget) -> None:
     """Ask every FigureWidget inside ``widget`` to size itself to its container again: for a tab just shown (a
     figure first drawn in a hidden tab keeps plotly's 700 px, pinned as its layout width, until told)."""
     if isinstance(widget, go.FigureWidget):
-        widget._send_relayout_msg({"width": None, "autosize": True})  # plotly.py has no public "resize"
+        # plotly.js, told {autosize: true}, drops the pinned width and sizes the plot to its container again;
+        # plotly.py sends only what changed, so the flag goes off first where it is already on.
+        widget.layout.autosize = None
+        widget.layout.autosize = True
     for child in getattr(widget, "children", ()):
         fit_figures(child)
 

@@ -211,6 +211,64 @@ class Measurer:
             self.timings["run"] += time.perf_counter() - start
         return [r for r in results if r is not None]
 
+    def time_rounds(self, mods: Sequence[Any], *, rounds: int, seed: int = 0,
+                    on_round: Callable[[int], None] | None = None) -> list[list[MeasureResult]]:
+        """Build each scheduled IRModule once, then time every artifact ``rounds`` times, interleaved, in a new
+        random order each round (``seed``): ``out[i][r]`` is module ``i``'s result in round ``r``.
+
+        Re-measuring a schedule by building it again each round costs a build per round (seconds) for a run of
+        milliseconds; timing the same artifact makes many rounds cheap, and the rounds differ only in what the
+        machine was doing, which is what the median over rounds is for. A module that fails to build has its
+        build failure in every round. ``on_round(r)`` is called after each round (a progress bar).
+        """
+        import random
+
+        from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+        from tvm.s_tir.meta_schedule.builder import BuilderInput
+        from tvm.s_tir.meta_schedule.runner import RunnerInput
+
+        if rounds < 1:
+            raise ValueError(f"rounds must be >= 1, not {rounds}")
+        hw = self.hardware["id"]
+        start = time.perf_counter()
+        built = self.builder.build([BuilderInput(mod, self.target) for mod in mods])
+        build_secs = time.perf_counter() - start
+        self.timings["build"] += build_secs
+        per_build = build_secs / max(len(mods), 1)
+        out: list[list[MeasureResult]] = [[] for _ in mods]
+        ok: list[tuple[int, str]] = []
+        for i, res in enumerate(built):
+            if res.error_msg is not None:
+                msg = str(res.error_msg)
+                failed = MeasureResult(classify_failure(msg, "build"), error=msg, build_secs=per_build, hardware=hw)
+                out[i] = [failed] * rounds
+            else:
+                ok.append((i, str(res.artifact_path)))
+        rng = random.Random(seed)
+        start = time.perf_counter()
+        try:
+            for r in range(rounds):
+                order = list(ok)
+                rng.shuffle(order)
+                for i, path in order:
+                    args = ArgInfo.from_prim_func(mods[i]["main"])
+                    (future,) = self.runner.run([RunnerInput(path, self.device_type, args)])
+                    res = future.result()
+                    if res.error_msg is not None:
+                        msg = str(res.error_msg)
+                        out[i].append(MeasureResult(classify_failure(msg, "run"), error=msg, build_secs=per_build,
+                                                    hardware=hw))
+                    else:
+                        out[i].append(MeasureResult("ok", run_secs=[float(x) for x in res.run_secs],
+                                                    build_secs=per_build, hardware=hw))
+                if on_round is not None:
+                    on_round(r)
+        finally:
+            for _, path in ok:
+                shutil.rmtree(Path(path).parent, ignore_errors=True)
+            self.timings["run"] += time.perf_counter() - start
+        return out
+
     def measure(self, candidates: Sequence[Any], *,
                 on_result: Callable[[int, MeasureResult], None] | None = None) -> list[MeasureResult]:
         """Build and time :class:`workbench.actions.Candidate` objects (``on_result`` as in measure_mods)."""

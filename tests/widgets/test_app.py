@@ -95,7 +95,11 @@ def test_a_tab_shown_asks_its_figures_to_fill_the_column(app, monkeypatch):
         monkeypatch.setattr(fig, "_send_relayout_msg", lambda data, *a, f=fig: asked.append((f, dict(data))))
     app.tabs.selected_index = 4  # "tune"
     assert {id(f) for f, _ in asked} == {id(app.tuning.figure), id(app.tuning.rounds_figure)}
-    assert all(data == {"width": None, "autosize": True} for _, data in asked)
+    assert all(data == {"autosize": True} for _, data in asked)
+    asked.clear()
+    app.tabs.selected_index = 0
+    app.tabs.selected_index = 4  # shown again: asked again (the flag was already on)
+    assert [data for f, data in asked if f is app.tuning.figure] == [{"autosize": None}, {"autosize": True}]
 
 
 def test_closing_the_workbench_closes_every_view(evaluator, logs, tmp_path):
