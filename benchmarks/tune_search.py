@@ -99,8 +99,7 @@ def _cummin(values: Any) -> list[float]:
 
 
 def _remeasure(runs: list[dict], *, rounds: int, repeat: int, min_repeat_ms: int) -> None:
-    """Time the best schedule of every run again (built once), interleaved, ``rounds`` times (in a new order each
-    round);
+    """Time the best schedule of every run again, interleaved, ``rounds`` times (in a new order each round);
     adds ``best_ms`` (median of the rounds), ``remeasured_ms`` and ``half_ratio`` (median of the first half of
     the rounds / median of the second half: the re-measurement spread)."""
     from workbench.measure import Measurer
@@ -111,11 +110,16 @@ def _remeasure(runs: list[dict], *, rounds: int, repeat: int, min_repeat_ms: int
     for r in runs:
         sub = subgraphs.setdefault(r["subgraph"], load_subgraph(r["subgraph"]))
         mods.append(apply_trace(sub, best_records(r["work_dir"], [sub]).loc[sub.name, "trace"]).mod)
-    # Built once, each artifact timed every round (remeasure_spread.md: rebuilding every round adds nothing but
-    # build time, so many rounds are cheap this way).
+    # Rebuilt every round: builds of one schedule differ (remeasure_spread.md: median 0.8%, up to 4.3%), and a
+    # schedule built once would keep its build's bias in every round, where the half-to-half spread cannot see it.
+    times: list[list[float]] = [[] for _ in runs]
+    rng = random.Random(0)
     with Measurer("cpu", repeat=repeat, min_repeat_ms=min_repeat_ms) as measurer:
-        out = measurer.time_rounds(mods, rounds=rounds, seed=0)
-    times = [[res.latency * 1e3 if res.ok else math.inf for res in per_run] for per_run in out]
+        for _ in range(rounds):
+            order = list(range(len(runs)))
+            rng.shuffle(order)
+            for i, res in zip(order, measurer.measure_mods([mods[i] for i in order]), strict=True):
+                times[i].append(res.latency * 1e3 if res.ok else math.inf)
     half = rounds // 2
     for r, t in zip(runs, times, strict=True):
         r["best_ms"] = statistics.median(t)

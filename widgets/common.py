@@ -10,11 +10,12 @@ import plotly.graph_objects as go
 
 from workbench import views
 
-# plotly's FigureWidget draws at 700 px when it is plotted before it is on the page (always, in JupyterLab) or
-# inside a hidden tab, and never sizes itself to its container afterwards. This script, run once per page, watches
-# every responsive plot (see figure_widget) and, when a plot's container is wider or narrower than the plot (on
-# first display, when a tab shows it), sends the window a "resize" event: each responsive plot then resizes
-# itself, through its own plotly.js (the widget bundles one; calling another page's plotly on it breaks clicks).
+# plotly's FigureWidget draws at 700 px when it is plotted before it is on the page (always, in JupyterLab), and
+# never sizes itself to its container afterwards. This script, run once per page, watches every responsive plot
+# (see figure_widget) and, when a plot's container is wider or narrower than the plot, sends the window a
+# "resize" event: each responsive plot then resizes itself, through its own plotly.js (the widget bundles one;
+# calling the page's plotly on it breaks its clicks). A plot first drawn in a hidden tab has its width pinned
+# instead, which a resize does not undo: showing the tab calls fit_figures (the Workbench does).
 FIT_WIDTH_JS = """
 (() => {
   if (window.__workbenchFitPlots) return;
@@ -45,11 +46,13 @@ FIT_WIDTH_JS = """
 
 def fit_width_script() -> W.Output:
     """An empty-looking output that installs :data:`FIT_WIDTH_JS` on the page where it is shown."""
+    from IPython import get_ipython
     from IPython.display import Javascript, display
 
     out = W.Output(layout=W.Layout(height="0px", overflow="hidden", margin="0"))
-    with out:
-        display(Javascript(FIT_WIDTH_JS))
+    if get_ipython() is not None:  # outside a kernel display() would print the object's repr
+        with out:
+            display(Javascript(FIT_WIDTH_JS))
     return out
 
 

@@ -150,7 +150,7 @@ class RankingDebugger(Panel):
     def _summary(self, row: int) -> str:
         """A record named by its decisions (tile sizes, unroll, compute locations), not by a table index."""
         actions = self.records.loc[row, "actions"] if "actions" in self.records else None
-        return views.trace_summary(actions) if actions is not None else f"record {row}"
+        return (views.trace_summary(actions) or "no decisions") if actions is not None else f"record {row}"
 
     def _draw(self) -> None:
         self.selected_line.value = ""

@@ -166,18 +166,8 @@ class Measurer:
         ``on_result(i, result)`` is called as soon as module ``i`` has its result (build failures right after
         the batch build, timings one by one), so a caller can save each before the next one runs.
         """
-        from tvm.s_tir.meta_schedule.arg_info import ArgInfo
-        from tvm.s_tir.meta_schedule.builder import BuilderInput
-        from tvm.s_tir.meta_schedule.runner import RunnerInput
-
         if not mods:
             return []
-        hw = self.hardware["id"]
-        start = time.perf_counter()
-        built = self.builder.build([BuilderInput(mod, self.target) for mod in mods])
-        build_secs = time.perf_counter() - start
-        self.timings["build"] += build_secs
-        per_build = build_secs / len(mods)
         results: list[MeasureResult | None] = [None] * len(mods)
 
         def done(i: int, result: MeasureResult) -> None:
@@ -185,30 +175,15 @@ class Measurer:
             if on_result is not None:
                 on_result(i, result)
 
-        to_run: list[tuple[int, str]] = []
-        for i, res in enumerate(built):
-            if res.error_msg is not None:
-                msg = str(res.error_msg)
-                done(i, MeasureResult(classify_failure(msg, "build"), error=msg, build_secs=per_build, hardware=hw))
-            else:
-                to_run.append((i, str(res.artifact_path)))
+        to_run, failed, per_build = self._build(mods)
+        for i, result in failed.items():
+            done(i, result)
         start = time.perf_counter()
         try:
             for i, path in to_run:
-                args = ArgInfo.from_prim_func(mods[i]["main"])
-                (future,) = self.runner.run([RunnerInput(path, self.device_type, args)])
-                out = future.result()
-                if out.error_msg is not None:
-                    msg = str(out.error_msg)
-                    done(i, MeasureResult(classify_failure(msg, "run"), error=msg, build_secs=per_build,
-                                          hardware=hw))
-                else:
-                    secs = [float(s) for s in out.run_secs]
-                    done(i, MeasureResult("ok", run_secs=secs, build_secs=per_build, hardware=hw))
+                done(i, self._run_one(mods[i], path, per_build))
         finally:
-            for _, path in to_run:
-                shutil.rmtree(Path(path).parent, ignore_errors=True)
-            self.timings["run"] += time.perf_counter() - start
+            self._clean(to_run, start)
         return [r for r in results if r is not None]
 
     def time_rounds(self, mods: Sequence[Any], *, rounds: int, seed: int = 0,
@@ -216,58 +191,72 @@ class Measurer:
         """Build each scheduled IRModule once, then time every artifact ``rounds`` times, interleaved, in a new
         random order each round (``seed``): ``out[i][r]`` is module ``i``'s result in round ``r``.
 
-        Re-measuring a schedule by building it again each round costs a build per round (seconds) for a run of
-        milliseconds; timing the same artifact makes many rounds cheap, and the rounds differ only in what the
-        machine was doing, which is what the median over rounds is for. A module that fails to build has its
-        build failure in every round. ``on_round(r)`` is called after each round (a progress bar).
+        Cheaper than building again every round (a build costs seconds, a timing milliseconds), but a schedule
+        built once keeps that build's own speed in every round: builds of one schedule differ (by 0.8% median,
+        up to 4.3% in ``benchmarks/results/remeasure_spread.md``), which rounds of one build cannot show. A
+        module that fails to build has its failure in every round. ``on_round(r)`` follows each round.
         """
         import random
 
-        from tvm.s_tir.meta_schedule.arg_info import ArgInfo
-        from tvm.s_tir.meta_schedule.builder import BuilderInput
-        from tvm.s_tir.meta_schedule.runner import RunnerInput
-
         if rounds < 1:
             raise ValueError(f"rounds must be >= 1, not {rounds}")
-        hw = self.hardware["id"]
-        start = time.perf_counter()
-        built = self.builder.build([BuilderInput(mod, self.target) for mod in mods])
-        build_secs = time.perf_counter() - start
-        self.timings["build"] += build_secs
-        per_build = build_secs / max(len(mods), 1)
-        out: list[list[MeasureResult]] = [[] for _ in mods]
-        ok: list[tuple[int, str]] = []
-        for i, res in enumerate(built):
-            if res.error_msg is not None:
-                msg = str(res.error_msg)
-                failed = MeasureResult(classify_failure(msg, "build"), error=msg, build_secs=per_build, hardware=hw)
-                out[i] = [failed] * rounds
-            else:
-                ok.append((i, str(res.artifact_path)))
+        if not mods:
+            return []
+        to_run, failed, per_build = self._build(mods)
+        out: list[list[MeasureResult]] = [[failed[i]] * rounds if i in failed else [] for i in range(len(mods))]
         rng = random.Random(seed)
         start = time.perf_counter()
         try:
             for r in range(rounds):
-                order = list(ok)
+                order = list(to_run)
                 rng.shuffle(order)
                 for i, path in order:
-                    args = ArgInfo.from_prim_func(mods[i]["main"])
-                    (future,) = self.runner.run([RunnerInput(path, self.device_type, args)])
-                    res = future.result()
-                    if res.error_msg is not None:
-                        msg = str(res.error_msg)
-                        out[i].append(MeasureResult(classify_failure(msg, "run"), error=msg, build_secs=per_build,
-                                                    hardware=hw))
-                    else:
-                        out[i].append(MeasureResult("ok", run_secs=[float(x) for x in res.run_secs],
-                                                    build_secs=per_build, hardware=hw))
+                    out[i].append(self._run_one(mods[i], path, per_build))
                 if on_round is not None:
                     on_round(r)
         finally:
-            for _, path in ok:
-                shutil.rmtree(Path(path).parent, ignore_errors=True)
-            self.timings["run"] += time.perf_counter() - start
+            self._clean(to_run, start)
         return out
+
+    def _build(self, mods: Sequence[Any]) -> tuple[list[tuple[int, str]], dict[int, MeasureResult], float]:
+        """Build the modules: (index and artifact of each built one, the failure of each other, seconds each)."""
+        from tvm.s_tir.meta_schedule.builder import BuilderInput
+
+        start = time.perf_counter()
+        built = self.builder.build([BuilderInput(mod, self.target) for mod in mods])
+        build_secs = time.perf_counter() - start
+        self.timings["build"] += build_secs
+        per_build = build_secs / len(mods)
+        to_run: list[tuple[int, str]] = []
+        failed: dict[int, MeasureResult] = {}
+        for i, res in enumerate(built):
+            if res.error_msg is not None:
+                msg = str(res.error_msg)
+                failed[i] = MeasureResult(classify_failure(msg, "build"), error=msg, build_secs=per_build,
+                                          hardware=self.hardware["id"])
+            else:
+                to_run.append((i, str(res.artifact_path)))
+        return to_run, failed, per_build
+
+    def _run_one(self, mod: Any, path: str, per_build: float) -> MeasureResult:
+        """Time one built artifact of ``mod``."""
+        from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+        from tvm.s_tir.meta_schedule.runner import RunnerInput
+
+        args = ArgInfo.from_prim_func(mod["main"])
+        (future,) = self.runner.run([RunnerInput(path, self.device_type, args)])
+        out = future.result()
+        hw = self.hardware["id"]
+        if out.error_msg is not None:
+            msg = str(out.error_msg)
+            return MeasureResult(classify_failure(msg, "run"), error=msg, build_secs=per_build, hardware=hw)
+        return MeasureResult("ok", run_secs=[float(s) for s in out.run_secs], build_secs=per_build, hardware=hw)
+
+    def _clean(self, built: list[tuple[int, str]], started: float) -> None:
+        """Remove the artifacts and count the run time since ``started``."""
+        for _, path in built:
+            shutil.rmtree(Path(path).parent, ignore_errors=True)
+        self.timings["run"] += time.perf_counter() - started
 
     def measure(self, candidates: Sequence[Any], *,
                 on_result: Callable[[int, MeasureResult], None] | None = None) -> list[MeasureResult]:

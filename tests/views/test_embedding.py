@@ -22,6 +22,7 @@ def test_embedding_info_of_records_keeps_their_rows_and_scores(evaluator, record
 def test_embedding_info_of_candidates_and_of_nothing(evaluator, tiny_candidates):
     info = views.embedding_info(evaluator, tiny_candidates)
     assert list(info["sketch"]) == [f"sketch {c.sketch}" for c in tiny_candidates]  # from their design space
+    assert "world vs measured" not in views.color_options(info)  # nothing measured: nothing to compare
     coloured = views.embedding_figure(info, color_by="sketch")
     assert list(coloured.data[0].marker.colorbar.ticktext) == sorted(set(info["sketch"]))
     assert list(info["row"]) == list(range(len(tiny_candidates))) and info["latency_ms"].isna().all()
@@ -60,6 +61,8 @@ def test_the_projector_in_3d_and_coloured_by_where_the_models_disagree(evaluator
     best_predicted = info["score"].idxmax()
     slowest = info["latency_ms"].idxmax()
     assert gap[best_predicted] >= 0 and gap[slowest] >= 0
+    filtered = views.embedding_figure(info, mask=info["latency_ms"] < info["latency_ms"].median())
+    assert set(filtered.data[0].marker.size) == {4.0, 1.5}  # 3-D has no per-point opacity: the others shrink
     coloured = views.embedding_figure(info, color_by="world vs measured")
     assert coloured.data[0].marker.cmid == 0 and list(coloured.data[0].marker.color) == gap.tolist()
     # Another cost model's scores (here: the negated latency, a perfect one): its gap to the world model.

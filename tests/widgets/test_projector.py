@@ -75,6 +75,9 @@ def test_projector_in_3d_and_coloured_against_another_model(evaluator, held_out_
     assert list(proj.figure.data[1].z) == [proj.info["z"].iloc[2]]  # the ring, in the scene
     proj.handle_click(None, Points(5), None)
     assert proj.selected == int(proj.info["row"].iloc[5]) and list(proj.figure.data[1].z) == [proj.info["z"].iloc[5]]
+    proj.apply_filter("latency_ms < latency_ms.median()")  # a filter in 3-D: the others shrink (no opacity there)
+    assert "candidates match" in proj.filter_message.value and len(set(proj.figure.data[0].marker.size)) == 2
+    proj.apply_filter("")
     proj.other_scores = pd.Series(np.arange(len(held_out_records), dtype=float), index=held_out_records.index)
     assert "world vs xgb" in proj.color.options and proj.figure.data[0].type == "scatter3d"
     proj.color.value = "world vs xgb"

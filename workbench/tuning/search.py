@@ -75,7 +75,7 @@ class SeenFilter(PySearchStrategy):
     MAX_EMPTY = 2  # batches in a row that held only known candidates before the task is ended, beyond those
     # a resumed session needs: its search proposes the best records of earlier sessions first (the database
     # seeds it, the cost model ranks them high), each batch of them is dropped and never proposed again, so
-    # up to len(seen) / per_iter batches in a row can be all known before new programs come.
+    # up to (records of earlier sessions) / per_iter batches in a row can be all known before new programs come.
 
     def __init__(self, inner: Any, seen: set[str], budget: dict[str, int]) -> None:
         super().__init__()
@@ -85,6 +85,7 @@ class SeenFilter(PySearchStrategy):
         self.given = 0
         self.skipped = 0
         self.exhausted = False
+        self.known = len(seen)
 
     def _initialize_with_tune_context(self, context: Any) -> None:
         self.inner._initialize_with_tune_context(context)
@@ -92,13 +93,14 @@ class SeenFilter(PySearchStrategy):
     def pre_tuning(self, max_trials: int, num_trials_per_iter: int, design_spaces: list, database: Any = None,
                    cost_model: Any = None) -> None:
         self.max_trials, self.per_iter, self.given, self.exhausted = max_trials, num_trials_per_iter, 0, False
+        self.known = len(self.seen)  # measured by earlier sessions: what the search may propose again first
         self.inner.pre_tuning(max_trials, num_trials_per_iter, design_spaces, database, cost_model)
 
     def post_tuning(self) -> None:
         self.inner.post_tuning()
 
     def generate_measure_candidates(self) -> Any:
-        for _ in range(self.MAX_EMPTY + len(self.seen) // max(1, self.per_iter)):
+        for _ in range(self.MAX_EMPTY + self.known // max(1, self.per_iter)):
             if self.given >= self.max_trials or self.budget["left"] <= 0 or self.exhausted:
                 return None
             candidates = self.inner.generate_measure_candidates()

@@ -97,14 +97,14 @@ def sketch_labels(items: Sequence[Any]) -> list[str]:
 
 
 def with_disagreements(info: Any, other: Any = None, *, name: str = "xgb") -> Any:
-    """``info`` plus where the cost models and the measurements disagree, as rank gaps in [-1, 1] (a candidate's
-    place among the measured ones, 0 = first, as a fraction):
+    """``info`` plus where the cost models and the measurements disagree, as rank gaps in [-1, 1]:
 
-    - "world vs measured": its measured place minus the world model's place for it; > 0 the world model ranks
-      it above where it runs (overrated), < 0 below (underrated);
+    - "world vs measured": its measured place minus the world model's place for it (places as fractions of the
+      measured candidates, 1/n = first); > 0 the world model ranks it above where it runs (overrated), < 0 below;
     - given ``other`` (another cost model's scores, higher = predicted faster, a Series indexed by ``row``, e.g.
       MetaSchedule's XGBModel from the ranking debugger): "<name> score" and "world vs <name>", the other
-      model's place minus the world model's (> 0: the world model ranks it higher).
+      model's place minus the world model's among the candidates both scored (> 0: the world model ranks it
+      higher).
 
     Edited candidates and unmeasured ones get NaN where a measurement is needed."""
     out = info.copy()
@@ -202,8 +202,9 @@ def embedding_figure(info: Any, *, color_by: str = "latency", selected: int | No
     three = "z" in info
     scatter = go.Scatter3d if three else go.Scatter
     xyz = (lambda d: {"x": d["x"], "y": d["y"], "z": d["z"]}) if three else (lambda d: {"x": d["x"], "y": d["y"]})
-    if three:  # WebGL markers: smaller, no per-point outline array
-        marker.update(size=4, line={"width": 0})
+    if three:  # WebGL markers: smaller, no outline, and no per-point opacity: filtered-out points shrink
+        faded = not mask.all()
+        marker.update(size=np.where(mask, 4.0, 1.5) if faded else 4, line={"width": 0}, opacity=1.0)
     custom = np.stack([info["row"], info["latency_ms"].fillna(-1), info["score"]], axis=1) if len(info) else None
     fig.add_trace(scatter(
         **xyz(info), mode="markers", name="candidates", customdata=custom, text=info["summary"], marker=marker,
@@ -250,6 +251,6 @@ def color_options(info: Any) -> list[str]:
     measurements disagree (:func:`with_disagreements`), another model's score, and every named decision."""
     base = ["latency", "score", "status", "sketch"]
     skip = {"row", "x", "y", "z", "score", "latency_ms", "status", "summary", "edited", "sketch"}
-    rest = [c for c in info.columns if c not in skip]
+    rest = [c for c in info.columns if c not in skip and not (c.startswith("world vs ") and info[c].isna().all())]
     first = [c for c in rest if c.startswith("world vs ") or c.endswith(" score")]
     return base + first + [c for c in rest if c not in first]
