@@ -110,7 +110,7 @@ def _remeasure(runs: list[dict], *, rounds: int, repeat: int, min_repeat_ms: int
     for r in runs:
         sub = subgraphs.setdefault(r["subgraph"], load_subgraph(r["subgraph"]))
         mods.append(apply_trace(sub, best_records(r["work_dir"], [sub]).loc[sub.name, "trace"]).mod)
-    # Rebuilt every round: builds of one schedule differ (remeasure_spread.md: median 0.8%, up to 4.3%), and a
+    # Rebuilt every round: builds of one schedule differ (remeasure_spread*.md: median 0.8% and 2.9%), and a
     # schedule built once would keep its build's bias in every round, where the half-to-half spread cannot see it.
     times: list[list[float]] = [[] for _ in runs]
     rng = random.Random(0)

@@ -192,8 +192,8 @@ class Measurer:
         random order each round (``seed``): ``out[i][r]`` is module ``i``'s result in round ``r``.
 
         Cheaper than building again every round (a build costs seconds, a timing milliseconds), but a schedule
-        built once keeps that build's own speed in every round: builds of one schedule differ (by 0.8% median,
-        up to 4.3% in ``benchmarks/results/remeasure_spread.md``), which rounds of one build cannot show. A
+        built once keeps that build's own speed in every round: builds of one schedule differ (0.8% and 2.9%
+        median in two runs of ``benchmarks/remeasure_spread.py``), which rounds of one build cannot show. A
         module that fails to build has its failure in every round. ``on_round(r)`` follows each round.
         """
         import random
