@@ -99,9 +99,12 @@ def _cummin(values: Any) -> list[float]:
 
 
 def _remeasure(runs: list[dict], *, rounds: int, repeat: int, min_repeat_ms: int) -> None:
-    """Time the best schedule of every run again, interleaved, ``rounds`` times (in a new order each round);
-    adds ``best_ms`` (median of the rounds), ``remeasured_ms`` and ``half_ratio`` (median of the first half of
-    the rounds / median of the second half: the re-measurement spread)."""
+    """Time the best schedule of every run again, ``rounds`` times, rebuilt every round; in each round the runs of
+    one subgraph and seed are timed one after the other (the groups, and the arms in a group, in a new order each
+    round), so the arms compared are timed under the same load. Adds ``remeasured_ms`` (each round's median of
+    the repeats), ``best_ms`` (the fastest round: the shared host's load only ever adds time, and the fastest
+    round reproduces where the median over rounds does not, see ``remeasure_spread*.md``), ``median_ms`` and
+    ``half_ratio`` (the first half of the rounds' estimate / the second half's: the re-measurement spread)."""
     from workbench.measure import Measurer
     from workbench.subgraphs import load_subgraph
     from workbench.tuning.results import apply_trace, best_records
@@ -110,21 +113,43 @@ def _remeasure(runs: list[dict], *, rounds: int, repeat: int, min_repeat_ms: int
     for r in runs:
         sub = subgraphs.setdefault(r["subgraph"], load_subgraph(r["subgraph"]))
         mods.append(apply_trace(sub, best_records(r["work_dir"], [sub]).loc[sub.name, "trace"]).mod)
-    # Rebuilt every round: builds of one schedule differ (remeasure_spread*.md: median 0.8% and 2.9%), and a
-    # schedule built once would keep its build's bias in every round, where the half-to-half spread cannot see it.
+    groups: dict[tuple, list[int]] = {}
+    for i, r in enumerate(runs):
+        groups.setdefault((r["subgraph"], r["seed"]), []).append(i)
+    # Rebuilt every round: builds of one schedule differ (remeasure_spread*.md), and a schedule built once would
+    # keep its build's bias in every round, where the half-to-half spread cannot see it.
     times: list[list[float]] = [[] for _ in runs]
     rng = random.Random(0)
     with Measurer("cpu", repeat=repeat, min_repeat_ms=min_repeat_ms) as measurer:
         for _ in range(rounds):
-            order = list(range(len(runs)))
-            rng.shuffle(order)
+            keys = list(groups)
+            rng.shuffle(keys)
+            order = [i for k in keys for i in rng.sample(groups[k], len(groups[k]))]
             for i, res in zip(order, measurer.measure_mods([mods[i] for i in order]), strict=True):
                 times[i].append(res.latency * 1e3 if res.ok else math.inf)
     half = rounds // 2
     for r, t in zip(runs, times, strict=True):
-        r["best_ms"] = statistics.median(t)
+        r["best_ms"] = min(t)
+        r["median_ms"] = statistics.median(t)
         r["remeasured_ms"] = t
-        r["half_ratio"] = statistics.median(t[:half]) / statistics.median(t[half:]) if half else 1.0
+        r["half_ratio"] = min(t[:half]) / min(t[half:]) if half else 1.0
+
+
+def _paired_spread(runs: list[dict], ref: str = "world") -> list[float]:
+    """Per run of another arm: |its ratio to ``ref``'s run (same subgraph and seed) from the first half of the
+    rounds / the same ratio from the second half - 1|: how much the comparison itself moves on re-measurement."""
+    by = {(r["subgraph"], r["seed"], r["arm"]): r for r in runs}
+    out = []
+    for (sub, seed, arm), r in by.items():
+        w = by.get((sub, seed, ref))
+        t = r.get("remeasured_ms") or []
+        if arm == ref or w is None or len(t) < 2 or len(t) != len(w.get("remeasured_ms") or []):
+            continue
+        h, u = len(t) // 2, w["remeasured_ms"]
+        first, second = min(t[:h]) / min(u[:h]), min(t[h:]) / min(u[h:])
+        if math.isfinite(first) and math.isfinite(second):
+            out.append(abs(first / second - 1.0))
+    return out
 
 
 def _geomean(values: list[float]) -> float:
@@ -172,6 +197,9 @@ def main() -> None:
     parser.add_argument("--world-model", default=None, help="evaluator dir (default: the shipped CPU model)")
     parser.add_argument("--logs", default="sample_logs/cpu", help="records the pretrained baselines learn from")
     parser.add_argument("--name", default="tune_search", help="report name under benchmarks/results/")
+    parser.add_argument("--merge", default=None, help="an earlier report's JSON on this machine: its runs (other "
+                        "seeds, re-measured side by side in their own run) join the summary, each estimated again "
+                        "from its own rounds as this run's are")
     args = parser.parse_args()
     from _report import RESULTS, write_report
 
@@ -215,15 +243,47 @@ def main() -> None:
         for sub in args.subgraphs:
             runs.append(_run(sub, "xgb640", 0, args.long_trials, 64, ctx))
     _remeasure(runs, rounds=args.final_rounds, repeat=args.final_repeat, min_repeat_ms=args.min_repeat_ms)
+    merged = _merge(runs, args, here) if args.merge else None
     curves = RESULTS / f"{args.name}_curves.html"
     _plot_curves(runs, args, curves)
     summary = _summary(runs, args)
+    summary["merged"] = merged
     body = _report(runs, args, summary, curves.name, here)
     body += f"\n\nWhole benchmark: {time.perf_counter() - t0:.0f} s (runs already in the work root are resumed).\n"
     title = "Search: the world model against every baseline at the same trial budget (CPU)"
     path = write_report(args.name, title=title, body=body,
-                        data={"summary": summary, "runs": runs, "args": vars(args), "test_split": args.subgraphs})
+                        data={"summary": summary, "runs": runs, "args": vars(args), "test_split": args.subgraphs,
+                              "merged": merged})
     print(path.read_text())
+
+
+def _merge(runs: list[dict], args: argparse.Namespace, here: str) -> dict[str, Any]:
+    """Add the runs of an earlier report (``--merge``) for seeds this run did not tune; each keeps its own
+    side-by-side rounds, estimated again as :func:`_remeasure` estimates (fastest round). Ratios are only ever
+    taken between runs of one subgraph and seed, so every ratio was measured side by side in one process.
+    Widens ``args.seeds`` and ``args.arms`` to what the summary now covers; returns what was merged."""
+    earlier = json.loads(Path(args.merge).read_text())
+    if earlier.get("hardware", {}).get("id") != here:
+        raise SystemExit(f"{args.merge}: measured on machine {earlier.get('hardware', {}).get('id')}, not this "
+                         f"one ({here}): ratios from two machines are not merged")
+    if earlier.get("test_split") != args.subgraphs:
+        raise SystemExit(f"{args.merge}: another test split; merge only runs of the same frozen split")
+    new_seeds = sorted({r["seed"] for r in earlier["runs"]} - set(args.seeds))
+    added = 0
+    for r in earlier["runs"]:
+        t = r.get("remeasured_ms") or []
+        if r["seed"] not in new_seeds or r.get("trials") != args.trials or not t:
+            continue
+        half = len(t) // 2
+        r = {**r, "best_ms": min(t), "median_ms": statistics.median(t),
+             "half_ratio": min(t[:half]) / min(t[half:]) if half else 1.0, "from": args.merge}
+        runs.append(r)
+        added += 1
+        if r["arm"] not in args.arms:
+            args.arms.append(r["arm"])
+    args.seeds = sorted({*args.seeds, *new_seeds})
+    return {"file": args.merge, "date": earlier.get("date"), "command": earlier.get("command"),
+            "seeds": new_seeds, "runs": added}
 
 
 def _cross_hardware_model(train: Any, here: str, root: Path, world: Any) -> str:
@@ -266,9 +326,18 @@ def _summary(runs: list[dict], args: argparse.Namespace) -> dict[str, Any]:
         "per_subgraph": speed,
         "world64_over_xgb640": _geomean([world0[s] / long[s] for s in long if s in world0]) if long else None,
         "search_seconds": search, "candidates_scored": scored, "plan_geomean_speedup": plan,
-        "remeasure_spread": {"median": statistics.median(spread) if spread else None,
-                             "max": max(spread) if spread else None},
+        "remeasure_spread": _spread_stats(spread),
+        "paired_spread": _spread_stats(_paired_spread(runs)),
     }
+
+
+def _spread_stats(values: list[float]) -> dict[str, Any]:
+    """Median, 90th percentile, max and the share under 2% of re-measurement spreads."""
+    if not values:
+        return {"median": None, "p90": None, "max": None, "under_2pct": None, "n": 0}
+    ordered = sorted(values)
+    return {"median": statistics.median(ordered), "p90": ordered[math.ceil(0.9 * len(ordered)) - 1],
+            "max": ordered[-1], "under_2pct": sum(v < 0.02 for v in ordered) / len(ordered), "n": len(ordered)}
 
 
 def _report(runs: list[dict], args: argparse.Namespace, summary: dict[str, Any], png: str, here: str) -> str:
@@ -290,20 +359,35 @@ def _report(runs: list[dict], args: argparse.Namespace, summary: dict[str, Any],
     sp = summary["remeasure_spread"]
     long = (f"\n\n**world@{args.trials} / xgb@{args.long_trials} (geomean latency, seed 0): "
             f"{summary['world64_over_xgb640']:.3f}** (goal <= 1.03)." if summary["world64_over_xgb640"] else "")
+    merged = summary.get("merged")
+    merged = (f" Seeds {merged['seeds']} are the {merged['runs']} runs of `{merged['file']}` ({merged['date']}, "
+              f"`{merged['command']}`), tuned and re-measured side by side in that run on this machine and estimated "
+              "again here by the same rule; every ratio below is between runs of one subgraph and seed, timed in "
+              "one process." if merged else "")
     return (
         f"Machine id `{here}`. Test split (frozen before tuning): {', '.join(args.subgraphs)}. "
         f"{args.trials} trials per run, {args.trials_per_iter} per round, seeds {args.seeds}, arms {args.arms}, "
         f"interleaved. Each run's best schedule re-measured side by side: {args.final_rounds} rounds x "
-        f"{args.final_repeat} repeats (>= {args.min_repeat_ms} ms each); the same schedule's first-half and "
-        f"second-half medians differ by {100 * (sp['median'] or 0):.2f}% (median over runs), "
-        f"{100 * (sp['max'] or 0):.2f}% at most.\n\n"
+        f"{args.final_repeat} repeats (>= {args.min_repeat_ms} ms each), rebuilt every round, the runs of one "
+        "subgraph and seed one after the other; a schedule's latency is its fastest round (each round the median "
+        "of its repeats). Re-measurement spread, the fastest round of the first half of the rounds against the "
+        f"second half's: {_pct(sp)} over runs; of the ratio to the world model's run (the comparison "
+        f"itself): {_pct(summary['paired_spread'])}.{merged}\n\n"
         "Latency of each arm's best / the world model's best (> 1: the world model found the faster program); "
         "per subgraph the geomean over seeds, then the geomean over subgraphs with a paired bootstrap 95% CI "
         "(10,000 resamples of subgraphs).\n\n" + "\n".join(lines) + long
-        + f"\n\nBest-so-far curves: `{png}`.\n\n## Wall time per run (mean seconds)\n\n" + "\n".join(timing)
+        + f"\n\nBest-so-far curves: `{Path(png).with_suffix('.png')}` (interactive: `{png}`).\n\n## Wall time per run (mean seconds)\n\n" + "\n".join(timing)
         + "\n\n`search` is everything but building and running (candidate generation, the cost model's predict "
         "and update). `xgb` ranks at random below 100 measured records (`num_warmup_samples=100`), so at 64 "
         "trials it is evolutionary search without a trained model, as a MetaSchedule user gets it.")
+
+
+def _pct(stats: dict[str, Any]) -> str:
+    """'median a%, 90th percentile b%, max c%, d% of runs under 2%' of a spread summary."""
+    if not stats.get("n"):
+        return "n/a"
+    return (f"median {100 * stats['median']:.2f}%, 90th percentile {100 * stats['p90']:.2f}%, max "
+            f"{100 * stats['max']:.2f}%, {100 * stats['under_2pct']:.0f}% of {stats['n']} under 2%")
 
 
 def _plot_curves(runs: list[dict], args: argparse.Namespace, path: Path) -> None:
@@ -335,6 +419,10 @@ def _plot_curves(runs: list[dict], args: argparse.Namespace, path: Path) -> None
     fig.update_yaxes(title_text="best so far / world's final", row=1, col=1)
     fig.update_layout(height=260 * rows, width=1200, title="Best-so-far latency against trials (median over seeds)")
     fig.write_html(path, include_plotlyjs="cdn")
+    try:  # the PNG beside it (kaleido drives the installed chromium); the HTML stays if it cannot
+        fig.write_image(path.with_suffix(".png"), width=1200, height=260 * rows, scale=1)
+    except Exception as exc:  # noqa: BLE001 - no browser for kaleido: say so, keep the report
+        print(f"no PNG of the curves ({type(exc).__name__}: {exc}); the HTML is {path}", flush=True)
 
 
 if __name__ == "__main__":
