@@ -12,6 +12,7 @@ import traitlets
 from widgets.common import Panel, error_html
 from workbench import views
 from workbench.actions import Candidate, InvalidEditError, Stepper, sampled_values
+from workbench.tuning.complete import Completion, NothingToPlanError, plan_from
 
 
 def diff_html(lines: list[str]) -> str:
@@ -30,7 +31,9 @@ class ActionStepper(Panel):
     With an ``evaluator``, each step also shows the world model's score so far (the value head of the predicted
     latent after the program-changing actions up to here) and the final score. A decision (tile sizes, unroll
     choice, compute location) can be edited: the candidate is replayed and post-processed again and becomes
-    ``candidate``; an edit TVM cannot apply is explained, nothing changes.
+    ``candidate``; an edit TVM cannot apply is explained, nothing changes. "plan from here" lets the planner
+    choose every decision after the current step (thousands of completions scored in latent space, the best few
+    built): the best built becomes an edit, and ``last_plan`` holds every completion tried.
 
     Setting ``candidate`` to one that is not among the edits opens it afresh (at the initial program);
     ``position`` is the number of actions applied.
@@ -59,6 +62,9 @@ class ActionStepper(Panel):
                                continuous_update=False)
         self.apply_button = W.Button(description="apply edit", button_style="warning", layout=W.Layout(width="100px"))
         self.undo_button = W.Button(description="undo edits", layout=W.Layout(width="100px"))
+        self.plan_button = W.Button(description="plan from here", button_style="info", layout=W.Layout(width="120px"),
+                                    tooltip="let the planner choose every decision after this step")
+        self.last_plan: Completion | None = None  # what the last "plan from here" tried
         self.edit_message = W.HTML()
         self.diff = W.HTML(layout=W.Layout(max_height="420px", overflow="auto"))
         self.program = W.Textarea(layout=W.Layout(width="100%", height="300px"))
@@ -66,13 +72,15 @@ class ActionStepper(Panel):
         self.program_box.selected_index = None
         super().__init__([self.which, W.HBox([self.back_button, self.forward_button, self.slider]), self.title,
                           self.score,
-                          W.HBox([self.decision, self.apply_button, self.undo_button]), self.edit_message,
+                          W.HBox([self.decision, self.apply_button, self.undo_button, self.plan_button]),
+                          self.edit_message,
                           self.diff, self.program_box], **kwargs)
         # -- wiring
         self.back_button.on_click(lambda _: self.back())
         self.forward_button.on_click(lambda _: self.forward())
         self.apply_button.on_click(lambda _: self.apply_edit())
         self.undo_button.on_click(lambda _: self.undo())
+        self.plan_button.on_click(lambda _: self.plan_from_here())
         self.candidate = candidate
         traitlets.link((self.slider, "value"), (self, "position"))
 
@@ -118,6 +126,38 @@ class ActionStepper(Panel):
         change = f"; score {before:.3f} → {self.scores.score:.3f}" if before is not None else ""
         self.edit_message.value = (f"<span style='color:#070'>#{action.index} {action.kind} = "
                                    f"{html.escape(json.dumps(value))} applied{change}</span>")
+        return True
+
+    def plan_from_here(self, **kwargs: Any) -> bool:
+        """Let the planner choose every decision after the current step (:func:`workbench.tuning.complete.plan_from`,
+        ``kwargs`` passed on); its best built completion becomes an edit. False (and why) if nothing changed."""
+        if self.evaluator is None:
+            self.edit_message.value = error_html("planning needs the world model: open the stepper with an evaluator")
+            return False
+        self.edit_message.value = "planning…"
+        try:
+            done = plan_from(self.evaluator, self.candidate, self.position, **{"seed": len(self.history), **kwargs})
+        except (NothingToPlanError, ValueError) as err:
+            self.edit_message.value = error_html(str(err))
+            return False
+        self.last_plan = done
+        summary = (f"{done.scored:,} completions of the {len(done.free)} decision{'s' * (len(done.free) != 1)} after "
+                   f"step {done.position} scored in latent space, {len(done.built)} built, {len(done.rejected)} "
+                   f"refused by TVM ({done.seconds:.1f} s)")
+        if done.best is None:
+            self.edit_message.value = error_html(f"every completion tried was refused: {summary}")
+            return False
+        if done.best is self.candidate:
+            self.edit_message.value = f"this candidate is already the planner's best completion: {summary}"
+            return False
+        score, best, changes = done.built[0]
+        before = self.scores.score if self.scores is not None else done.own_score
+        self.history = [*self.history, best]
+        self.candidate = best
+        what = "; ".join(f"#{i} = {html.escape(json.dumps(v))}" for i, v in changes.items())
+        after = self.scores.score if self.scores is not None else score
+        self.edit_message.value = (f"<span style='color:#070'>planned: {what}; score {before:.3f} → {after:.3f}"
+                                   f"</span><br><small>{summary}</small>")
         return True
 
     def undo(self) -> None:
@@ -177,6 +217,8 @@ class ActionStepper(Panel):
         self.decision.disabled = self.apply_button.disabled = not editable
         self.decision.value = json.dumps(action.decision) if editable else ""
         self.undo_button.disabled = len(self.history) < 2
+        self.plan_button.disabled = self.evaluator is None or not any(
+            a.decision is not None for a in cand.actions[position:] if a.phase != "postproc")
         if self.scores is not None:
             so_far = self.scores.value_so_far(position)
             self.score.value = (f"world model: final score <b>{self.scores.score:.3f}</b>"

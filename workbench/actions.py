@@ -322,36 +322,47 @@ class Candidate:
 
     def with_decision(self, index: int, value: Any) -> Candidate:
         """Replay with one decision changed, then post-process again; InvalidEditError if TVM refuses."""
+        return self.with_decisions({index: value})
+
+    def with_decisions(self, values: dict[int, Any]) -> Candidate:
+        """Replay with decisions changed (action index -> value) in one replay, then post-process again;
+        InvalidEditError, naming the edits, if TVM refuses."""
         from tvm import s_tir
 
-        if not 0 <= index < len(self):
-            raise InvalidEditError(f"no action #{index}: this candidate has actions #0..#{len(self) - 1}")
-        action = self.actions[index]
-        if action.decision is None:
-            editable = ", ".join(f"#{a.index} {a.kind}" for a in self.actions if a.editable)
-            raise InvalidEditError(f"action #{index} ({action.kind}) has no decision to edit; editable: {editable}")
-        _check_decision(action, value)
+        if not values:
+            raise InvalidEditError("no decision to change")
+        for index, value in values.items():
+            if not 0 <= index < len(self):
+                raise InvalidEditError(f"no action #{index}: this candidate has actions #0..#{len(self) - 1}")
+            action = self.actions[index]
+            if action.decision is None:
+                editable = ", ".join(f"#{a.index} {a.kind}" for a in self.actions if a.editable)
+                raise InvalidEditError(f"action #{index} ({action.kind}) has no decision to edit; editable: {editable}")
+            _check_decision(action, value)
+        what = ("action " if len(values) == 1 else "actions ") + ", ".join(
+            f"#{i} ({self.actions[i].kind}) = {v!r}" for i, v in values.items())
         insts = list(self.trace.insts)
         new_decisions = {}
         for inst in insts:
             if inst in self.trace.decisions:
                 new_decisions[inst] = self.trace.decisions[inst]
-        new_decisions[insts[index]] = value
+        for index, value in values.items():
+            new_decisions[insts[index]] = value
         sch = s_tir.Schedule(self.space.subgraph.mod, error_render_level="detail")
         try:
             s_tir.Trace(insts, new_decisions).apply_to_schedule(sch, remove_postproc=True)
         except Exception as err:  # noqa: BLE001 - TVM reports schedule errors with several types
-            raise InvalidEditError(f"action #{index} ({action.kind}) = {value!r} cannot be replayed: "
-                                   f"{first_error_line(err)}") from err
+            raise InvalidEditError(f"{what} cannot be replayed: {first_error_line(err)}") from err
         rejected = self.space._postprocess(sch)
         if rejected is not None:
-            raise InvalidEditError(f"action #{index} ({action.kind}) = {value!r}: the edited program is rejected "
-                                   f"by MetaSchedule's {rejected} postprocessor")
+            raise InvalidEditError(f"{what}: the edited program is rejected by MetaSchedule's {rejected} "
+                                   "postprocessor")
         edited = Candidate(self.space, sch.trace, mod=sch.mod, sketch=self.sketch)
-        applied = edited.actions[index].decision
-        if json.dumps(applied) != json.dumps(list(value) if isinstance(value, tuple) else value):
-            raise InvalidEditError(f"action #{index} ({action.kind}) = {value!r} is not a valid choice here "
-                                   f"(TVM would replay it as {applied!r})")
+        for index, value in values.items():
+            applied = edited.actions[index].decision
+            if json.dumps(applied) != json.dumps(list(value) if isinstance(value, tuple) else value):
+                raise InvalidEditError(f"action #{index} ({self.actions[index].kind}) = {value!r} is not a valid "
+                                       f"choice here (TVM would replay it as {applied!r})")
         return edited
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from workbench.logs import load_logs
 from workbench.tuning import TuningError, TuningRun
-from workbench.tuning.plan import move_factor, random_tiles
+from workbench.tuning.vectors import move_factor, random_tiles
 
 
 def test_tile_factorizations_are_exact():

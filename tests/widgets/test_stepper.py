@@ -70,3 +70,25 @@ def test_stepper_scores_edits_and_explains_refusals(evaluator, held_out_records,
     assert st.history == [other] and st.position == 0 and "initial program" in st.title.value
     st.show(cand, position=3)
     assert st.candidate is cand and st.position == 3 and st.history == [cand]
+
+
+def test_plan_from_here_completes_the_rest_as_an_edit(evaluator, held_out_records, held_out_space):
+    from widgets import ActionStepper
+
+    cand = held_out_space.candidate(held_out_records["trace"].iloc[0])
+    sampling = [a.index for a in cand.actions if a.decision is not None and a.phase != "postproc"]
+    st = ActionStepper(cand, evaluator=evaluator)
+    assert not st.plan_button.disabled
+    st.position = sampling[1]  # the first decision is kept
+    assert st.plan_from_here(population=256, generations=2, top=2), st.edit_message.value
+    planned = st.candidate
+    assert planned is not cand and st.history == [cand, planned] and st.position == sampling[1]
+    assert "planned:" in st.edit_message.value and "scored in latent space" in st.edit_message.value
+    assert planned.actions[sampling[0]].decision == cand.actions[sampling[0]].decision
+    assert st.last_plan is not None and st.last_plan.best is planned and "edited" in st.which.value
+    assert float(evaluator.score([planned])[0]) >= float(evaluator.score([cand])[0]) - 1e-6
+    st.position = len(planned)  # nothing left to plan after the last step
+    assert st.plan_button.disabled and not st.plan_from_here()
+    assert "no decision after step" in st.edit_message.value and st.candidate is planned
+    bare = ActionStepper(cand)  # no world model: nothing to plan with
+    assert bare.plan_button.disabled and not bare.plan_from_here() and "needs the world model" in bare.edit_message.value

@@ -26,19 +26,24 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from workbench._tvm import import_tvm
-from workbench.actions import Action, actions_from_trace
+from workbench.actions import actions_from_trace
 from workbench.traces import trace_key
-from workbench.worldmodel.decisions import CompiledPlan, group_features
+from workbench.tuning.vectors import (
+    Sketch,
+    decisions_of,
+    mutate_decisions,
+    random_decisions,
+    sketch_of,
+    vector_features,
+)
+from workbench.worldmodel.decisions import CompiledPlan
 from workbench.worldmodel.effects import Machine
-from workbench.worldmodel.features import N_PARAMS, TRACE_FEATURES
-from workbench.worldmodel.items import wiring_of, with_decisions
+from workbench.worldmodel.items import wiring_of
 
 import_tvm()
 
@@ -47,81 +52,6 @@ from tvm.ir.utils import derived_object  # noqa: E402
 from tvm.s_tir.meta_schedule import MeasureCandidate  # noqa: E402
 from tvm.s_tir.meta_schedule.arg_info import ArgInfo  # noqa: E402
 from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy  # noqa: E402
-
-SAMPLING = ("SamplePerfectTile", "SampleCategorical", "SampleComputeLocation")
-
-
-def _primes(n: int) -> list[int]:
-    out, p = [], 2
-    while p * p <= n:
-        while n % p == 0:
-            out.append(p)
-            n //= p
-        p += 1
-    if n > 1:
-        out.append(n)
-    return out
-
-
-def random_tiles(extent: int, parts: int, max_inner: int, rng: random.Random) -> list[int] | None:
-    """A random perfect factorization of ``extent`` into ``parts`` factors, innermost <= ``max_inner``."""
-    for _ in range(20):
-        tiles = [1] * parts
-        for p in _primes(extent):
-            tiles[rng.randrange(parts)] *= p
-        if max_inner <= 0 or tiles[-1] <= max_inner:
-            return tiles
-    return None
-
-
-def move_factor(tiles: list[int], max_inner: int, rng: random.Random) -> list[int] | None:
-    """``tiles`` with one prime factor moved from one tile to another (the product stays the extent)."""
-    sources = [i for i, t in enumerate(tiles) if t > 1]
-    if not sources or len(tiles) < 2:
-        return None
-    i = rng.choice(sources)
-    p = rng.choice(_primes(tiles[i]))
-    j = rng.choice([k for k in range(len(tiles)) if k != i])
-    out = list(tiles)
-    out[i] //= p
-    out[j] *= p
-    return out if max_inner <= 0 or out[-1] <= max_inner else None
-
-
-@dataclass
-class Sketch:
-    """A design-space sketch as a decision template: which instructions sample, and what each may take."""
-
-    index: int
-    trace: Any  # the sketch's TVM trace (its instructions are the template)
-    template: list[Action]  # its design actions (decisions filled per candidate)
-    positions: list[int]  # action index of each sampling instruction, in trace order
-    kinds: list[str]
-    insts: list[Any]  # the TVM instruction of each position
-    extents: list[int]  # per tile decision: the loop extent (product of any valid decision); 0 otherwise
-    max_inner: list[int]  # per tile decision: its max innermost factor (0: none)
-    choices: list[int]  # per categorical decision: how many choices
-    locations: list[set[int]] = field(default_factory=list)  # per compute location: values seen valid
-
-    @cached_property
-    def wiring(self) -> tuple:
-        """How its placing instructions are wired (``workbench.worldmodel.items.wiring_of``)."""
-        return wiring_of(self.template)
-
-    @cached_property
-    def tiles(self) -> list[int]:
-        """Positions of the tile decisions (their sizes feed the plan's linear forms)."""
-        return [k for k, kind in enumerate(self.kinds) if kind == "SamplePerfectTile"]
-
-    @cached_property
-    def fixed(self) -> list[int]:
-        """Positions of the decisions a compiled plan is made for (categorical values, compute locations)."""
-        return [k for k, kind in enumerate(self.kinds) if kind != "SamplePerfectTile"]
-
-    def actions(self, decisions: tuple) -> list[Action]:
-        """The design actions of the candidate with these decisions (tile sizes as lists)."""
-        return with_decisions(self.template, ((p, list(v) if isinstance(v, tuple) else v)
-                                              for p, v in zip(self.positions, decisions, strict=True)))
 
 
 class PlanState:
@@ -173,7 +103,7 @@ class PlanSearch(PySearchStrategy):
         self.database = database
         self.machine = Machine.of(cm.hardware)
         self.max_trials, self.per_iter, self.given = max_trials, num_trials_per_iter, 0
-        self.sketches = [self._sketch(i, sch.trace) for i, sch in enumerate(design_spaces)]
+        self.sketches = [sketch_of(i, sch.trace) for i, sch in enumerate(design_spaces)]
         self._seed_population()
 
     def post_tuning(self) -> None:
@@ -229,47 +159,6 @@ class PlanSearch(PySearchStrategy):
                           cost_model=self.cost_model, seen=self.seen)
 
     # ---- sketches ----------------------------------------------------------------------------------------
-    def _sketch(self, index: int, trace: Any) -> Sketch:
-        template = actions_from_trace(trace, design_only=True)
-        positions = [a.index for a in template if a.kind in SAMPLING]
-        insts = [trace.insts[p] for p in positions]
-        kinds = [template[p].kind for p in positions]
-        extents, max_inner, choices = [], [], []
-        for p in positions:
-            a = template[p]
-            if a.kind == "SamplePerfectTile":
-                extents.append(int(np.prod(a.decision)) if isinstance(a.decision, list) else 0)
-                max_inner.append(int(a.attrs[1]) if len(a.attrs) > 1 and isinstance(a.attrs[1], int) else 0)
-                choices.append(0)
-            elif a.kind == "SampleCategorical":
-                extents.append(0)
-                max_inner.append(0)
-                choices.append(len(a.attrs[0]) if a.attrs else 1)
-            else:
-                extents.append(0)
-                max_inner.append(0)
-                choices.append(0)
-        sk = Sketch(index, trace, template, positions, kinds, insts, extents, max_inner, choices,
-                    [set() for _ in positions])
-        for k, a in enumerate(template[p] for p in positions):
-            if a.kind == "SampleComputeLocation" and isinstance(a.decision, int):
-                sk.locations[k].add(a.decision)
-        return sk
-
-    def _decisions_of(self, sketch: Sketch, trace: Any) -> tuple | None:
-        """The decision vector of a built candidate of ``sketch`` (None if it is not one of its traces)."""
-        where = {inst.__chandle__(): i for i, inst in enumerate(trace.insts)}
-        values = sorted(trace.decisions.items(), key=lambda kv: where.get(kv[0].__chandle__(), -1))
-        if len(values) != len(sketch.positions):
-            return None
-        kinds = [inst.kind.name for inst, _ in values]
-        if kinds != sketch.kinds:
-            return None
-        out = []
-        for (_, v), kind in zip(values, kinds, strict=True):
-            out.append([int(x) for x in v] if kind == "SamplePerfectTile" else int(v))
-        return tuple(tuple(x) if isinstance(x, list) else x for x in out)
-
     def _seed_population(self) -> None:
         """Random samples of every sketch (what compute locations it allows) and the database's best."""
         seeds: list[tuple[int, tuple]] = []
@@ -281,14 +170,10 @@ class PlanSearch(PySearchStrategy):
                     s_tir.Trace(sk.trace.insts, {}).apply_to_schedule(sch, remove_postproc=True)
                 except Exception:  # noqa: BLE001 - a sampled decision can make a sketch inapplicable
                     continue
-                d = self._decisions_of(sk, sch.trace)
+                d = decisions_of(sk, sch.trace)
                 if d is None:
                     continue
-                for k, kind in enumerate(sk.kinds):
-                    if kind == "SampleComputeLocation":
-                        sk.locations[k].add(d[k])
-                    elif kind == "SamplePerfectTile" and not sk.extents[k]:
-                        sk.extents[k] = int(np.prod(d[k]))
+                sk.learn(d)
                 seeds.append((sk.index, d))
         self.seeds = seeds
         self.measured_seeds = self._measured_vectors()  # a resumed run starts from its best
@@ -301,7 +186,7 @@ class PlanSearch(PySearchStrategy):
             for sk in self.sketches:
                 if not self._matches(sk, trace):
                     continue
-                d = self._decisions_of(sk, trace)
+                d = decisions_of(sk, trace)
                 if d is not None:
                     out.append((sk.index, d))
                     self.state.proposed.add((sk.index, d))
@@ -329,44 +214,12 @@ class PlanSearch(PySearchStrategy):
     # ---- proposing and scoring ---------------------------------------------------------------------------
     def _random_vector(self) -> tuple[int, tuple] | None:
         sk = self.rng.choice(self.sketches)
-        out = []
-        for k, kind in enumerate(sk.kinds):
-            if kind == "SamplePerfectTile":
-                n = len(sk.template[sk.positions[k]].outputs)
-                tiles = random_tiles(sk.extents[k], n, sk.max_inner[k], self.rng) if sk.extents[k] else None
-                if tiles is None:
-                    return None
-                out.append(tuple(tiles))
-            elif kind == "SampleCategorical":
-                out.append(self.rng.randrange(max(sk.choices[k], 1)))
-            else:
-                if not sk.locations[k]:
-                    return None
-                out.append(self.rng.choice(sorted(sk.locations[k])))
-        d = tuple(out)
-        return None if (sk.index, d) in self.state.invalid else (sk.index, d)
+        d = random_decisions(sk, self.rng)
+        return None if d is None or (sk.index, d) in self.state.invalid else (sk.index, d)
 
     def _mutate(self, sketch: int, decisions: tuple) -> tuple[int, tuple] | None:
-        sk = self.sketches[sketch]
-        k = self.rng.randrange(len(decisions)) if decisions else None
-        if k is None:
-            return None
-        out = list(decisions)
-        kind = sk.kinds[k]
-        if kind == "SamplePerfectTile":
-            moved = (move_factor(list(out[k]), sk.max_inner[k], self.rng) if self.rng.random() < 0.7 else
-                     random_tiles(sk.extents[k], len(out[k]), sk.max_inner[k], self.rng))
-            if moved is None:
-                return None
-            out[k] = tuple(moved)
-        elif kind == "SampleCategorical":
-            out[k] = self.rng.randrange(max(sk.choices[k], 1))
-        else:
-            if len(sk.locations[k]) < 2:
-                return None
-            out[k] = self.rng.choice(sorted(sk.locations[k]))
-        d = tuple(out)
-        return None if (sketch, d) in self.state.invalid else (sketch, d)
+        d = mutate_decisions(self.sketches[sketch], decisions, self.rng)
+        return None if d is None or (sketch, d) in self.state.invalid else (sketch, d)
 
     def _score(self, vectors: list[tuple[int, tuple]]) -> np.ndarray:
         """The search's scores of decision vectors, straight from the decisions: per sketch and choice of
@@ -374,28 +227,10 @@ class PlanSearch(PySearchStrategy):
         products; then one rollout and the ranker for all, blended with the run's online model."""
         cm = self.cost_model
         mod = self.context.mod
-        info = cm.evaluator.program_info(mod)
         n = len(vectors)
-        groups: dict[tuple, list[int]] = {}
-        for i, (s, d) in enumerate(vectors):
-            sk = self.sketches[s]
-            groups.setdefault((s, tuple(d[k] for k in sk.fixed)), []).append(i)
-        tokens: list[Any] = [None] * n
-        params: list[Any] = [None] * n
-        trace = np.zeros((n, len(TRACE_FEATURES)), dtype=np.float32)
-        for key, rows in groups.items():
-            sk = self.sketches[key[0]]
-            cp = self._compiled.get(key)
-            if cp is None:
-                cp = self._compiled[key] = CompiledPlan.build(info, sk.actions(vectors[rows[0]][1]))
-            flats = [[t for k in sk.tiles for t in vectors[i][1][k]] for i in rows]
-            p, t = group_features(cp, flats, machine=self.machine, flops=[cm.flops_of(mod)] * len(rows))
-            for j, i in enumerate(rows):
-                tokens[i] = cp.tokens
-                params[i] = p[j] if p is not None else np.zeros((0, N_PARAMS))
-                trace[i] = t[j]
-        x = cm.evaluator.features_from_steps(mod, tokens, params, trace, hardware=cm.hardware,
-                                             target_kind=str(self.context.target.kind.name))
+        x = vector_features(cm.evaluator, mod, self.sketches, vectors, machine=self.machine, hardware=cm.hardware,
+                            target_kind=str(self.context.target.kind.name), flops=cm.flops_of(mod),
+                            compiled=self._compiled)
         scores = cm.blend.scores(x, cm.evaluator.ranker.predict(x), str(self.context.task_name))
         self.state.stats["scored"] += n
         cm.stats["predicted"] += n
