@@ -17,11 +17,13 @@ Arms, interleaved (every subgraph and seed runs each arm before the next starts,
 - ``world_xhw`` (with ``--cross-hardware``): a world model trained without any record of this machine;
 - ``xgb640`` (with ``--long-trials``): MetaSchedule's default at ``--long-trials`` trials (64 per round), seed 0.
 
-Every run's best schedule is then measured again, side by side in one process: ``--final-rounds`` interleaved
-rounds of ``--final-repeat`` repeats (each at least ``--min-repeat-ms``). The ratio between the medians of the
-first and the second half of the rounds is the re-measurement spread the report states.
+Every run's best schedule is then measured again, side by side in one process: ``--final-rounds`` rounds of
+``--final-repeat`` repeats (each at least ``--min-repeat-ms``), rebuilt every round, the runs of one subgraph and
+seed timed one after the other (close in time). A schedule's latency is its fastest round
+(``remeasure_estimators.md``: it reproduces where the median over rounds does not); the fastest round of the
+first half of the rounds against the second half's is the re-measurement spread the report states.
 
-Report: per-round best-so-far curves (an interactive plotly HTML beside the report), geomean speed-up of the
+Report: per-round best-so-far curves (a PNG, and an interactive plotly HTML, beside the report), geomean speed-up of the
 world model over each arm with a paired bootstrap 95% CI over subgraphs (seeds averaged per subgraph), wall time
 split, candidates scored, and ``summary`` in the JSON. Work dirs live under ``--work-root``; running the benchmark again resumes them.
 """
@@ -130,6 +132,7 @@ def _remeasure(runs: list[dict], *, rounds: int, repeat: int, min_repeat_ms: int
     half = rounds // 2
     for r, t in zip(runs, times, strict=True):
         r["best_ms"] = min(t)
+        r["remeasure_order"] = "grouped by subgraph and seed"
         r["median_ms"] = statistics.median(t)
         r["remeasured_ms"] = t
         r["half_ratio"] = min(t[:half]) / min(t[half:]) if half else 1.0
@@ -143,7 +146,8 @@ def _paired_spread(runs: list[dict], ref: str = "world") -> list[float]:
     for (sub, seed, arm), r in by.items():
         w = by.get((sub, seed, ref))
         t = r.get("remeasured_ms") or []
-        if arm == ref or w is None or len(t) < 2 or len(t) != len(w.get("remeasured_ms") or []):
+        if (arm == ref or w is None or len(t) < 2 or len(t) != len(w.get("remeasured_ms") or [])
+                or r.get("from") != w.get("from")):  # timed in two runs: no pair
             continue
         h, u = len(t) // 2, w["remeasured_ms"]
         first, second = min(t[:h]) / min(u[:h]), min(t[h:]) / min(u[h:])
@@ -245,10 +249,10 @@ def main() -> None:
     _remeasure(runs, rounds=args.final_rounds, repeat=args.final_repeat, min_repeat_ms=args.min_repeat_ms)
     merged = _merge(runs, args, here) if args.merge else None
     curves = RESULTS / f"{args.name}_curves.html"
-    _plot_curves(runs, args, curves)
+    png = _plot_curves(runs, args, curves)
     summary = _summary(runs, args)
     summary["merged"] = merged
-    body = _report(runs, args, summary, curves.name, here)
+    body = _report(runs, args, summary, curves.name, here, png)
     body += f"\n\nWhole benchmark: {time.perf_counter() - t0:.0f} s (runs already in the work root are resumed).\n"
     title = "Search: the world model against every baseline at the same trial budget (CPU)"
     path = write_report(args.name, title=title, body=body,
@@ -262,7 +266,17 @@ def _merge(runs: list[dict], args: argparse.Namespace, here: str) -> dict[str, A
     side-by-side rounds, estimated again as :func:`_remeasure` estimates (fastest round). Ratios are only ever
     taken between runs of one subgraph and seed, so every ratio was measured side by side in one process.
     Widens ``args.seeds`` and ``args.arms`` to what the summary now covers; returns what was merged."""
+    from _report import RESULTS
+
+    if Path(args.merge).resolve() == (RESULTS / f"{args.name}.json").resolve():
+        raise SystemExit(f"{args.merge} is this run's own report, which it overwrites: merge a copy (e.g. "
+                         f"`git show <commit>:benchmarks/results/{args.name}.json > earlier.json`)")
     earlier = json.loads(Path(args.merge).read_text())
+    settings = ("final_rounds", "final_repeat", "min_repeat_ms", "trials", "trials_per_iter")
+    if other := {k: earlier.get("args", {}).get(k) for k in settings
+                 if earlier.get("args", {}).get(k) != getattr(args, k)}:
+        raise SystemExit(f"{args.merge}: other re-measurement or tuning settings {other}: runs are merged only "
+                         "when measured the same way")
     if earlier.get("hardware", {}).get("id") != here:
         raise SystemExit(f"{args.merge}: measured on machine {earlier.get('hardware', {}).get('id')}, not this "
                          f"one ({here}): ratios from two machines are not merged")
@@ -275,8 +289,9 @@ def _merge(runs: list[dict], args: argparse.Namespace, here: str) -> dict[str, A
         if r["seed"] not in new_seeds or r.get("trials") != args.trials or not t:
             continue
         half = len(t) // 2
-        r = {**r, "best_ms": min(t), "median_ms": statistics.median(t),
-             "half_ratio": min(t[:half]) / min(t[half:]) if half else 1.0, "from": args.merge}
+        r = {"remeasure_order": "every run of the report shuffled in each round", **r, "best_ms": min(t),
+             "median_ms": statistics.median(t), "half_ratio": min(t[:half]) / min(t[half:]) if half else 1.0,
+             "from": args.merge}
         runs.append(r)
         added += 1
         if r["arm"] not in args.arms:
@@ -307,7 +322,8 @@ def _summary(runs: list[dict], args: argparse.Namespace) -> dict[str, Any]:
     arms = [a for a in args.arms if a != "world"]
     speed = {a: _speedups(runs, a, args.subgraphs, args.seeds) for a in arms}
     long = {r["subgraph"]: r["best_ms"] for r in runs if r["arm"] == "xgb640"}
-    world0 = {r["subgraph"]: r["best_ms"] for r in runs if r["arm"] == "world" and r["seed"] == args.seeds[0]}
+    world0 = {r["subgraph"]: r["best_ms"] for r in runs  # xgb640 runs with seed 0: compare within this run only
+              if r["arm"] == "world" and r["seed"] == 0 and "from" not in r}
     search = {}
     for arm in {r["arm"] for r in runs}:
         ts = [t for r in runs if r["arm"] == arm for t in r["timings"]]
@@ -340,7 +356,8 @@ def _spread_stats(values: list[float]) -> dict[str, Any]:
             "max": ordered[-1], "under_2pct": sum(v < 0.02 for v in ordered) / len(ordered), "n": len(ordered)}
 
 
-def _report(runs: list[dict], args: argparse.Namespace, summary: dict[str, Any], png: str, here: str) -> str:
+def _report(runs: list[dict], args: argparse.Namespace, summary: dict[str, Any], html: str, here: str,
+            png: bool) -> str:
     arms = [a for a in args.arms if a != "world"]
     lines = ["| subgraph | " + " | ".join(f"{a}/world" for a in arms) + " |", "|---" * (1 + len(arms)) + "|"]
     for sub in args.subgraphs:
@@ -361,8 +378,8 @@ def _report(runs: list[dict], args: argparse.Namespace, summary: dict[str, Any],
             f"{summary['world64_over_xgb640']:.3f}** (goal <= 1.03)." if summary["world64_over_xgb640"] else "")
     merged = summary.get("merged")
     merged = (f" Seeds {merged['seeds']} are the {merged['runs']} runs of `{merged['file']}` ({merged['date']}, "
-              f"`{merged['command']}`), tuned and re-measured side by side in that run on this machine and estimated "
-              "again here by the same rule; every ratio below is between runs of one subgraph and seed, timed in "
+              f"`{merged['command']}`), tuned and re-measured side by side in that run on this machine (every run of "
+              "that report in a new random order each round, not grouped) and estimated again here by the same rule; every ratio below is between runs of one subgraph and seed, timed in "
               "one process." if merged else "")
     return (
         f"Machine id `{here}`. Test split (frozen before tuning): {', '.join(args.subgraphs)}. "
@@ -376,7 +393,8 @@ def _report(runs: list[dict], args: argparse.Namespace, summary: dict[str, Any],
         "Latency of each arm's best / the world model's best (> 1: the world model found the faster program); "
         "per subgraph the geomean over seeds, then the geomean over subgraphs with a paired bootstrap 95% CI "
         "(10,000 resamples of subgraphs).\n\n" + "\n".join(lines) + long
-        + f"\n\nBest-so-far curves: `{Path(png).with_suffix('.png')}` (interactive: `{png}`).\n\n## Wall time per run (mean seconds)\n\n" + "\n".join(timing)
+        + "\n\nBest-so-far curves: " + (f"`{Path(html).with_suffix('.png')}` (interactive: `{html}`)" if png
+                                          else f"`{html}` (no PNG: kaleido could not run)") + ".\n\n## Wall time per run (mean seconds)\n\n" + "\n".join(timing)
         + "\n\n`search` is everything but building and running (candidate generation, the cost model's predict "
         "and update). `xgb` ranks at random below 100 measured records (`num_warmup_samples=100`), so at 64 "
         "trials it is evolutionary search without a trained model, as a MetaSchedule user gets it.")
@@ -390,7 +408,7 @@ def _pct(stats: dict[str, Any]) -> str:
             f"{100 * stats['max']:.2f}%, {100 * stats['under_2pct']:.0f}% of {stats['n']} under 2%")
 
 
-def _plot_curves(runs: list[dict], args: argparse.Namespace, path: Path) -> None:
+def _plot_curves(runs: list[dict], args: argparse.Namespace, path: Path) -> bool:
     """Best-so-far latency against trials, one panel per subgraph, median over seeds per arm, relative to the
     world model's final median: an interactive plotly figure (plotly.js from its CDN, so the file stays small)."""
     from plotly.subplots import make_subplots
@@ -412,17 +430,23 @@ def _plot_curves(runs: list[dict], args: argparse.Namespace, path: Path) -> None
                 continue
             n = min(len(c) for c in curves)
             med = [statistics.median(c[j] for c in curves) / scale for j in range(n)]
-            fig.add_scatter(x=list(range(1, n + 1)), y=med, name=arm, legendgroup=arm, showlegend=i == 0,
+            seeds = len({r["seed"] for r in runs if r["arm"] == arm})
+            fig.add_scatter(x=list(range(1, n + 1)), y=med, name=f"{arm} ({seeds} seed{'s' * (seeds > 1)})",
+                            legendgroup=arm, showlegend=i == 0,
                             line={"color": colors.get(arm), "width": 3 if arm.startswith("world") else 1.5},
                             row=row, col=col)
         fig.update_yaxes(type="log", row=row, col=col)
     fig.update_yaxes(title_text="best so far / world's final", row=1, col=1)
     fig.update_layout(height=260 * rows, width=1200, title="Best-so-far latency against trials (median over seeds)")
     fig.write_html(path, include_plotlyjs="cdn")
+    png = path.with_suffix(".png")
+    png.unlink(missing_ok=True)  # never leave an earlier run's PNG beside this report
     try:  # the PNG beside it (kaleido drives the installed chromium); the HTML stays if it cannot
-        fig.write_image(path.with_suffix(".png"), width=1200, height=260 * rows, scale=1)
+        fig.write_image(png, width=1200, height=260 * rows, scale=1)
+        return True
     except Exception as exc:  # noqa: BLE001 - no browser for kaleido: say so, keep the report
         print(f"no PNG of the curves ({type(exc).__name__}: {exc}); the HTML is {path}", flush=True)
+        return False
 
 
 if __name__ == "__main__":

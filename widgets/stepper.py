@@ -12,7 +12,7 @@ import traitlets
 from widgets.common import Panel, error_html
 from workbench import views
 from workbench.actions import Candidate, InvalidEditError, Stepper, sampled_values
-from workbench.tuning.complete import Completion, NothingToPlanError, plan_from
+from workbench.tuning.complete import Completion, PlanningError, plan_from
 
 
 def diff_html(lines: list[str]) -> str:
@@ -137,7 +137,7 @@ class ActionStepper(Panel):
         self.edit_message.value = "planning…"
         try:
             done = plan_from(self.evaluator, self.candidate, self.position, **{"seed": len(self.history), **kwargs})
-        except (NothingToPlanError, ValueError) as err:
+        except PlanningError as err:
             self.edit_message.value = error_html(str(err))
             return False
         self.last_plan = done

@@ -27,7 +27,11 @@ from workbench.tuning.vectors import (
 from workbench.worldmodel.effects import Machine
 
 
-class NothingToPlanError(ValueError):
+class PlanningError(ValueError):
+    """The planner cannot start: a bad position or setting, or an evaluator that cannot score decisions."""
+
+
+class NothingToPlanError(PlanningError):
     """No decision is left after the step the planner was asked to start from."""
 
 
@@ -73,15 +77,18 @@ def plan_from(evaluator: Any, candidate: Candidate, position: int, *, population
     rest allows (and seed the population); then ``generations`` rounds of ``mutants_per_parent`` mutations of
     the best ``population`` vectors, all scored at once by ``evaluator`` (its rollout and ranker, as it scores
     candidates); finally the best-scored vectors are replayed until ``top`` are built. Raises
-    :class:`NothingToPlanError` when no decision comes after ``position``; ValueError for an evaluator without
-    a transition model (it cannot score decisions).
+    :class:`NothingToPlanError` when no decision comes after ``position``; :class:`PlanningError` for a position
+    out of range, settings that leave nothing to search, or an evaluator without a transition model.
     """
     from tvm import s_tir
 
     if not 0 <= position <= len(candidate):
-        raise ValueError(f"position {position} out of range 0..{len(candidate)}")
+        raise PlanningError(f"position {position} out of range 0..{len(candidate)}")
+    if population < 4 or generations < 1 or mutants_per_parent < 1 or top < 1:
+        raise PlanningError(f"population >= 4, generations, mutants_per_parent and top >= 1 needed; got "
+                            f"{population}, {generations}, {mutants_per_parent}, {top}")
     if not evaluator.config.use_transition or evaluator.transition is None:
-        raise ValueError("planning rolls decisions out in latent space: this evaluator has no transition model")
+        raise PlanningError("planning rolls decisions out in latent space: this evaluator has no transition model")
     start = time.perf_counter()
     rng = random.Random(seed)
     space, mod = candidate.space, candidate.space.subgraph.mod

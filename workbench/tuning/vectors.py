@@ -158,6 +158,8 @@ def random_decisions(sketch: Sketch, rng: random.Random, *, base: tuple | None =
                      free: Sequence[int] | None = None) -> tuple | None:
     """Random decisions of ``sketch``; with ``free``, only those positions are drawn, the others kept from
     ``base``. None when a decision has nothing to draw from (an unknown extent, no compute location seen)."""
+    if free is not None and base is None:
+        raise ValueError("random_decisions: `free` draws only some decisions; the others come from `base`")
     out: list[Any] = []
     draw = set(range(len(sketch.kinds)) if free is None else free)
     for k, kind in enumerate(sketch.kinds):
