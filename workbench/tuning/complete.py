@@ -19,6 +19,7 @@ from workbench.actions import Candidate, InvalidEditError
 from workbench.hardware import hardware_descriptor
 from workbench.tuning.vectors import (
     decisions_of,
+    evolve,
     mutate_decisions,
     random_decisions,
     sketch_of,
@@ -112,31 +113,17 @@ def plan_from(evaluator: Any, candidate: Candidate, position: int, *, population
             seeds.append(d)
     hw = hardware if hardware is not None else hardware_descriptor()
     compiled: dict[tuple, Any] = {}
-    known: dict[tuple, float] = {}
 
-    def score(vectors: list[tuple]) -> None:
+    def score(vectors: list[tuple]) -> Any:
         x = vector_features(evaluator, mod, [sk], [(0, d) for d in vectors], machine=Machine.of(hw), hardware=hw,
                            target_kind=str(space.target.kind.name), flops=float(space.subgraph.flops or 0.0),
                            compiled=compiled)
-        known.update(zip(vectors, evaluator.ranker.predict(x).tolist(), strict=True))
+        return evaluator.ranker.predict(x)
 
-    pool = dict.fromkeys(seeds)
-    pool.update(dict.fromkeys(v for v in (random_decisions(sk, rng, base=own, free=free)
-                                          for _ in range(population // 4)) if v is not None))
-    ranked: list[tuple] = []
-    for _ in range(generations):
-        for d in list(pool)[:population]:
-            for _ in range(mutants_per_parent):
-                m = mutate_decisions(sk, d, rng, free=free)
-                if m is not None:
-                    pool[m] = None
-        fresh = [v for v in pool if v not in known]
-        if fresh:
-            score(fresh)
-        ranked = sorted(pool, key=lambda v: -known[v])
-        keep = ranked[: population // 2]
-        rest = ranked[population // 2:]
-        pool = dict.fromkeys(keep + rng.sample(rest, min(len(rest), population // 4)))
+    parents = seeds + [v for v in (random_decisions(sk, rng, base=own, free=free) for _ in range(population // 4))
+                       if v is not None]
+    ranked, known = evolve(parents, score=score, mutate=lambda d: mutate_decisions(sk, d, rng, free=free),
+                           population=population, generations=generations, mutants=mutants_per_parent, rng=rng)
     done = Completion(candidate, position, [sk.positions[k] for k in free], own_score=known[own], scored=len(known),
                       seconds=0.0)
     for d in ranked[: 4 * top]:

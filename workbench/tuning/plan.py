@@ -36,6 +36,7 @@ from workbench.traces import trace_key
 from workbench.tuning.vectors import (
     Sketch,
     decisions_of,
+    evolve,
     mutate_decisions,
     random_decisions,
     sketch_of,
@@ -238,36 +239,18 @@ class PlanSearch(PySearchStrategy):
 
     def _plan_round(self) -> list[tuple[float, int, tuple]]:
         """A round of planning: mutate the population, score every vector, keep the best; best first."""
-        pool: dict[tuple, None] = {}
         if self.state.stats["rounds"]:  # what the run measured since: its best are parents too
             self.measured_seeds = self._measured_vectors()
         parents = ([(s, d) for _, s, d in self.state.elite[: self.population // 4]] + list(self.seeds)
                    + list(self.measured_seeds))
         parents += [v for v in (self._random_vector() for _ in range(self.population // 4)) if v]
-        for p in parents:
-            pool[p] = None
-        ranked: list[tuple[float, int, tuple]] = []
-        known: dict[tuple, float] = {}  # vector -> score, this round (the online model changes between rounds)
-        for _ in range(self.generations):
-            for s, d in list(pool)[: self.population]:
-                for _ in range(self.mutants):
-                    m = self._mutate(s, d)
-                    if m is not None:
-                        pool[m] = None
-            fresh = [v for v in pool if v not in known and v not in self.state.invalid]
-            if fresh:
-                known.update(zip(fresh, self._score(fresh).tolist(), strict=True))
-            ranked = sorted(((known[v], v[0], v[1]) for v in pool if v in known), key=lambda r: -r[0])
-            if not ranked:
-                break
-            # The next generation: the best half, and a random quarter of the rest (diversity).
-            keep = ranked[: self.population // 2]
-            rest = ranked[self.population // 2:]
-            keep += self.rng.sample(rest, min(len(rest), self.population // 4))
-            pool = {(s, d): None for _, s, d in keep}
-        scored = len(known)
+        # Scores are kept for this round only: the online model changes between rounds.
+        order, known = evolve(parents, score=self._score, mutate=lambda v: self._mutate(*v), population=self.population,
+                              generations=self.generations, mutants=self.mutants, rng=self.rng,
+                              skip=self.state.invalid.__contains__)
+        ranked = [(known[v], v[0], v[1]) for v in order]
         self.state.elite = ranked[: self.population]
-        self.state.last_round = {"scored": scored, "best_score": ranked[0][0] if ranked else None}
+        self.state.last_round = {"scored": len(known), "best_score": ranked[0][0] if ranked else None}
         return ranked
 
     # ---- materializing -------------------------------------------------------------------------------------

@@ -2,14 +2,15 @@
 
 What the plan strategy (:mod:`workbench.tuning.plan`) and "plan from here" (:mod:`workbench.tuning.complete`)
 share: a :class:`Sketch` read from a TVM trace, exact proposals (perfect tile factorizations, another categorical
-choice, another compute location seen valid), and :func:`vector_features`, the world model's ranker inputs of
+choice, another compute location seen valid), :func:`evolve` (mutate-and-keep-the-best on scores alone) and
+:func:`vector_features`, the world model's ranker inputs of
 many decision vectors at once, computed from the decisions alone (no program built, no action list made).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -203,6 +204,35 @@ def mutate_decisions(sketch: Sketch, decisions: tuple, rng: random.Random, *,
             return None
         out[k] = rng.choice(sorted(sketch.locations[k]))
     return tuple(out)
+
+
+def evolve(parents: Iterable[Hashable], *, score: Callable[[list], Sequence[float]],
+           mutate: Callable[[Any], Any], population: int, generations: int, mutants: int, rng: random.Random,
+           skip: Callable[[Any], bool] = lambda v: False) -> tuple[list, dict]:
+    """Generations of mutate-and-keep-the-best on scores alone: each generation adds ``mutants`` mutations of
+    the first ``population`` members, scores the new ones at once (``score``; ``skip`` leaves a vector
+    unscored and out of the ranking), and keeps the best half plus a random quarter of the rest (diversity).
+    Returns the last generation's vectors best first and every score."""
+    pool = dict.fromkeys(parents)
+    known: dict = {}
+    ranked: list = []
+    for _ in range(generations):
+        for v in list(pool)[:population]:
+            for _ in range(mutants):
+                m = mutate(v)
+                if m is not None:
+                    pool[m] = None
+        fresh = [v for v in pool if v not in known and not skip(v)]
+        if fresh:
+            known.update(zip(fresh, [float(x) for x in score(fresh)], strict=True))
+        ranked = sorted((v for v in pool if v in known), key=lambda v: -known[v])
+        if not ranked:
+            break
+        keep = ranked[: population // 2]
+        rest = ranked[population // 2:]
+        keep += rng.sample(rest, min(len(rest), population // 4))
+        pool = dict.fromkeys(keep)
+    return ranked, known
 
 
 def vector_features(evaluator: Any, mod: Any, sketches: Sequence[Sketch], vectors: Sequence[tuple[int, tuple]], *,
