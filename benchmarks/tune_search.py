@@ -204,6 +204,8 @@ def main() -> None:
     parser.add_argument("--merge", default=None, help="an earlier report's JSON on this machine: its runs (other "
                         "seeds, re-measured side by side in their own run) join the summary, each estimated again "
                         "from its own rounds as this run's are")
+    parser.add_argument("--merge-arms", nargs="+", default=None,
+                        help="merge only these arms' runs (e.g. leave out an arm whose code changed since)")
     args = parser.parse_args()
     from _report import RESULTS, write_report
 
@@ -288,6 +290,8 @@ def _merge(runs: list[dict], args: argparse.Namespace, here: str) -> dict[str, A
         t = r.get("remeasured_ms") or []
         if r["seed"] not in new_seeds or r.get("trials") != args.trials or not t:
             continue
+        if args.merge_arms is not None and r["arm"] not in args.merge_arms:
+            continue
         half = len(t) // 2
         r = {"remeasure_order": "every run of the report shuffled in each round", **r, "best_ms": min(t),
              "median_ms": statistics.median(t), "half_ratio": min(t[:half]) / min(t[half:]) if half else 1.0,
@@ -324,12 +328,15 @@ def _summary(runs: list[dict], args: argparse.Namespace) -> dict[str, Any]:
     long = {r["subgraph"]: r["best_ms"] for r in runs if r["arm"] == "xgb640"}
     world0 = {r["subgraph"]: r["best_ms"] for r in runs  # xgb640 runs with seed 0: compare within this run only
               if r["arm"] == "world" and r["seed"] == 0 and "from" not in r}
+    # Search time and candidates scored: this run's own runs only (merged runs may predate a change in what a
+    # run counts as search time, and wall times are compared only within one run).
+    own = [r for r in runs if "from" not in r]
     search = {}
-    for arm in {r["arm"] for r in runs}:
-        ts = [t for r in runs if r["arm"] == arm for t in r["timings"]]
+    for arm in {r["arm"] for r in own}:
+        ts = [t for r in own if r["arm"] == arm for t in r["timings"]]
         search[arm] = statistics.mean(t["search"] for t in ts) if ts else math.nan
-    scored = {arm: statistics.mean(x) for arm in {r["arm"] for r in runs}
-              if (x := [r["candidates_scored"] for r in runs if r["arm"] == arm and r["candidates_scored"]])}
+    scored = {arm: statistics.mean(x) for arm in {r["arm"] for r in own}
+              if (x := [r["candidates_scored"] for r in own if r["arm"] == arm and r["candidates_scored"]])}
     spread = [abs(r["half_ratio"] - 1.0) for r in runs if math.isfinite(r.get("half_ratio", math.nan))]
     plan = {}
     if "world_plan" in args.arms:
@@ -368,8 +375,9 @@ def _report(runs: list[dict], args: argparse.Namespace, summary: dict[str, Any],
         f"**{summary['geomean_speedup'][a]:.2f}x** [{summary['ci95'][a][0]:.2f}, {summary['ci95'][a][1]:.2f}]"
         for a in arms) + " |")
     timing = ["| arm | search s | build s | run s | total s | candidates scored |", "|---|---|---|---|---|---|"]
-    for arm in sorted({r["arm"] for r in runs}):
-        ts = [t for r in runs if r["arm"] == arm for t in r["timings"]]
+    own = [r for r in runs if "from" not in r]
+    for arm in sorted({r["arm"] for r in own}):
+        ts = [t for r in own if r["arm"] == arm for t in r["timings"]]
         if ts:
             cells = " | ".join(f"{statistics.mean(t[k] for t in ts):.1f}" for k in ("search", "build", "run", "total"))
             timing.append(f"| {arm} | {cells} | {summary['candidates_scored'].get(arm, math.nan):.0f} |")
@@ -395,9 +403,25 @@ def _report(runs: list[dict], args: argparse.Namespace, summary: dict[str, Any],
         "(10,000 resamples of subgraphs).\n\n" + "\n".join(lines) + long
         + "\n\nBest-so-far curves: " + (f"`{Path(html).with_suffix('.png')}` (interactive: `{html}`)" if png
                                           else f"`{html}` (no PNG: kaleido could not run)") + ".\n\n## Wall time per run (mean seconds)\n\n" + "\n".join(timing)
-        + "\n\n`search` is everything but building and running (candidate generation, the cost model's predict "
-        "and update). `xgb` ranks at random below 100 measured records (`num_warmup_samples=100`), so at 64 "
+        + f"\n\nThis run's own runs only (seeds {sorted({r['seed'] for r in own})}): wall times are compared "
+        "within one run. " + _plan_cost(summary)
+        + "`search` is everything but building and running (candidate generation, the cost model's predict "
+        "and update; starting the build and run pools counts as build and run). `xgb` ranks at random below 100 measured records (`num_warmup_samples=100`), so at 64 "
         "trials it is evolutionary search without a trained model, as a MetaSchedule user gets it.")
+
+
+def _plan_cost(summary: dict[str, Any]) -> str:
+    """The plan strategy's search time and candidates scored against the evolutionary search's (issue: <= 0.3x
+    the time with >= 10x the candidates)."""
+    search, scored = summary["search_seconds"], summary["candidates_scored"]
+    if "world_plan" not in search:
+        return ""
+    out = []
+    for arm in ("world", "xgb"):
+        if arm in search and search[arm] and arm in scored:
+            out.append(f"{search['world_plan'] / search[arm]:.2f}x the search time of `{arm}` (evolutionary) "
+                       f"with {scored['world_plan'] / scored[arm]:.1f}x the candidates scored")
+    return ("`world_plan`: " + "; ".join(out) + ". ") if out else ""
 
 
 def _pct(stats: dict[str, Any]) -> str:

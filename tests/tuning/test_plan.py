@@ -43,8 +43,8 @@ def test_plan_run_measures_every_candidate_once_and_resumes(tmp_path):
     assert len(rounds) == 4 and all(r["scored"] > r["built"] > 0 for r in rounds["plan"])
 
 
-@pytest.mark.slow
-def test_an_invalid_decision_vector_is_a_recorded_rejection(tmp_path):
+def _plan_search(**kwargs):
+    """A plan search over matmul_128's design space, set up as MetaSchedule sets it up (nothing measured)."""
     from tvm.s_tir import meta_schedule as ms
 
     from workbench._tvm import ensure_intrinsics
@@ -55,13 +55,19 @@ def test_an_invalid_decision_vector_is_a_recorded_rejection(tmp_path):
 
     sub = load_subgraph("matmul_128")
     cm = world_cost_model()
-    search = PlanSearch(cost_model=cm, seed_samples=8, population=64)
+    search = PlanSearch(cost_model=cm, seed_samples=8, **kwargs)
     target = make_target("cpu")
     ensure_intrinsics(target)
     ctx = ms.TuneContext(mod=sub.mod, target=target, space_generator="post-order-apply",
                          task_name=sub.name, num_threads=1)
     search._initialize_with_tune_context(ctx)
     search.pre_tuning(8, 8, ctx.generate_design_space(), None, cm)
+    return search
+
+
+@pytest.mark.slow
+def test_an_invalid_decision_vector_is_a_recorded_rejection(tmp_path):
+    search = _plan_search(population=64)
     sk = search.sketches[0]
     k = sk.kinds.index("SamplePerfectTile")
     good = next(v for v in iter(search._random_vector, "never") if v is not None and v[0] == sk.index)
@@ -86,3 +92,29 @@ def test_plan_needs_the_world_model(tmp_path):
         TuningRun("matmul_128", cost_model="xgb", strategy="plan", work_dir=tmp_path / "x")
     with pytest.raises(TuningError, match="unknown search strategy"):
         TuningRun("matmul_128", strategy="annealing", work_dir=tmp_path / "y")
+
+
+@pytest.mark.slow
+def test_plan_proposes_in_families_and_moves_them_whole():
+    """Vectors of one sketch with the same categorical values and compute locations (a family) share one
+    compiled plan: random families come whole, a tile mutation stays in its family, a move changes one of those
+    decisions for the family's best members at once and keeps their tile sizes."""
+    search = _plan_search(population=64, family=8, moves=4)._inst  # the Python object behind TVM's wrapper
+
+    def fixed(v):
+        return tuple(v[1][k] for k in search.sketches[v[0]].fixed)
+
+    def tiles(v):
+        return tuple(v[1][k] for k in search.sketches[v[0]].tiles)
+
+    fam = search._random_family()
+    assert len(fam) >= 2 and len({(v[0], fixed(v)) for v in fam}) == 1 and len({tiles(v) for v in fam}) > 1
+    mutants = [m for m in (search._mutate(*fam[0]) for _ in range(20)) if m is not None]
+    assert mutants and all(fixed(m) == fixed(fam[0]) and m[0] == fam[0][0] for m in mutants)
+    assert any(tiles(m) != tiles(fam[0]) for m in mutants)
+    moved = search._move(fam)
+    assert moved, "a family with a categorical choice and compute locations can move"
+    assert len({(v[0], fixed(v)) for v in moved}) == 1 and fixed(moved[0]) != fixed(fam[0])
+    assert [tiles(v) for v in moved] == [tiles(v) for v in fam[: len(moved)]]
+    ranked = search._plan_round()
+    assert len(ranked) > 64 and search.state.stats["scored"] >= len(ranked)

@@ -8,6 +8,10 @@ instruction. Each round:
 1. **Propose** decision vectors with exact arithmetic: perfect factorizations of each tiled loop's extent (a prime
    factor moved between tiles, or a fresh factorization), another categorical choice, another compute location
    among those the sketch was seen to allow; from the best measured, the best scored so far and random samples.
+   Vectors come in *families* (one sketch, the same categorical values and compute locations): a mutation
+   changes tile sizes within the family, a *move* changes a categorical value or compute location for the
+   family's best ``family`` members at once, and random samples come as whole families. A family shares one
+   compiled plan, so a batch is a few hundred arrays rather than a thousand families of a few vectors each.
 2. **Score** them all in latent space at once: each vector's actions are the sketch's with its decisions
    (:class:`workbench.worldmodel.decisions.CompiledPlan` makes its features arithmetic), rolled out and ranked
    by the world model and the run's online model, as the world-model cost model scores; the parents are the
@@ -71,10 +75,12 @@ class PlanSearch(PySearchStrategy):
     """Decision-space search scored by the world model (see the module docstring)."""
 
     def __init__(self, *, population: int = 4096, generations: int = 3, mutants_per_parent: int = 4,
-                 materialize: int = 3, explore: float = 0.125, seed_samples: int = 64, seed: int = 0,
-                 state: PlanState | None = None, cost_model: Any = None, seen: set[str] | None = None) -> None:
+                 family: int = 32, moves: int = 64, materialize: int = 3, explore: float = 0.125,
+                 seed_samples: int = 64, seed: int = 0, state: PlanState | None = None, cost_model: Any = None,
+                 seen: set[str] | None = None) -> None:
         super().__init__()
         self.population, self.generations, self.mutants = population, generations, mutants_per_parent
+        self.family, self.moves = family, moves
         self.materialize, self.explore, self.seed_samples = materialize, explore, seed_samples
         self.rng = random.Random(seed)
         self.state = state or PlanState()
@@ -155,7 +161,8 @@ class PlanSearch(PySearchStrategy):
 
     def clone(self) -> Any:
         return PlanSearch(population=self.population, generations=self.generations,
-                          mutants_per_parent=self.mutants, materialize=self.materialize, explore=self.explore,
+                          mutants_per_parent=self.mutants, family=self.family, moves=self.moves,
+                          materialize=self.materialize, explore=self.explore,
                           seed_samples=self.seed_samples, seed=self.rng.randrange(2**31), state=PlanState(),
                           cost_model=self.cost_model, seen=self.seen)
 
@@ -219,8 +226,48 @@ class PlanSearch(PySearchStrategy):
         return None if d is None or (sk.index, d) in self.state.invalid else (sk.index, d)
 
     def _mutate(self, sketch: int, decisions: tuple) -> tuple[int, tuple] | None:
-        d = mutate_decisions(self.sketches[sketch], decisions, self.rng)
+        """Another tile factorization (the vector stays in its family; :meth:`_move` changes families)."""
+        sk = self.sketches[sketch]
+        d = mutate_decisions(sk, decisions, self.rng, free=sk.tiles or None)
         return None if d is None or (sketch, d) in self.state.invalid else (sketch, d)
+
+    def _random_family(self) -> list[tuple[int, tuple]]:
+        """A random vector and ``family - 1`` more with its categorical values and compute locations."""
+        first = self._random_vector()
+        if first is None:
+            return []
+        sk = self.sketches[first[0]]
+        out = [first]
+        for _ in range(self.family - 1 if sk.tiles else 0):
+            d = random_decisions(sk, self.rng, base=first[1], free=sk.tiles)
+            if d is not None and (sk.index, d) not in self.state.invalid:
+                out.append((sk.index, d))
+        return out
+
+    def _move(self, members: list[tuple[int, tuple]]) -> list[tuple[int, tuple]]:
+        """Moves between families: for each of the best ``moves`` families (vectors of one sketch with the same
+        categorical values and compute locations; ``members`` best first), one of those decisions changed in
+        its best ``family`` members at once. A family's vectors share one compiled plan, so they are scored as
+        one array; moving them together keeps the batch in a few hundred large families."""
+        families: dict[tuple, list[tuple[int, tuple]]] = {}
+        for s, d in members:
+            sk = self.sketches[s]
+            families.setdefault((s, tuple(d[k] for k in sk.fixed)), []).append((s, d))
+        out = []
+        for (s, _), vectors in list(families.items())[: self.moves]:
+            sk = self.sketches[s]
+            moved = None
+            for _ in range(3 if sk.fixed else 0):  # a compute location seen once has nowhere to move
+                moved = mutate_decisions(sk, vectors[0][1], self.rng, free=sk.fixed)
+                if moved is not None:
+                    break
+            if moved is None:
+                continue
+            for _, d in vectors[: self.family]:
+                v = (s, tuple(moved[k] if k in sk.fixed else x for k, x in enumerate(d)))
+                if v not in self.state.invalid:
+                    out.append(v)
+        return out
 
     def _score(self, vectors: list[tuple[int, tuple]]) -> np.ndarray:
         """The search's scores of decision vectors, straight from the decisions: per sketch and choice of
@@ -243,11 +290,12 @@ class PlanSearch(PySearchStrategy):
             self.measured_seeds = self._measured_vectors()
         parents = ([(s, d) for _, s, d in self.state.elite[: self.population // 4]] + list(self.seeds)
                    + list(self.measured_seeds))
-        parents += [v for v in (self._random_vector() for _ in range(self.population // 4)) if v]
+        for _ in range(max(1, self.population // 4 // self.family)):
+            parents += self._random_family()
         # Scores are kept for this round only: the online model changes between rounds.
         order, known = evolve(parents, score=self._score, mutate=lambda v: self._mutate(*v), population=self.population,
                               generations=self.generations, mutants=self.mutants, rng=self.rng,
-                              skip=self.state.invalid.__contains__)
+                              skip=self.state.invalid.__contains__, spawn=self._move)
         ranked = [(known[v], v[0], v[1]) for v in order]
         self.state.elite = ranked[: self.population]
         self.state.last_round = {"scored": len(known), "best_score": ranked[0][0] if ranked else None}

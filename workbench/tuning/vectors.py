@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,8 @@ from workbench.worldmodel.items import wiring_of, with_decisions
 SAMPLING = ("SamplePerfectTile", "SampleCategorical", "SampleComputeLocation")
 
 
-def _primes(n: int) -> list[int]:
+@lru_cache(maxsize=4096)
+def _primes(n: int) -> tuple[int, ...]:
     out, p = [], 2
     while p * p <= n:
         while n % p == 0:
@@ -35,7 +36,7 @@ def _primes(n: int) -> list[int]:
         p += 1
     if n > 1:
         out.append(n)
-    return out
+    return tuple(out)
 
 
 def random_tiles(extent: int, parts: int, max_inner: int, rng: random.Random) -> list[int] | None:
@@ -208,20 +209,25 @@ def mutate_decisions(sketch: Sketch, decisions: tuple, rng: random.Random, *,
 
 def evolve(parents: Iterable[Hashable], *, score: Callable[[list], Sequence[float]],
            mutate: Callable[[Any], Any], population: int, generations: int, mutants: int, rng: random.Random,
-           skip: Callable[[Any], bool] = lambda v: False) -> tuple[list, dict]:
+           skip: Callable[[Any], bool] = lambda v: False,
+           spawn: Callable[[list], Iterable[Hashable]] | None = None) -> tuple[list, dict]:
     """Generations of mutate-and-keep-the-best on scores alone: each generation adds ``mutants`` mutations of
-    the first ``population`` members, scores the new ones at once (``score``; ``skip`` leaves a vector
-    unscored and out of the ranking), and keeps the best half plus a random quarter of the rest (diversity).
+    the first ``population`` members (and what ``spawn`` makes of them, given best first after the first
+    generation), scores the new ones at once (``score``; ``skip`` leaves a vector unscored and out of the
+    ranking), and keeps the best half plus a random quarter of the rest (diversity).
     Returns the last generation's vectors best first and every score."""
     pool = dict.fromkeys(parents)
     known: dict = {}
     ranked: list = []
     for _ in range(generations):
-        for v in list(pool)[:population]:
+        members = list(pool)[:population]
+        for v in members:
             for _ in range(mutants):
                 m = mutate(v)
                 if m is not None:
                     pool[m] = None
+        if spawn is not None:
+            pool.update(dict.fromkeys(spawn(members)))
         fresh = [v for v in pool if v not in known and not skip(v)]
         if fresh:
             known.update(zip(fresh, [float(x) for x in score(fresh)], strict=True))

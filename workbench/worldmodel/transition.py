@@ -68,6 +68,32 @@ class Rollouts:
                         None if self.targets is None else self.targets[idx])
 
 
+def distinct_rows(rows: Any, *, hashed: bool = True) -> tuple[Any, Any]:
+    """(index of one row of each distinct value, which distinct value each row is) for a (N, C) float32 tensor,
+    by bitwise equality: rows hashed to one int64 each (1-D ``unique`` is much faster than ``unique(dim=0)``),
+    the result checked bit by bit, and column by column where two distinct rows shared a hash (or with
+    ``hashed=False``)."""
+    bits = rows.contiguous().view(torch.int32).to(torch.int64)
+    first = code = None
+    if hashed:
+        gen = torch.Generator().manual_seed(rows.shape[1])
+        mult = torch.randint(1, 2**62, (rows.shape[1],), generator=gen, dtype=torch.int64) * 2 + 1
+        _, code = torch.unique((bits * mult).sum(1), return_inverse=True)  # int64 products wrap around
+        first = _first_of(code, len(rows))
+    if first is None or not torch.equal(bits[first][code], bits):  # a collision: exact, column by column
+        code = torch.zeros(len(rows), dtype=torch.int64)
+        for c in range(rows.shape[1]):
+            _, col = torch.unique(bits[:, c], return_inverse=True)
+            _, code = torch.unique(code * (int(col.max()) + 1) + col, return_inverse=True)
+        first = _first_of(code, len(rows))
+    return first, code
+
+
+def _first_of(code: Any, n: int) -> Any:
+    k = int(code.max()) + 1 if n else 0
+    return torch.full((k,), n, dtype=torch.int64).scatter_reduce(0, code, torch.arange(n), reduce="amin")
+
+
 class TransitionModel(nn.Module):
     """The TransH-style step (see the module docstring) and the value head, over ``dim``-sized latents."""
 
@@ -116,9 +142,37 @@ class TransitionModel(nn.Module):
         return self.forward(batch)[:, -1]
 
     def final(self, batch: Rollouts) -> Any:
-        """Predicted final standardized latent per trace (B, D)."""
+        """Predicted final standardized latent per trace (B, D), as :meth:`forward` rolls out, with the work
+        shared: each distinct step (token and parameters) is embedded once, and each distinct prefix of steps
+        from each distinct start is rolled out once. A planner's batch of decision vectors has a few hundred
+        distinct steps among its 100,000s, and siblings share their steps up to the decision that differs."""
         with torch.inference_mode():
-            return self._final(batch)
+            if batch.tokens.shape[1] == 0:
+                return self.standardize(batch.z0)
+            b, t = batch.tokens.shape
+            rows = torch.cat([batch.tokens[..., None].to(batch.params.dtype), batch.params], dim=-1).reshape(b * t, -1)
+            first_row, step_of = distinct_rows(rows)
+            steps, step_of = rows[first_row], step_of.reshape(b, t)
+            kinds = steps[:, 0].long()
+            h = self.action(torch.cat([self.token(kinds), steps[:, 1:]], dim=-1))  # (U, H)
+            normals = F.normalize(self.normal(kinds) + self.normal_mod(h), dim=-1)  # (U, D)
+            first, act, last = self.translate
+            w_h, w_z = first.weight[:, :self.hidden].contiguous(), first.weight[:, self.hidden:].contiguous()
+            pre_h = F.linear(h, w_h, first.bias)  # (U, H)
+            z0 = self.standardize(batch.z0)
+            first_state, state_of = distinct_rows(z0)
+            states = z0[first_state]
+            width = len(steps) + 1  # step code 0: no step (a finished trace keeps its state)
+            for k in range(t):
+                code = torch.where(batch.mask[:, k], step_of[:, k] + 1, torch.zeros_like(step_of[:, k]))
+                pairs, state_of = torch.unique(state_of * width + code, return_inverse=True)
+                z, step = states[pairs // width], pairs % width
+                s = (step - 1).clamp(min=0)
+                w = normals[s]
+                z_proj = z - (z * w).sum(-1, keepdim=True) * w
+                z_next = z_proj + last(act(pre_h[s] + F.linear(z_proj, w_z)))
+                states = torch.where((step > 0)[:, None], z_next, z)
+            return states[state_of]
 
     def values(self, z: Any) -> Any:
         """Value head on standardized latents (..., D) -> (...): higher = predicted faster."""
