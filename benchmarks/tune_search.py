@@ -295,7 +295,7 @@ def _merge(runs: list[dict], args: argparse.Namespace, here: str) -> dict[str, A
         half = len(t) // 2
         r = {"remeasure_order": "every run of the report shuffled in each round", **r, "best_ms": min(t),
              "median_ms": statistics.median(t), "half_ratio": min(t[:half]) / min(t[half:]) if half else 1.0,
-             "from": args.merge}
+             "from": args.merge, **({"from_earlier": r["from"]} if "from" in r else {})}
         runs.append(r)
         added += 1
         if r["arm"] not in args.arms:
@@ -386,9 +386,9 @@ def _report(runs: list[dict], args: argparse.Namespace, summary: dict[str, Any],
             f"{summary['world64_over_xgb640']:.3f}** (goal <= 1.03)." if summary["world64_over_xgb640"] else "")
     merged = summary.get("merged")
     merged = (f" Seeds {merged['seeds']} are the {merged['runs']} runs of `{merged['file']}` ({merged['date']}, "
-              f"`{merged['command']}`), tuned and re-measured side by side in that run on this machine (every run of "
-              "that report in a new random order each round, not grouped) and estimated again here by the same rule; every ratio below is between runs of one subgraph and seed, timed in "
-              "one process." if merged else "")
+              f"`{merged['command']}`), tuned and re-measured side by side on this machine in the run that made "
+              f"them ({_provenance(runs)}) and estimated again here by the same rule; every ratio below is between "
+              "runs of one subgraph and seed, timed in one process." if merged else "")
     return (
         f"Machine id `{here}`. Test split (frozen before tuning): {', '.join(args.subgraphs)}. "
         f"{args.trials} trials per run, {args.trials_per_iter} per round, seeds {args.seeds}, arms {args.arms}, "
@@ -408,6 +408,18 @@ def _report(runs: list[dict], args: argparse.Namespace, summary: dict[str, Any],
         + "`search` is everything but building and running (candidate generation, the cost model's predict "
         "and update; starting the build and run pools counts as build and run). `xgb` ranks at random below 100 measured records (`num_warmup_samples=100`), so at 64 "
         "trials it is evolutionary search without a trained model, as a MetaSchedule user gets it.")
+
+
+def _provenance(runs: list[dict]) -> str:
+    """Per merged seed: which report first held its runs and in what order they were re-measured."""
+    seeds: dict[tuple, list[int]] = {}
+    for r in runs:
+        if "from" in r:
+            key = (r.get("from_earlier", r["from"]), r.get("remeasure_order", "unknown"))
+            if r["seed"] not in seeds.setdefault(key, []):
+                seeds[key].append(r["seed"])
+    return "; ".join(f"seeds {sorted(v)}: first in `{src}`, re-measured {order}"
+                     for (src, order), v in sorted(seeds.items(), key=lambda kv: min(kv[1])))
 
 
 def _plan_cost(summary: dict[str, Any]) -> str:

@@ -65,6 +65,13 @@ def test_torch_export_failure_names_the_module():
     with pytest.raises(SubgraphError, match="torch.export failed for Bad"):
         from_torch(Bad(), (torch.randn(2),))
 
+    class Det(torch.nn.Module):  # exports, but TVM's importer has no converter for the operator
+        def forward(self, x):
+            return torch.linalg.det(x)
+
+    with pytest.raises(SubgraphError, match=r"importing Det into TVM Relax failed .*linalg_det"):
+        from_torch(Det(), (torch.randn(3, 3),))
+
 
 def test_tvmscript_string_and_file_roundtrip(tmp_path, matmul):
     text = matmul.script()

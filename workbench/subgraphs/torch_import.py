@@ -45,10 +45,22 @@ def relax_from_torch(module: Any, example_inputs: Sequence[Any]) -> Any:
             with torch.no_grad():
                 exported = torch.export.export(module, tuple(example_inputs))
         except Exception as err:  # noqa: BLE001 - torch.export raises many error types
-            raise SubgraphError(f"torch.export failed for {type(module).__name__}: "
-                                f"{str(err).splitlines()[0]}") from err
-        mod = from_exported_program(exported, keep_params_as_input=False)
-    return tvm.relax.get_pipeline("zero")(mod)
+            raise SubgraphError(f"torch.export failed for {type(module).__name__}: {_first_line(err)}") from err
+        try:
+            mod = from_exported_program(exported, keep_params_as_input=False)
+        except Exception as err:  # noqa: BLE001 - TVM's importer asserts (naming the operators it lacks)
+            raise SubgraphError(f"importing {type(module).__name__} into TVM Relax failed (after torch.export): "
+                                f"{_first_line(err)}") from err
+    try:
+        return tvm.relax.get_pipeline("zero")(mod)
+    except Exception as err:  # noqa: BLE001 - any pass may fail on an operator it cannot legalize or fuse
+        raise SubgraphError(f"TVM's graph pipeline (legalize, fuse) failed for {type(module).__name__}: "
+                            f"{_first_line(err)}") from err
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [x.strip() for x in str(err).splitlines() if x.strip()]
+    return lines[0] if lines else type(err).__name__
 
 
 def subgraphs_from_relax(mod: Any, *, prefix: str, target: Any = "cpu", source: str = "torch") -> list[Subgraph]:
