@@ -205,8 +205,11 @@ def main() -> None:
                         "seeds, re-measured side by side in their own run) join the summary, each estimated again "
                         "from its own rounds as this run's are")
     parser.add_argument("--merge-arms", nargs="+", default=None,
+                        choices=[*ARMS, "world_xhw", "world_plan", "xgb640"],
                         help="merge only these arms' runs (e.g. leave out an arm whose code changed since)")
     args = parser.parse_args()
+    if args.merge_arms is not None and not args.merge:
+        parser.error("--merge-arms picks arms of the report given with --merge: give --merge too")
     from _report import RESULTS, write_report
 
     from workbench.hardware import hardware_descriptor
@@ -295,7 +298,7 @@ def _merge(runs: list[dict], args: argparse.Namespace, here: str) -> dict[str, A
         half = len(t) // 2
         r = {"remeasure_order": "every run of the report shuffled in each round", **r, "best_ms": min(t),
              "median_ms": statistics.median(t), "half_ratio": min(t[:half]) / min(t[half:]) if half else 1.0,
-             "from": args.merge, **({"from_earlier": r["from"]} if "from" in r else {})}
+             "from": args.merge, **({"from_earlier": r.get("from_earlier", r["from"])} if "from" in r else {})}
         runs.append(r)
         added += 1
         if r["arm"] not in args.arms:
@@ -384,6 +387,8 @@ def _report(runs: list[dict], args: argparse.Namespace, summary: dict[str, Any],
     sp = summary["remeasure_spread"]
     long = (f"\n\n**world@{args.trials} / xgb@{args.long_trials} (geomean latency, seed 0): "
             f"{summary['world64_over_xgb640']:.3f}** (goal <= 1.03)." if summary["world64_over_xgb640"] else "")
+    seeds_of = {a: sorted({r["seed"] for r in runs if r["arm"] == a}) for a in args.arms}
+    lines.append("\nSeeds per arm: " + ", ".join(f"{a} {v}" for a, v in seeds_of.items()) + ".")
     merged = summary.get("merged")
     merged = (f" Seeds {merged['seeds']} are the {merged['runs']} runs of `{merged['file']}` ({merged['date']}, "
               f"`{merged['command']}`), tuned and re-measured side by side on this machine in the run that made "
@@ -426,7 +431,7 @@ def _plan_cost(summary: dict[str, Any]) -> str:
     """The plan strategy's search time and candidates scored against the evolutionary search's (issue: <= 0.3x
     the time with >= 10x the candidates)."""
     search, scored = summary["search_seconds"], summary["candidates_scored"]
-    if "world_plan" not in search:
+    if "world_plan" not in search or "world_plan" not in scored:
         return ""
     out = []
     for arm in ("world", "xgb"):

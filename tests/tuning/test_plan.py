@@ -118,3 +118,11 @@ def test_plan_proposes_in_families_and_moves_them_whole():
     assert [tiles(v) for v in moved] == [tiles(v) for v in fam[: len(moved)]]
     ranked = search._plan_round()
     assert len(ranked) > 64 and search.state.stats["scored"] >= len(ranked)
+
+
+def test_plan_search_checks_its_settings():
+    from workbench.tuning.plan import PlanSearch
+
+    for bad in ({"family": 0}, {"moves": -1}, {"population": 2}, {"materialize": 0}):
+        with pytest.raises(ValueError, match="plan search: population >= 4"):
+            PlanSearch(**bad)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from workbench.testing import SMALL_SUBGRAPHS as SMALL
@@ -86,3 +87,5 @@ def test_distinct_rows_is_bitwise_and_survives_hash_collisions():
         assert code.tolist()[0] == code.tolist()[3] and code.tolist()[2] == code.tolist()[4]
         assert len(set(code.tolist())) == 3  # -0.0 and 0.0 differ in their bits: kept apart (still exact)
         assert torch.equal(rows[first][code].view(torch.int32), rows.view(torch.int32))
+    with pytest.raises(TypeError, match="float32"):
+        distinct_rows(rows.double())  # float64 bits would not line up with the hash's columns

@@ -79,6 +79,10 @@ class PlanSearch(PySearchStrategy):
                  seed_samples: int = 64, seed: int = 0, state: PlanState | None = None, cost_model: Any = None,
                  seen: set[str] | None = None) -> None:
         super().__init__()
+        if population < 4 or generations < 1 or mutants_per_parent < 1 or family < 1 or moves < 0 or materialize < 1:
+            raise ValueError(f"plan search: population >= 4, generations, mutants_per_parent, family and "
+                             f"materialize >= 1 and moves >= 0 needed; got {population}, {generations}, "
+                             f"{mutants_per_parent}, {family}, {materialize}, {moves}")
         self.population, self.generations, self.mutants = population, generations, mutants_per_parent
         self.family, self.moves = family, moves
         self.materialize, self.explore, self.seed_samples = materialize, explore, seed_samples
@@ -226,7 +230,8 @@ class PlanSearch(PySearchStrategy):
         return None if d is None or (sk.index, d) in self.state.invalid else (sk.index, d)
 
     def _mutate(self, sketch: int, decisions: tuple) -> tuple[int, tuple] | None:
-        """Another tile factorization (the vector stays in its family; :meth:`_move` changes families)."""
+        """Another tile factorization (the vector stays in its family; :meth:`_move` changes families); in a
+        sketch without tile decisions, another value of any decision."""
         sk = self.sketches[sketch]
         d = mutate_decisions(sk, decisions, self.rng, free=sk.tiles or None)
         return None if d is None or (sketch, d) in self.state.invalid else (sketch, d)
@@ -257,11 +262,11 @@ class PlanSearch(PySearchStrategy):
         for (s, _), vectors in list(families.items())[: self.moves]:
             sk = self.sketches[s]
             moved = None
-            for _ in range(3 if sk.fixed else 0):  # a compute location seen once has nowhere to move
+            for _ in range(8 if sk.fixed else 0):  # a draw may keep the value (or find nowhere to move): redraw
                 moved = mutate_decisions(sk, vectors[0][1], self.rng, free=sk.fixed)
-                if moved is not None:
+                if moved is not None and moved != vectors[0][1]:
                     break
-            if moved is None:
+            if moved is None or moved == vectors[0][1]:
                 continue
             for _, d in vectors[: self.family]:
                 v = (s, tuple(moved[k] if k in sk.fixed else x for k, x in enumerate(d)))

@@ -360,13 +360,19 @@ class TuningRun:
                     for i, s in enumerate(self.subgraphs)]
         # Starting the build and run pools (the local runner checks its pool with a real call, ~4 s) is building
         # and running, not searching: the search time then holds what the search strategies differ in.
+        # Counted as under way while they start, as a batch is, so the live search time never goes backwards.
         start = time.time()
-        builder = make_builder(self.target, self.measure)
-        self.state.add_build_time(time.time() - start)
-        start = time.time()
+        self.state.build_started()
+        try:
+            builder = make_builder(self.target, self.measure)
+        finally:
+            self.state.add_build_time(time.time() - start)
         rpc = None if self.runner_spec == "local" else self.runner_spec
-        runner = make_runner(self.target, self.measure, rpc=rpc)
-        self.state.add_run_time(time.time() - start)
+        self.state.batch_sent()
+        try:
+            runner = make_runner(self.target, self.measure, rpc=rpc)
+        finally:
+            self.state.batch_joined()
         infra_check = partial(infrastructure_problem, rpc) if rpc else None
         callbacks = [Recorder(self.state, workdir, self.subgraphs, self.hardware["id"], infra_check=infra_check,
                               source=f"tune:{self.config.cost_model}"),

@@ -236,10 +236,6 @@ class RunState:
             self.timings.build += seconds
             self._building = None
 
-    def add_run_time(self, seconds: float) -> None:
-        with self.lock:
-            self.timings.run += seconds
-
     def batch_sent(self) -> None:
         with self.lock:
             self._sent.append(time.time())

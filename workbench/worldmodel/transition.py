@@ -73,6 +73,8 @@ def distinct_rows(rows: Any, *, hashed: bool = True) -> tuple[Any, Any]:
     by bitwise equality: rows hashed to one int64 each (1-D ``unique`` is much faster than ``unique(dim=0)``),
     the result checked bit by bit, and column by column where two distinct rows shared a hash (or with
     ``hashed=False``)."""
+    if rows.dtype != torch.float32:
+        raise TypeError(f"distinct_rows compares float32 rows bit by bit, got {rows.dtype}")
     bits = rows.contiguous().view(torch.int32).to(torch.int64)
     first = code = None
     if hashed:
