@@ -256,8 +256,7 @@ class PlanSearch(PySearchStrategy):
         one array; moving them together keeps the batch in a few hundred large families."""
         families: dict[tuple, list[tuple[int, tuple]]] = {}
         for s, d in members:
-            sk = self.sketches[s]
-            families.setdefault((s, tuple(d[k] for k in sk.fixed)), []).append((s, d))
+            families.setdefault((s, self.sketches[s].family(d)), []).append((s, d))
         out = []
         for (s, _), vectors in list(families.items())[: self.moves]:
             sk = self.sketches[s]

@@ -94,6 +94,11 @@ class Sketch:
         """Positions of the decisions a compiled plan is made for (categorical values, compute locations)."""
         return [k for k, kind in enumerate(self.kinds) if kind != "SamplePerfectTile"]
 
+    def family(self, decisions: tuple) -> tuple:
+        """The decisions a compiled plan is made for (categorical values, compute locations): vectors that
+        share them differ only in tile sizes and are scored as one array."""
+        return tuple(decisions[k] for k in self.fixed)
+
     def actions(self, decisions: tuple) -> list[Action]:
         """The design actions of the candidate with these decisions (tile sizes as lists)."""
         return with_decisions(self.template, ((p, list(v) if isinstance(v, tuple) else v)
@@ -252,7 +257,7 @@ def vector_features(evaluator: Any, mod: Any, sketches: Sequence[Sketch], vector
     groups: dict[tuple, list[int]] = {}
     for i, (s, d) in enumerate(vectors):
         sk = sketches[s]
-        groups.setdefault((s, tuple(d[k] for k in sk.fixed)), []).append(i)
+        groups.setdefault((s, sk.family(d)), []).append(i)
     tokens: list[Any] = [None] * n
     params: list[Any] = [None] * n
     trace = np.zeros((n, len(TRACE_FEATURES)), dtype=np.float32)
