@@ -9,7 +9,7 @@ import pytest
 
 from workbench.logs import load_logs
 from workbench.tuning import TuningError, TuningRun
-from workbench.tuning.vectors import move_factor, random_tiles
+from workbench.tuning.vectors import factor_moves, move_factor, random_tiles
 
 
 def test_tile_factorizations_are_exact():
@@ -21,6 +21,18 @@ def test_tile_factorizations_are_exact():
             moved = move_factor(tiles, inner, rng)
             assert moved is None or (math.prod(moved) == extent and moved[-1] <= inner and len(moved) == parts)
     assert random_tiles(97, 2, 8, random.Random(1)) == [97, 1]  # a prime larger than the cap goes outer
+
+
+def test_factor_moves_are_every_one_prime_move():
+    # 12 = 2*2*3 in (2, 6): move a 2 out of the first, or a 2 or the 3 out of the second.
+    assert set(factor_moves((2, 6), 0)) == {(1, 12), (4, 3), (6, 2)}
+    assert set(factor_moves((2, 6), 4)) == {(4, 3), (6, 2)}  # innermost capped at 4
+    assert factor_moves((1, 1, 1), 0) == () and move_factor((1, 1), 0, random.Random(0)) is None
+    assert factor_moves((97, 1), 8) == ()  # the prime cannot go inner: nowhere to move
+    moves = set(factor_moves((4, 2, 8), 16))
+    assert len(moves) == len(set(moves)) and all(math.prod(m) == 64 and m[-1] <= 16 for m in moves)
+    rng = random.Random(3)
+    assert {tuple(move_factor((4, 2, 8), 16, rng)) for _ in range(400)} == moves  # every move is drawn
 
 
 @pytest.mark.slow

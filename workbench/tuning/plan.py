@@ -74,7 +74,7 @@ class PlanState:
 class PlanSearch(PySearchStrategy):
     """Decision-space search scored by the world model (see the module docstring)."""
 
-    def __init__(self, *, population: int = 6144, generations: int = 3, mutants_per_parent: int = 4,
+    def __init__(self, *, population: int = 8192, generations: int = 3, mutants_per_parent: int = 4,
                  family: int = 32, moves: int = 64, materialize: int = 3, explore: float = 0.125,
                  seed_samples: int = 64, seed: int = 0, state: PlanState | None = None, cost_model: Any = None,
                  seen: set[str] | None = None) -> None:

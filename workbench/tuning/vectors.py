@@ -44,24 +44,36 @@ def random_tiles(extent: int, parts: int, max_inner: int, rng: random.Random) ->
     for _ in range(20):
         tiles = [1] * parts
         for p in _primes(extent):
-            tiles[rng.randrange(parts)] *= p
+            tiles[int(rng.random() * parts)] *= p  # rng.randrange, ~3x cheaper (called ~100k times a round)
         if max_inner <= 0 or tiles[-1] <= max_inner:
             return tiles
     return None
 
 
-def move_factor(tiles: list[int], max_inner: int, rng: random.Random) -> list[int] | None:
-    """``tiles`` with one prime factor moved from one tile to another (the product stays the extent)."""
-    sources = [i for i, t in enumerate(tiles) if t > 1]
-    if not sources or len(tiles) < 2:
-        return None
-    i = rng.choice(sources)
-    p = rng.choice(_primes(tiles[i]))
-    j = rng.choice([k for k in range(len(tiles)) if k != i])
-    out = list(tiles)
-    out[i] //= p
-    out[j] *= p
-    return out if max_inner <= 0 or out[-1] <= max_inner else None
+@lru_cache(maxsize=65536)
+def factor_moves(tiles: tuple[int, ...], max_inner: int) -> tuple[tuple[int, ...], ...]:
+    """Every distinct factorization one prime factor away from ``tiles`` (moved from one tile to another; the
+    product stays the extent), innermost <= ``max_inner`` (0: no cap). Cached: a search asks for the same
+    tiles many thousand times a round."""
+    out: dict[tuple[int, ...], None] = {}
+    for i, t in enumerate(tiles):
+        for p in set(_primes(t)):
+            for j in range(len(tiles)):
+                if j == i:
+                    continue
+                moved = list(tiles)
+                moved[i] //= p
+                moved[j] *= p
+                if max_inner <= 0 or moved[-1] <= max_inner:
+                    out[tuple(moved)] = None
+    return tuple(out)
+
+
+def move_factor(tiles: Sequence[int], max_inner: int, rng: random.Random) -> list[int] | None:
+    """``tiles`` with one prime factor moved from one tile to another (the product stays the extent), drawn
+    uniformly from the distinct moves that keep the innermost <= ``max_inner``; None when there is none."""
+    moves = factor_moves(tuple(tiles), max_inner)
+    return list(moves[int(rng.random() * len(moves))]) if moves else None
 
 
 @dataclass
@@ -198,7 +210,7 @@ def mutate_decisions(sketch: Sketch, decisions: tuple, rng: random.Random, *,
     out = list(decisions)
     kind = sketch.kinds[k]
     if kind == "SamplePerfectTile":
-        moved = (move_factor(list(out[k]), sketch.max_inner[k], rng) if rng.random() < 0.7 else
+        moved = (move_factor(out[k], sketch.max_inner[k], rng) if rng.random() < 0.7 else
                  random_tiles(sketch.extents[k], len(out[k]), sketch.max_inner[k], rng))
         if moved is None:
             return None
