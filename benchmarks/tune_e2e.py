@@ -18,6 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from workbench.subgraphs.torch_import import GRAPH_PIPELINES  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -25,6 +27,9 @@ def main() -> None:
     parser.add_argument("--trials-per-task", type=int, default=16)
     parser.add_argument("--trials-per-iter", type=int, default=16)
     parser.add_argument("--cost-model", default="world")
+    parser.add_argument("--pipelines", nargs="+", default=["fold"], choices=GRAPH_PIPELINES,
+                        help="graph pipelines to compare (workbench.subgraphs.graph_pipeline), each tuned and "
+                             "timed on its own tasks")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--work-root", default="work/bench/e2e")
     args = parser.parse_args()
@@ -34,11 +39,12 @@ def main() -> None:
     from workbench.tuning.run import TuningRun
 
     rows, t0 = [], time.perf_counter()
-    for name in args.models:
-        model = TorchModel.from_catalog(name)
+    for name, pipeline in ((m, p) for m in args.models for p in args.pipelines):
+        model = TorchModel.from_catalog(name, pipeline)
         n_tasks = len(model.subgraphs())
         run = TuningRun(model=model, trials=args.trials_per_task * n_tasks, trials_per_iter=args.trials_per_iter,
-                        cost_model=args.cost_model, work_dir=Path(args.work_root) / f"{name}-{args.cost_model}")
+                        cost_model=args.cost_model,
+                        work_dir=Path(args.work_root) / f"{name}-{args.cost_model}-{pipeline}")
         start = time.perf_counter()
         run.run(progress=False)
         tune_s = time.perf_counter() - start
@@ -49,19 +55,19 @@ def main() -> None:
         sessions = json.loads((run.work_dir / "workbench_run.json").read_text())["sessions"]
         tuned_total = sum((s.get("timings") or {}).get("total", 0.0) for s in sessions)
         coverage = run.compile_coverage or {"tuned": [], "untuned": []}
-        row = {**asdict(cmp), "tasks": n_tasks, "trials": run.measured, "tune_seconds": tune_s,
+        row = {**asdict(cmp), "pipeline": pipeline, "tasks": n_tasks, "trials": run.measured, "tune_seconds": tune_s,
                "tuning_seconds_all_sessions": tuned_total, "sessions": len(sessions), "coverage": coverage,
                "compile_and_compare_seconds": compile_s, "timings": run.timings(),
                "tasks_with_a_schedule": int((progress["ok"] > 0).sum()), "status": run.status}
         rows.append(row)
-        print(f"{name}: tvm {cmp.tvm_ms:.2f} ms, eager {cmp.eager_ms:.2f} ms, compile {cmp.compile_ms} ms, "
+        print(f"{name} ({pipeline}): tvm {cmp.tvm_ms:.2f} ms, eager {cmp.eager_ms:.2f} ms, compile {cmp.compile_ms} ms, "
               f"match {cmp.outputs_match} (max abs err {cmp.max_abs_err:.2e}); tuned {run.measured} trials in "
               f"{tune_s:.0f} s", flush=True)
-    lines = ["| model | tasks | trials | TVM tuned (ms) | PyTorch eager (ms) | torch.compile (ms) | TVM vs eager | "
-             "outputs match (max abs err) | functions with a tuned schedule | tuning time (s) |", "|---" * 10 + "|"]
+    lines = ["| model | graph pipeline | tasks | trials | TVM tuned (ms) | PyTorch eager (ms) | torch.compile (ms) | TVM vs eager | "
+             "outputs match (max abs err) | functions with a tuned schedule | tuning time (s) |", "|---" * 11 + "|"]
     for r in rows:
         comp = f"{r['compile_ms']:.2f}" if r["compile_ms"] is not None else f"failed: {r['compile_error']}"
-        lines.append(f"| {r['model']} | {r['tasks']} | {r['trials']} | {r['tvm_ms']:.2f} | {r['eager_ms']:.2f} | "
+        lines.append(f"| {r['model']} | {r['pipeline']} | {r['tasks']} | {r['trials']} | {r['tvm_ms']:.2f} | {r['eager_ms']:.2f} | "
                      f"{comp} | {r['eager_ms'] / r['tvm_ms']:.2f}x | {r['outputs_match']} ({r['max_abs_err']:.1e}) | "
                      f"{len(r['coverage']['tuned'])}/{len(r['coverage']['tuned']) + len(r['coverage']['untuned'])} | "
                      f"{r['tuning_seconds_all_sessions']:.0f} ({r['sessions']} sessions) |")
@@ -72,7 +78,10 @@ def main() -> None:
             "The build is `workbench.tuning.compile_tuned`: MetaSchedule's `compile_relax` pipeline, plus a lookup "
             "of fused functions without their `op_pattern` attribute. Without it (TVM 0.27's `compile_relax` as "
             "it is) no fused task finds its record and is built unscheduled: on this machine ViT-B/16 took "
-            "74 s instead of 0.43-0.49 s, MobileNet-V2 22.2 ms instead of 18.7 ms.\n\n" + "\n".join(lines)
+            "74 s instead of 0.43-0.49 s, MobileNet-V2 22.2 ms instead of 18.7 ms. Graph pipelines "
+            "(`workbench.subgraphs.graph_pipeline`): `zero` is TVM's (legalize, fuse; batch norm a task of its "
+            "own), `fold` folds batch norm into the convolution before it first (the default), `fold_nhwc` also "
+            "converts convolutions to NHWC.\n\n" + "\n".join(lines)
             + f"\n\nWhole benchmark: {time.perf_counter() - t0:.0f} s.\n")
     path = write_report("tune_e2e", title="End to end: tuned models vs PyTorch on CPU", body=body,
                         data={"rows": rows, "args": vars(args)})

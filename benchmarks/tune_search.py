@@ -80,16 +80,23 @@ def _run(sub: str, arm: str, seed: int, trials: int, per_iter: int, ctx: dict[st
     df = df.sort_values("trial", kind="stable") if "trial" in df and df["trial"].notna().all() else df
     lat = df["latency"].fillna(math.inf).to_numpy() * 1e3
     curve = [float(x) for x in _cummin(lat)]
-    sessions = json.loads((work_dir / "workbench_run.json").read_text())["sessions"]
-    timed = [s for s in sessions if s.get("timings") and s.get("measured_after", 0) > s.get("measured_before", 0)]
-    scored = getattr(run.cost_model, "stats", {}).get("predicted") if run.measured > before else None
-    saved = ctx["scored"].setdefault(str(work_dir), scored)  # a resumed, finished run keeps its first count
+    timings, scored = _session_costs(work_dir)
     print(f"{sub:<40} {arm:<15} seed {seed} trials {trials}: best {curve[-1] if curve else math.nan:.4f} ms "
           f"({run.measured - before} new, {wall:.0f} s)", flush=True)
     return {"subgraph": sub, "arm": arm, "seed": seed, "trials": trials, "per_iter": per_iter,
             "work_dir": str(work_dir), "best_ms_during_run": curve[-1] if curve else math.nan, "curve_ms": curve,
-            "timings": [s["timings"] for s in timed], "candidates_scored": saved,
+            "timings": timings, "candidates_scored": scored,
             "failures": int((df["status"] != "ok").sum())}
+
+
+def _session_costs(work_dir: Path) -> tuple[list[dict], int | None]:
+    """The timings of the sessions that measured something in ``work_dir``, and the candidates their cost
+    models scored (summed; None when a session did not record it). Read from the work dir itself, so a resumed
+    run reports what its tuning sessions did, and a run tuned again in a fresh dir of the same name its own."""
+    sessions = json.loads((work_dir / "workbench_run.json").read_text())["sessions"]
+    timed = [s for s in sessions if s.get("timings") and s.get("measured_after", 0) > s.get("measured_before", 0)]
+    counts = [(s.get("cost_model") or {}).get("predicted") for s in timed]
+    return [s["timings"] for s in timed], (sum(counts) if counts and None not in counts else None)
 
 
 def _cummin(values: Any) -> list[float]:
@@ -207,7 +214,13 @@ def main() -> None:
     parser.add_argument("--merge-arms", nargs="+", default=None,
                         choices=[*ARMS, "world_xhw", "world_plan", "xgb640"],
                         help="merge only these arms' runs (e.g. leave out an arm whose code changed since)")
+    parser.add_argument("--rerender", default=None, help="a report's JSON made on this machine: write the report "
+                        "again from its runs and re-measurements, with search time and candidates scored read again "
+                        "from the runs' work dirs (nothing is tuned or measured)")
     args = parser.parse_args()
+    if args.rerender:
+        _rerender(args)
+        return
     if args.merge_arms is not None and not args.merge:
         parser.error("--merge-arms picks arms of the report given with --merge: give --merge too")
     from _report import RESULTS, write_report
@@ -225,11 +238,7 @@ def main() -> None:
     if seen := [s for s in args.subgraphs if s in trained_on]:
         raise SystemExit(f"the world model was trained on {seen}: pick held-out subgraphs")
     import_cores = __import__("tvm.s_tir.meta_schedule.utils", fromlist=["cpu_count"]).cpu_count(logical=False)
-    ctx: dict[str, Any] = {"root": Path(args.work_root), "world": str(world_dir), "cores": import_cores,
-                           "scored": {}}
-    scored_file = ctx["root"] / "candidates_scored.json"
-    if scored_file.is_file():
-        ctx["scored"] = json.loads(scored_file.read_text())
+    ctx: dict[str, Any] = {"root": Path(args.work_root), "world": str(world_dir), "cores": import_cores}
     here = hardware_descriptor()["id"]
     df = load_logs(args.logs, progress=False)
     held = holdout_names(world.config.info.get("holdout") or "default", set(df["subgraph"]))
@@ -247,7 +256,6 @@ def main() -> None:
             k = (i + seed) % len(args.arms)
             for arm in args.arms[k:] + args.arms[:k]:  # the arm that goes first rotates
                 runs.append(_run(sub, arm, seed, args.trials, args.trials_per_iter, ctx))
-                scored_file.write_text(json.dumps(ctx["scored"]))
     if args.long_trials:
         for sub in args.subgraphs:
             runs.append(_run(sub, "xgb640", 0, args.long_trials, 64, ctx))
@@ -263,6 +271,41 @@ def main() -> None:
     path = write_report(args.name, title=title, body=body,
                         data={"summary": summary, "runs": runs, "args": vars(args), "test_split": args.subgraphs,
                               "merged": merged})
+    print(path.read_text())
+
+
+def _rerender(args: argparse.Namespace) -> None:
+    """The report of ``--rerender``'s runs written again (a fix to how the report counts, without tuning or
+    re-measuring anything): its settings and runs, each run's timings and candidates read again from its work dir."""
+    from _report import RESULTS, write_report
+
+    from workbench.hardware import hardware_descriptor
+
+    earlier = json.loads(Path(args.rerender).read_text())
+    here = hardware_descriptor()["id"]
+    if earlier.get("hardware", {}).get("id") != here:
+        raise SystemExit(f"{args.rerender}: measured on machine {earlier.get('hardware', {}).get('id')}, not this "
+                         f"one ({here}): its work dirs are not here")
+    for k in ("subgraphs", "arms", "seeds", "trials", "trials_per_iter", "long_trials", "final_rounds",
+              "final_repeat", "min_repeat_ms", "merge", "merge_arms"):
+        setattr(args, k, earlier["args"].get(k))
+    runs = earlier["runs"]
+    for r in runs:
+        if "from" not in r and (Path(r["work_dir"]) / "workbench_run.json").is_file():
+            r["timings"], r["candidates_scored"] = _session_costs(Path(r["work_dir"]))
+    curves = RESULTS / f"{args.name}_curves.html"
+    png = _plot_curves(runs, args, curves)
+    summary = _summary(runs, args)
+    summary["merged"] = earlier.get("merged")
+    source = {"file": args.rerender, "date": earlier.get("date"), "command": earlier.get("command")}
+    body = _report(runs, args, summary, curves.name, here, png) + (
+        f"\n\nRe-rendered from `{source['file']}` ({source['date']}, `{source['command']}`): the same runs and "
+        "re-measurements, with each run's search time and candidates scored read again from its work dir. "
+        "Nothing was tuned or measured again.\n")
+    title = "Search: the world model against every baseline at the same trial budget (CPU)"
+    path = write_report(args.name, title=title, body=body,
+                        data={"summary": summary, "runs": runs, "args": vars(args), "test_split": args.subgraphs,
+                              "merged": summary["merged"], "rerendered_from": source})
     print(path.read_text())
 
 
@@ -340,6 +383,13 @@ def _summary(runs: list[dict], args: argparse.Namespace) -> dict[str, Any]:
         search[arm] = statistics.mean(t["search"] for t in ts) if ts else math.nan
     scored = {arm: statistics.mean(x) for arm in {r["arm"] for r in own}
               if (x := [r["candidates_scored"] for r in own if r["arm"] == arm and r["candidates_scored"]])}
+    by_seed: dict[str, dict[str, list[float]]] = {}  # arm -> seed -> [mean search s, mean candidates]
+    for arm, seed in sorted({(r["arm"], r["seed"]) for r in own}):
+        rs = [r for r in own if r["arm"] == arm and r["seed"] == seed]
+        ts = [t["search"] for r in rs for t in r["timings"]]
+        cs = [r["candidates_scored"] for r in rs if r["candidates_scored"]]
+        by_seed.setdefault(arm, {})[str(seed)] = [statistics.mean(ts) if ts else math.nan,
+                                                  statistics.mean(cs) if cs else math.nan]
     spread = [abs(r["half_ratio"] - 1.0) for r in runs if math.isfinite(r.get("half_ratio", math.nan))]
     plan = {}
     if "world_plan" in args.arms:
@@ -352,6 +402,7 @@ def _summary(runs: list[dict], args: argparse.Namespace) -> dict[str, Any]:
         "per_subgraph": speed,
         "world64_over_xgb640": _geomean([world0[s] / long[s] for s in long if s in world0]) if long else None,
         "search_seconds": search, "candidates_scored": scored, "plan_geomean_speedup": plan,
+        "search_and_candidates_by_seed": by_seed,
         "remeasure_spread": _spread_stats(spread),
         "paired_spread": _spread_stats(_paired_spread(runs)),
     }
@@ -384,6 +435,15 @@ def _report(runs: list[dict], args: argparse.Namespace, summary: dict[str, Any],
         if ts:
             cells = " | ".join(f"{statistics.mean(t[k] for t in ts):.1f}" for k in ("search", "build", "run", "total"))
             timing.append(f"| {arm} | {cells} | {summary['candidates_scored'].get(arm, math.nan):.0f} |")
+    by_seed = summary.get("search_and_candidates_by_seed") or {}
+    seeds = sorted({int(k) for v in by_seed.values() for k in v})
+    if len(seeds) > 1:  # a resumed run's timings come from the session that tuned it, maybe older code
+        timing += ["", "Per seed (mean search s / candidates scored per run; a resumed run counts the session "
+                   "that tuned it):", "", "| arm | " + " | ".join(f"seed {k}" for k in seeds) + " |",
+                   "|---" * (1 + len(seeds)) + "|"]
+        for arm, v in sorted(by_seed.items()):
+            timing.append(f"| {arm} | " + " | ".join(f"{v[str(k)][0]:.1f} / {v[str(k)][1]:.0f}" if str(k) in v
+                                                     else "" for k in seeds) + " |")
     sp = summary["remeasure_spread"]
     long = (f"\n\n**world@{args.trials} / xgb@{args.long_trials} (geomean latency, seed 0): "
             f"{summary['world64_over_xgb640']:.3f}** (goal <= 1.03)." if summary["world64_over_xgb640"] else "")

@@ -57,6 +57,56 @@ def test_torch_module_gives_fused_subgraphs_with_weights():
     assert conv.flops == pytest.approx(8 * 8 * 8 * 3 * 3 * 3 * 2, rel=0.05)
 
 
+class ConvBNBlock(torch.nn.Module):
+    """A residual block as ResNet has them: conv, batch norm, ReLU, conv, batch norm, + input, ReLU."""
+
+    def __init__(self, c: int = 8):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(c)
+        self.conv2 = torch.nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(c)
+        for bn in (self.bn1, self.bn2):  # statistics far from the identity, so a wrong fold shows
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+            bn.weight.data.uniform_(0.5, 2)
+            bn.bias.data.uniform_(-1, 1)
+
+    def forward(self, x):
+        y = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(y)) + x)
+
+
+def test_graph_pipeline_folds_batch_norm_into_the_convolution():
+    """The default pipeline folds each batch norm into the convolution before it, so conv, bias, ReLU and the
+    residual add are one task; the program still computes what PyTorch does."""
+    import numpy as np
+    import tvm
+    from tvm import relax
+
+    from workbench.subgraphs import GRAPH_PIPELINE, graph_pipeline
+    from workbench.subgraphs.torch_import import relax_from_torch, subgraphs_from_relax
+
+    torch.manual_seed(0)
+    block, x = ConvBNBlock().eval(), torch.randn(1, 8, 10, 10)
+    names = {}
+    for pipeline in ("zero", "fold"):
+        mod = relax_from_torch(block, (x,), pipeline=pipeline)
+        names[pipeline] = [s.meta["task_name"] for s in subgraphs_from_relax(mod, prefix="block")]
+        vm = relax.VirtualMachine(relax.build(mod, target="llvm"), tvm.cpu())
+        out = vm["main"](tvm.runtime.tensor(x.numpy()))
+        got = (out if hasattr(out, "numpy") else out[0]).numpy()  # the exported program returns a tuple
+        with torch.no_grad():
+            np.testing.assert_allclose(got, block(x).numpy(), rtol=1e-4, atol=1e-4, err_msg=pipeline)
+    assert GRAPH_PIPELINE == "fold"
+    assert any("batch_norm" in n for n in names["zero"])  # unfolded: batch norm tasks of their own
+    assert not any("batch_norm" in n for n in names["fold"]), names["fold"]
+    assert len(names["fold"]) == 2 and len(names["zero"]) > 2, names  # two tasks: conv+bias+ReLU, +residual
+    assert all(n.startswith("fused_conv2d") and n.endswith("relu") for n in names["fold"]), names["fold"]
+    with pytest.raises(SubgraphError, match="unknown graph pipeline 'nchwc'"):
+        graph_pipeline("nchwc")
+
+
 def test_torch_export_failure_names_the_module():
     class Bad(torch.nn.Module):
         def forward(self, x):
@@ -124,7 +174,18 @@ def test_model_catalog_heaviest_conv(tmp_path, monkeypatch):
     assert len(convs) > 10
     assert heaviest.flops == max(s.flops for s in convs)
     assert load_subgraph(heaviest.name).structural_hash() == heaviest.structural_hash()
-    assert list((tmp_path / "models").glob("mobilenet_v2-*.json"))  # cached for the next call
+    assert list((tmp_path / "models").glob("mobilenet_v2-*-fold.json"))  # cached for the next call
+    assert heaviest.meta["pipeline"] == "fold" and "fused_conv2d" in heaviest.name  # batch norm folded in
+    # A task named before batch norm was folded (the sample logs' records) is found in the "zero" pipeline.
+    import json
+    from pathlib import Path
+
+    logged = json.loads((Path(__file__).parents[1] / "sample_logs/cpu/mobilenet_v2__conv2d9/"
+                         "workbench_subgraphs.json").read_text().splitlines()[0])
+    legacy = load_subgraph(logged["name"])
+    assert legacy.meta["pipeline"] == "zero" and str(legacy.structural_hash()) == logged["shash"]
+    with pytest.raises(SubgraphError, match="no subgraph 'conv2d999' in any graph pipeline"):
+        load_subgraph("mobilenet_v2/conv2d999")
 
 
 PAYLOADS = {

@@ -23,6 +23,12 @@ def _cmd_subgraphs(args: argparse.Namespace) -> int:
         print(df[["name", "op", "weight", "mflops", "source", "note"]].to_string(index=False))
     if not models:
         print(f"\nmodel subgraphs: `workbench subgraphs --models` (or --model NAME) for {', '.join(MODELS)}")
+    else:
+        from workbench.subgraphs import GRAPH_PIPELINE
+
+        print(f"\nmodel tasks as compiled: after the graph pipeline {GRAPH_PIPELINE!r} "
+              "(workbench.subgraphs.graph_pipeline: batch norm folded into the convolution before it, then TVM's "
+              "legalize and fuse)")
     return 0
 
 

@@ -9,12 +9,12 @@ from workbench.subgraphs.base import Subgraph, SubgraphError, estimate_flops, st
 from workbench.subgraphs.builtin import BUILTIN_NAMES, BUILTINS, load_builtin
 from workbench.subgraphs.models import MODELS, build_model, is_cached, model_subgraphs
 from workbench.subgraphs.script import check_tvmscript, from_tvmscript, parse_tvmscript
-from workbench.subgraphs.torch_import import from_torch
+from workbench.subgraphs.torch_import import GRAPH_PIPELINE, GRAPH_PIPELINES, from_torch, graph_pipeline
 
 __all__ = [
     "BUILTINS", "MODELS", "Subgraph", "SubgraphError", "build_model", "cached_models", "catalog", "check_tvmscript",
     "estimate_flops",
-    "from_torch", "from_tvmscript", "load_subgraph", "model_subgraphs", "parse_tvmscript", "structural_hash",
+    "from_torch", "from_tvmscript", "GRAPH_PIPELINE", "GRAPH_PIPELINES", "graph_pipeline", "load_subgraph", "model_subgraphs", "parse_tvmscript", "structural_hash",
 ]
 
 
@@ -40,10 +40,14 @@ def load_subgraph(name: str | Path) -> Subgraph:
     if sep and model in MODELS:
         if rest == "heaviest" or rest.startswith("heaviest:"):
             return _select_heaviest(model, rest.partition(":")[2] or None)
-        for sub in model_subgraphs(model):
-            if sub.name == text:
-                return sub
-        raise SubgraphError(f"model {model!r} has no subgraph {rest!r}; run `workbench subgraphs --model {model}`")
+        # The default graph pipeline's tasks first; then another pipeline's, for records named before the
+        # default changed (sample_logs' "resnet50/conv2d1" is a task of the "zero" pipeline, unfolded batch norm).
+        for pipeline in (GRAPH_PIPELINE, *(p for p in GRAPH_PIPELINES if p != GRAPH_PIPELINE)):
+            for sub in model_subgraphs(model, pipeline=pipeline):
+                if sub.name == text:
+                    return sub
+        raise SubgraphError(f"model {model!r} has no subgraph {rest!r} in any graph pipeline "
+                            f"({', '.join(GRAPH_PIPELINES)}); run `workbench subgraphs --model {model}`")
     path = Path(text)
     if path.suffix in (".py", ".tvm", ".tvmscript", ".txt") or path.is_file():
         return from_tvmscript(path)

@@ -16,6 +16,7 @@ from typing import Any
 
 from workbench._tvm import import_tvm, torch_ready
 from workbench.subgraphs.base import Subgraph, SubgraphError
+from workbench.subgraphs.torch_import import GRAPH_PIPELINE, GRAPH_PIPELINES
 
 
 @dataclass(frozen=True)
@@ -101,9 +102,9 @@ def cache_dir() -> Path:
     return root / "models"
 
 
-def _cache_path(model: str) -> Path:
+def _cache_path(model: str, pipeline: str) -> Path:
     tvm = import_tvm()
-    return cache_dir() / f"{model}-tvm{tvm.__version__}.json"
+    return cache_dir() / f"{model}-tvm{tvm.__version__}-{pipeline}.json"
 
 
 def build_model(model: str) -> tuple[Any, tuple]:
@@ -119,18 +120,22 @@ def build_model(model: str) -> tuple[Any, tuple]:
     return module.eval(), tuple(inputs)
 
 
-def extract_model(model: str) -> list[Subgraph]:
-    """Build ``model`` from its config and extract its fused subgraphs (slow: 5-20 s)."""
+def extract_model(model: str, pipeline: str = GRAPH_PIPELINE) -> list[Subgraph]:
+    """Build ``model`` from its config and extract its fused subgraphs after the graph pipeline ``pipeline``
+    (slow: 5-20 s)."""
     from workbench.subgraphs.torch_import import relax_from_torch, subgraphs_from_relax
 
     module, inputs = build_model(model)
-    relax_mod = relax_from_torch(module, inputs)
-    return subgraphs_from_relax(relax_mod, prefix=model, source=f"model:{model}")
+    relax_mod = relax_from_torch(module, inputs, pipeline=pipeline)
+    subgraphs = subgraphs_from_relax(relax_mod, prefix=model, source=f"model:{model}")
+    for sub in subgraphs:
+        sub.meta["pipeline"] = pipeline
+    return subgraphs
 
 
-def _save(model: str, subgraphs: list[Subgraph]) -> None:
+def _save(model: str, subgraphs: list[Subgraph], pipeline: str) -> None:
     tvm = import_tvm()
-    path = _cache_path(model)
+    path = _cache_path(model, pipeline)
     path.parent.mkdir(parents=True, exist_ok=True)
     entries = [{"name": s.name, "weight": s.weight, "flops": s.flops, "op": s.op, "source": s.source,
                 "meta": s.meta, "mod": tvm.ir.save_json(s.mod)} for s in subgraphs]
@@ -139,11 +144,11 @@ def _save(model: str, subgraphs: list[Subgraph]) -> None:
     tmp.replace(path)
 
 
-def _load(model: str) -> list[Subgraph] | None:
+def _load(model: str, pipeline: str) -> list[Subgraph] | None:
     from workbench.subgraphs.torch_import import op_family
 
     tvm = import_tvm()
-    path = _cache_path(model)
+    path = _cache_path(model, pipeline)
     if not path.is_file():
         return None
     try:
@@ -156,17 +161,20 @@ def _load(model: str) -> list[Subgraph] | None:
         return None
 
 
-def model_subgraphs(model: str, *, refresh: bool = False) -> list[Subgraph]:
-    """The fused subgraphs of a catalog model, from the cache or freshly extracted."""
+def model_subgraphs(model: str, *, refresh: bool = False, pipeline: str = GRAPH_PIPELINE) -> list[Subgraph]:
+    """The fused subgraphs of a catalog model after the graph pipeline ``pipeline``
+    (:func:`workbench.subgraphs.torch_import.graph_pipeline`), from the cache or freshly extracted."""
     if model not in MODELS:
         raise SubgraphError(f"unknown model {model!r}; known models: {', '.join(MODELS)}")
-    cached = None if refresh else _load(model)
+    if pipeline not in GRAPH_PIPELINES:
+        raise SubgraphError(f"unknown graph pipeline {pipeline!r}; known: {', '.join(GRAPH_PIPELINES)}")
+    cached = None if refresh else _load(model, pipeline)
     if cached is not None:
         return cached
-    subgraphs = extract_model(model)
-    _save(model, subgraphs)
+    subgraphs = extract_model(model, pipeline)
+    _save(model, subgraphs, pipeline)
     return subgraphs
 
 
-def is_cached(model: str) -> bool:
-    return _cache_path(model).is_file()
+def is_cached(model: str, pipeline: str = GRAPH_PIPELINE) -> bool:
+    return _cache_path(model, pipeline).is_file()

@@ -30,10 +30,48 @@ def op_family(task_name: str) -> str:
     return parts[0] if parts and parts[0] else "unknown"
 
 
-def relax_from_torch(module: Any, example_inputs: Sequence[Any]) -> Any:
-    """The Relax IRModule of ``module`` traced on ``example_inputs`` (weights bound as constants)."""
-    torch = torch_ready()
+# The graph pipelines, from an imported Relax program to the fused TIR tasks MetaSchedule tunes (their names
+# go into the catalog's cache key: another pipeline gives other tasks).
+GRAPH_PIPELINES = ("fold", "fold_nhwc", "zero")
+GRAPH_PIPELINE = "fold"  # the default
+
+
+def graph_pipeline(name: str = GRAPH_PIPELINE) -> Any:
+    """TVM's passes from an imported Relax program to fused TIR tasks, by name:
+
+    - ``"zero"``: TVM's zero pipeline (LegalizeOps, AnnotateTIROpPattern, FoldConstant, FuseOps, FuseTIR). A
+      batch norm after a convolution stays its own task: ResNet-50 comes out as 41 tasks, each conv and each
+      batch norm (+ ReLU, + residual add) on its own, and the batch norm tasks read and write the whole
+      activation again.
+    - ``"fold"`` (the default): for inference, a batch norm that follows a convolution with constant weights is
+      folded into them first (TVM's ``FoldBatchnormToConv2D``: the weights scaled per output channel, the
+      shift a bias add, then ``FoldConstant``), so the convolution, its bias, activation and residual add fuse
+      into one task; then as ``"zero"``.
+    - ``"fold_nhwc"``: as ``"fold"``, then 2-D convolutions converted to NHWC activations and OHWI weights
+      (TVM's ``ConvertLayout``; the weights' transpose folded away), the layout Ansor's CPU rules were built
+      around. Layout transforms around each convolution become tasks or fuse into their neighbours.
+    """
     tvm = import_tvm()
+    from tvm import relax
+
+    if name not in GRAPH_PIPELINES:
+        raise SubgraphError(f"unknown graph pipeline {name!r}; known: {', '.join(GRAPH_PIPELINES)}")
+    zero = relax.get_pipeline("zero")
+    if name == "zero":
+        return zero
+    # The fold rewrites conv2d -> batch_norm -> [0] on NCHW/OIHW only: it runs before any layout change.
+    passes = [relax.transform.FoldBatchnormToConv2D(), relax.transform.FoldConstant()]
+    if name == "fold_nhwc":
+        passes += [relax.transform.ConvertLayout({"relax.nn.conv2d": ["NHWC", "OHWI"]}),
+                   relax.transform.FoldConstant()]
+    return tvm.transform.Sequential([*passes, zero], name=f"workbench_{name}")
+
+
+def relax_from_torch(module: Any, example_inputs: Sequence[Any], *, pipeline: str = GRAPH_PIPELINE) -> Any:
+    """The Relax IRModule of ``module`` traced on ``example_inputs`` (weights bound as constants), after the
+    graph pipeline ``pipeline`` (:func:`graph_pipeline`)."""
+    torch = torch_ready()
+    import_tvm()
     from tvm.relax.frontend.torch import from_exported_program
 
     module = module.eval()
@@ -51,11 +89,12 @@ def relax_from_torch(module: Any, example_inputs: Sequence[Any]) -> Any:
         except Exception as err:  # noqa: BLE001 - TVM's importer asserts (naming the operators it lacks)
             raise SubgraphError(f"importing {type(module).__name__} into TVM Relax failed (after torch.export): "
                                 f"{_first_line(err)}") from err
+    passes = graph_pipeline(pipeline)  # an unknown name fails before anything runs
     try:
-        return tvm.relax.get_pipeline("zero")(mod)
+        return passes(mod)
     except Exception as err:  # noqa: BLE001 - any pass may fail on an operator it cannot legalize or fuse
-        raise SubgraphError(f"TVM's graph pipeline (legalize, fuse) failed for {type(module).__name__}: "
-                            f"{_first_line(err)}") from err
+        raise SubgraphError(f"TVM's graph pipeline {pipeline!r} (fold, legalize, fuse) failed for "
+                            f"{type(module).__name__}: {_first_line(err)}") from err
 
 
 def _first_line(err: BaseException) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 from workbench._tvm import ensure_intrinsics, import_tvm, torch_ready
 from workbench.hardware import make_target
 from workbench.subgraphs.models import MODELS, build_model, model_subgraphs
-from workbench.subgraphs.torch_import import relax_from_torch, subgraphs_from_relax
+from workbench.subgraphs.torch_import import GRAPH_PIPELINE, relax_from_torch, subgraphs_from_relax
 
 
 @dataclass
@@ -32,26 +32,27 @@ class TorchModel:
     name: str
     module: Any
     inputs: tuple
+    pipeline: str = GRAPH_PIPELINE  # the graph pipeline its tasks come from (``graph_pipeline``)
     _relax: Any = field(default=None, repr=False)
     _subgraphs: Any = field(default=None, repr=False)
 
     @classmethod
-    def from_catalog(cls, name: str) -> TorchModel:
+    def from_catalog(cls, name: str, pipeline: str = GRAPH_PIPELINE) -> TorchModel:
         """A catalog model, rebuilt with the weights its cached tasks were extracted from."""
         module, inputs = build_model(name)
-        return cls(name, module, inputs)
+        return cls(name, module, inputs, pipeline)
 
     def relax(self) -> Any:
-        """The Relax program (weights bound as constants), after TVM's "zero" pipeline."""
+        """The Relax program (weights bound as constants), after the graph pipeline ``pipeline``."""
         if self._relax is None:
-            self._relax = relax_from_torch(self.module, self.inputs)
+            self._relax = relax_from_torch(self.module, self.inputs, pipeline=self.pipeline)
         return self._relax
 
     def subgraphs(self, target: Any = "cpu") -> list[Any]:
         """The fused tasks MetaSchedule tunes, with their weights (the catalog's cache for catalog models)."""
         if self._subgraphs is None:
             if self.name in MODELS and self._relax is None:
-                self._subgraphs = model_subgraphs(self.name)
+                self._subgraphs = model_subgraphs(self.name, pipeline=self.pipeline)
             else:
                 self._subgraphs = subgraphs_from_relax(self.relax(), prefix=self.name, target=target,
                                                        source=f"torch:{type(self.module).__name__}")
