@@ -32,6 +32,7 @@ def main() -> None:
                              "timed on its own tasks")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--work-root", default="work/bench/e2e")
+    parser.add_argument("--name", default="tune_e2e", help="report name under benchmarks/results/")
     args = parser.parse_args()
     from _report import write_report
 
@@ -77,13 +78,13 @@ def main() -> None:
             "(runs resume; a session killed with its machine has no timing, so this can undercount). "
             "The build is `workbench.tuning.compile_tuned`: MetaSchedule's `compile_relax` pipeline, plus a lookup "
             "of fused functions without their `op_pattern` attribute. Without it (TVM 0.27's `compile_relax` as "
-            "it is) no fused task finds its record and is built unscheduled: on this machine ViT-B/16 took "
-            "74 s instead of 0.43-0.49 s, MobileNet-V2 22.2 ms instead of 18.7 ms. Graph pipelines "
+            "it is) no fused task finds its record and is built unscheduled: on an Intel Xeon (rocketlake), 2026-11-22, "
+            "ViT-B/16 took 74 s instead of 0.43-0.49 s, MobileNet-V2 22.2 ms instead of 18.7 ms. Graph pipelines "
             "(`workbench.subgraphs.graph_pipeline`): `zero` is TVM's (legalize, fuse; batch norm a task of its "
             "own), `fold` folds batch norm into the convolution before it first (the default), `fold_nhwc` also "
             "converts convolutions to NHWC.\n\n" + "\n".join(lines)
             + f"\n\nWhole benchmark: {time.perf_counter() - t0:.0f} s.\n")
-    path = write_report("tune_e2e", title="End to end: tuned models vs PyTorch on CPU", body=body,
+    path = write_report(args.name, title="End to end: tuned models vs PyTorch on CPU", body=body,
                         data={"rows": rows, "args": vars(args)})
     print(path.read_text())
 
