@@ -105,6 +105,8 @@ def test_graph_pipeline_folds_batch_norm_into_the_convolution():
     assert all(n.startswith("fused_conv2d") and n.endswith("relu") for n in names["fold"]), names["fold"]
     with pytest.raises(SubgraphError, match="unknown graph pipeline 'nchwc'"):
         graph_pipeline("nchwc")
+    with pytest.raises(SubgraphError, match="unknown graph pipeline 'nchwc'"):
+        relax_from_torch(block, (x,), pipeline="nchwc")
 
 
 def test_torch_export_failure_names_the_module():

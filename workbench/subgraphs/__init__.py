@@ -12,9 +12,9 @@ from workbench.subgraphs.script import check_tvmscript, from_tvmscript, parse_tv
 from workbench.subgraphs.torch_import import GRAPH_PIPELINE, GRAPH_PIPELINES, from_torch, graph_pipeline
 
 __all__ = [
-    "BUILTINS", "MODELS", "Subgraph", "SubgraphError", "build_model", "cached_models", "catalog", "check_tvmscript",
-    "estimate_flops",
-    "from_torch", "from_tvmscript", "GRAPH_PIPELINE", "GRAPH_PIPELINES", "graph_pipeline", "load_subgraph", "model_subgraphs", "parse_tvmscript", "structural_hash",
+    "BUILTINS", "GRAPH_PIPELINE", "GRAPH_PIPELINES", "MODELS", "Subgraph", "SubgraphError", "build_model",
+    "cached_models", "catalog", "check_tvmscript", "estimate_flops", "from_torch", "from_tvmscript", "graph_pipeline",
+    "load_subgraph", "model_subgraphs", "parse_tvmscript", "structural_hash",
 ]
 
 

@@ -70,8 +70,8 @@ def graph_pipeline(name: str = GRAPH_PIPELINE) -> Any:
 def relax_from_torch(module: Any, example_inputs: Sequence[Any], *, pipeline: str = GRAPH_PIPELINE) -> Any:
     """The Relax IRModule of ``module`` traced on ``example_inputs`` (weights bound as constants), after the
     graph pipeline ``pipeline`` (:func:`graph_pipeline`)."""
+    passes = graph_pipeline(pipeline)  # an unknown name fails before the (slow) export and import
     torch = torch_ready()
-    import_tvm()
     from tvm.relax.frontend.torch import from_exported_program
 
     module = module.eval()
@@ -89,11 +89,10 @@ def relax_from_torch(module: Any, example_inputs: Sequence[Any], *, pipeline: st
         except Exception as err:  # noqa: BLE001 - TVM's importer asserts (naming the operators it lacks)
             raise SubgraphError(f"importing {type(module).__name__} into TVM Relax failed (after torch.export): "
                                 f"{_first_line(err)}") from err
-    passes = graph_pipeline(pipeline)  # an unknown name fails before anything runs
     try:
         return passes(mod)
     except Exception as err:  # noqa: BLE001 - any pass may fail on an operator it cannot legalize or fuse
-        raise SubgraphError(f"TVM's graph pipeline {pipeline!r} (fold, legalize, fuse) failed for "
+        raise SubgraphError(f"TVM's graph pipeline {pipeline!r} (see graph_pipeline) failed for "
                             f"{type(module).__name__}: {_first_line(err)}") from err
 
 
