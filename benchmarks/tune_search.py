@@ -287,11 +287,15 @@ def _rerender(args: argparse.Namespace) -> None:
         raise SystemExit(f"{args.rerender}: measured on machine {earlier.get('hardware', {}).get('id')}, not this "
                          f"one ({here}): its work dirs are not here")
     for k in ("subgraphs", "arms", "seeds", "trials", "trials_per_iter", "long_trials", "final_rounds",
-              "final_repeat", "min_repeat_ms", "merge", "merge_arms"):
+              "final_repeat", "min_repeat_ms", "merge", "merge_arms", "work_root"):
         setattr(args, k, earlier["args"].get(k))
     runs = earlier["runs"]
+    if missing := [r["work_dir"] for r in runs if "from" not in r
+                   and not (Path(r["work_dir"]) / "workbench_run.json").is_file()]:
+        raise SystemExit(f"{args.rerender}: {len(missing)} runs' work dirs are not here (e.g. {missing[0]}; run "
+                         "from the directory the benchmark ran in): their counts cannot be read again")
     for r in runs:
-        if "from" not in r and (Path(r["work_dir"]) / "workbench_run.json").is_file():
+        if "from" not in r:
             r["timings"], r["candidates_scored"] = _session_costs(Path(r["work_dir"]))
     curves = RESULTS / f"{args.name}_curves.html"
     png = _plot_curves(runs, args, curves)

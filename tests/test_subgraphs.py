@@ -186,7 +186,14 @@ def test_model_catalog_heaviest_conv(tmp_path, monkeypatch):
                          "workbench_subgraphs.json").read_text().splitlines()[0])
     legacy = load_subgraph(logged["name"])
     assert legacy.meta["pipeline"] == "zero" and str(legacy.structural_hash()) == logged["shash"]
-    with pytest.raises(SubgraphError, match="no subgraph 'conv2d999' in any graph pipeline"):
+    assert str(load_subgraph("mobilenet_v2@zero/conv2d9").structural_hash()) == logged["shash"]  # named pipeline
+    with pytest.raises(SubgraphError, match="unknown graph pipeline 'nchwc'"):
+        load_subgraph("mobilenet_v2@nchwc/conv2d9")
+    from workbench.subgraphs.models import task_prefix
+
+    # A layout change keeps TVM's task names: another pipeline's tasks are told apart by name.
+    assert task_prefix("resnet50", "fold_nhwc") == "resnet50@fold_nhwc" and task_prefix("resnet50", "zero") == "resnet50"
+    with pytest.raises(SubgraphError, match="no subgraph 'conv2d999' in the graph pipeline 'fold' or 'zero'"):
         load_subgraph("mobilenet_v2/conv2d999")
 
 

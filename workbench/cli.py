@@ -27,8 +27,7 @@ def _cmd_subgraphs(args: argparse.Namespace) -> int:
         from workbench.subgraphs import GRAPH_PIPELINE
 
         print(f"\nmodel tasks as compiled: after the graph pipeline {GRAPH_PIPELINE!r} "
-              "(workbench.subgraphs.graph_pipeline: batch norm folded into the convolution before it, then TVM's "
-              "legalize and fuse)")
+              "(see workbench.subgraphs.graph_pipeline)")
     return 0
 
 

@@ -29,8 +29,9 @@ def test_factor_moves_are_every_one_prime_move():
     assert set(factor_moves((2, 6), 4)) == {(4, 3), (6, 2)}  # innermost capped at 4
     assert factor_moves((1, 1, 1), 0) == () and move_factor((1, 1), 0, random.Random(0)) is None
     assert factor_moves((97, 1), 8) == ()  # the prime cannot go inner: nowhere to move
-    moves = set(factor_moves((4, 2, 8), 16))
-    assert len(moves) == len(set(moves)) and all(math.prod(m) == 64 and m[-1] <= 16 for m in moves)
+    table = factor_moves((4, 2, 8), 16)
+    moves = set(table)
+    assert len(table) == len(moves) and all(math.prod(m) == 64 and m[-1] <= 16 for m in moves)  # distinct
     rng = random.Random(3)
     assert {tuple(move_factor((4, 2, 8), 16, rng)) for _ in range(400)} == moves  # every move is drawn
 

@@ -29,25 +29,30 @@ def _select_heaviest(model: str, op: str | None) -> Subgraph:
 def load_subgraph(name: str | Path) -> Subgraph:
     """A subgraph by catalog name, model query or TVMScript file path.
 
-    Names: a built-in ("conv2d_14x14x128_3x3"), a model task ("resnet50/conv2d1", as `workbench subgraphs
-    --model resnet50` lists them), the heaviest task of a model, optionally of one op
+    Names: a built-in ("conv2d_14x14x128_3x3"), a model task ("resnet50/fused_conv2d_add_relu", as `workbench
+    subgraphs --model resnet50` lists them; another pipeline's as "resnet50@fold_nhwc/...", TVM's zero
+    pipeline's, as older records name them, as "resnet50/conv2d1"), the heaviest task of a model, optionally of one op
     ("resnet50/heaviest:conv2d"), or a path to a TVMScript file.
     """
     text = str(name)
     if text in BUILTIN_NAMES:
         return load_builtin(text)
-    model, sep, rest = text.partition("/")
+    head, sep, rest = text.partition("/")
+    model, at, named = head.partition("@")
     if sep and model in MODELS:
         if rest == "heaviest" or rest.startswith("heaviest:"):
             return _select_heaviest(model, rest.partition(":")[2] or None)
-        # The default graph pipeline's tasks first; then another pipeline's, for records named before the
-        # default changed (sample_logs' "resnet50/conv2d1" is a task of the "zero" pipeline, unfolded batch norm).
-        for pipeline in (GRAPH_PIPELINE, *(p for p in GRAPH_PIPELINES if p != GRAPH_PIPELINE)):
+        # "resnet50@fold_nhwc/..." names its pipeline. A plain name is the default pipeline's; failing that, the
+        # "zero" pipeline's, for records named before batch norm was folded (sample_logs' "resnet50/conv2d1").
+        if at and named not in GRAPH_PIPELINES:
+            raise SubgraphError(f"{text!r}: unknown graph pipeline {named!r}; known: {', '.join(GRAPH_PIPELINES)}")
+        pipelines = [named] if at else [GRAPH_PIPELINE, "zero"]
+        for pipeline in pipelines:
             for sub in model_subgraphs(model, pipeline=pipeline):
-                if sub.name == text:
+                if sub.name.partition("/")[2] == rest:
                     return sub
-        raise SubgraphError(f"model {model!r} has no subgraph {rest!r} in any graph pipeline "
-                            f"({', '.join(GRAPH_PIPELINES)}); run `workbench subgraphs --model {model}`")
+        raise SubgraphError(f"model {model!r} has no subgraph {rest!r} in the graph pipeline "
+                            f"{' or '.join(map(repr, pipelines))}; run `workbench subgraphs --model {model}`")
     path = Path(text)
     if path.suffix in (".py", ".tvm", ".tvmscript", ".txt") or path.is_file():
         return from_tvmscript(path)

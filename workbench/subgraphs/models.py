@@ -127,10 +127,17 @@ def extract_model(model: str, pipeline: str = GRAPH_PIPELINE) -> list[Subgraph]:
 
     module, inputs = build_model(model)
     relax_mod = relax_from_torch(module, inputs, pipeline=pipeline)
-    subgraphs = subgraphs_from_relax(relax_mod, prefix=model, source=f"model:{model}")
+    subgraphs = subgraphs_from_relax(relax_mod, prefix=task_prefix(model, pipeline), source=f"model:{model}")
     for sub in subgraphs:
         sub.meta["pipeline"] = pipeline
     return subgraphs
+
+
+def task_prefix(model: str, pipeline: str) -> str:
+    """How a model's task names start: ``resnet50/`` for the default pipeline and for ``"zero"`` (the names the
+    shipped records use), ``resnet50@fold_nhwc/`` for any other: a layout change keeps TVM's task names, so two
+    pipelines would otherwise give one name to two different programs."""
+    return model if pipeline in (GRAPH_PIPELINE, "zero") else f"{model}@{pipeline}"
 
 
 def _save(model: str, subgraphs: list[Subgraph], pipeline: str) -> None:
@@ -153,6 +160,8 @@ def _load(model: str, pipeline: str) -> list[Subgraph] | None:
         return None
     try:
         data = json.loads(path.read_text())
+        if any(not e["name"].startswith(task_prefix(model, pipeline) + "/") for e in data["subgraphs"]):
+            raise ValueError("task names from before task_prefix")
         return [Subgraph(name=e["name"], mod=tvm.ir.load_json(e["mod"]), weight=e["weight"], flops=e["flops"],
                          source=e["source"], op=op_family(e["meta"]["task_name"]), meta=e["meta"])
                 for e in data["subgraphs"]]

@@ -44,7 +44,7 @@ def random_tiles(extent: int, parts: int, max_inner: int, rng: random.Random) ->
     for _ in range(20):
         tiles = [1] * parts
         for p in _primes(extent):
-            tiles[int(rng.random() * parts)] *= p  # rng.randrange, ~3x cheaper (called ~100k times a round)
+            tiles[int(rng.random() * parts)] *= p  # not rng.randrange: ~3x cheaper (~100k calls a round)
         if max_inner <= 0 or tiles[-1] <= max_inner:
             return tiles
     return None
