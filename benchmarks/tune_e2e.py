@@ -82,7 +82,8 @@ def main() -> None:
             "ViT-B/16 took 74 s instead of 0.43-0.49 s, MobileNet-V2 22.2 ms instead of 18.7 ms. Graph pipelines "
             "(`workbench.subgraphs.graph_pipeline`): `zero` is TVM's (legalize, fuse; batch norm a task of its "
             "own), `fold` folds batch norm into the convolution before it first (the default), `fold_nhwc` also "
-            "converts convolutions to NHWC.\n\n" + "\n".join(lines)
+            "converts convolutions to NHWC, the `_pack` ones also let each schedule repack its weights (Ansor's "
+            "layout rewrite, folded into the constants at compile time).\n\n" + "\n".join(lines)
             + f"\n\nWhole benchmark: {time.perf_counter() - t0:.0f} s.\n")
     path = write_report(args.name, title="End to end: tuned models vs PyTorch on CPU", body=body,
                         data={"rows": rows, "args": vars(args)})

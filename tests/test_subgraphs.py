@@ -189,10 +189,17 @@ def test_model_catalog_heaviest_conv(tmp_path, monkeypatch):
     assert str(load_subgraph("mobilenet_v2@zero/conv2d9").structural_hash()) == logged["shash"]  # named pipeline
     with pytest.raises(SubgraphError, match="unknown graph pipeline 'nchwc'"):
         load_subgraph("mobilenet_v2@nchwc/conv2d9")
-    from workbench.subgraphs.models import task_prefix
+    from workbench.subgraphs.models import model_key, split_model, task_prefix
 
     # A layout change keeps TVM's task names: another pipeline's tasks are told apart by name.
     assert task_prefix("resnet50", "fold_nhwc") == "resnet50@fold_nhwc" and task_prefix("resnet50", "zero") == "resnet50"
+    # "model@pipeline" names a model's tasks under another pipeline wherever a model name is taken.
+    assert split_model("resnet50@fold_pack") == ("resnet50", "fold_pack") and split_model("resnet50") == ("resnet50", "fold")
+    assert model_key("resnet50@fold") == "resnet50" and model_key("resnet50", "zero") == "resnet50@zero"
+    with pytest.raises(SubgraphError, match="names the graph pipeline 'fold_pack', but 'zero' was asked for"):
+        model_subgraphs("resnet50@fold_pack", pipeline="zero")
+    assert [s.name for s in model_subgraphs("mobilenet_v2@zero")] == [s.name for s in
+                                                                     model_subgraphs("mobilenet_v2", pipeline="zero")]
     with pytest.raises(SubgraphError, match="no subgraph 'conv2d999' in the graph pipeline 'fold' or 'zero'"):
         load_subgraph("mobilenet_v2/conv2d999")
 

@@ -26,8 +26,8 @@ def _cmd_subgraphs(args: argparse.Namespace) -> int:
     else:
         from workbench.subgraphs import GRAPH_PIPELINE
 
-        print(f"\nmodel tasks as compiled: after the graph pipeline {GRAPH_PIPELINE!r} "
-              "(see workbench.subgraphs.graph_pipeline)")
+        print(f"\nmodel tasks as compiled: after the graph pipeline {GRAPH_PIPELINE!r} unless the model names "
+              "another (--model resnet50@fold_pack; see workbench.subgraphs.graph_pipeline)")
     return 0
 
 
@@ -205,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("subgraphs", help="list the subgraph catalog")
     p.add_argument("--models", action="store_true", help="include every real-model subgraph (extracts on first use)")
-    p.add_argument("--model", action="append", help="include one model's subgraphs (repeatable)")
+    p.add_argument("--model", action="append",
+                   help="include one model's subgraphs (repeatable); MODEL@PIPELINE for another graph pipeline")
     p.add_argument("--op", help="only subgraphs whose op starts with this (conv2d, matmul, ...)")
     p.set_defaults(func=_cmd_subgraphs)
 
@@ -256,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tune", help="tune a subgraph or a catalog model with MetaSchedule's search and a cost model")
     p.add_argument("--subgraph", help="a catalog name, <model>/<task> name, or TVMScript file")
-    p.add_argument("--model", help="a catalog model: tune all its fused tasks (resnet50, bert_base, ...)")
+    p.add_argument("--model", help="a catalog model: tune all its fused tasks (resnet50, bert_base, ...; "
+                   "resnet50@fold_pack: the tasks of another graph pipeline)")
     p.add_argument("--trials", type=_positive, default=64,
                    help="trial budget (per subgraph; in total for --model); measured records in --work-dir count")
     p.add_argument("--cost-model", default="world", choices=["world", "xgb", "random"])

@@ -243,7 +243,9 @@ class Measurer:
         from tvm.s_tir.meta_schedule.arg_info import ArgInfo
         from tvm.s_tir.meta_schedule.runner import RunnerInput
 
-        args = ArgInfo.from_prim_func(mod["main"])
+        # The entry function's arguments as the build takes them: a schedule that repacks a weight
+        # (RewriteLayout) is built without the repacking, so it takes the packed weight.
+        args = ArgInfo.from_entry_func(mod, remove_preproc=True)
         (future,) = self.runner.run([RunnerInput(path, self.device_type, args)])
         out = future.result()
         hw = self.hardware["id"]

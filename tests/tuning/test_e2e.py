@@ -46,3 +46,28 @@ def test_whole_model_run_compiles_and_matches_pytorch(tmp_path):
     single = TuningRun(SUBGRAPH, trials=4, work_dir=tmp_path / "single")
     with pytest.raises(TuningError, match="whole-model run"):
         single.compile()
+
+
+def test_packed_weights_are_repacked_by_the_tuned_schedule_and_folded_at_compile(tmp_path):
+    """The "_pack" pipelines: weights marked layout-free, repacked by the schedule (RewriteLayout) in tuning
+    and, in the compiled model, once at compile time; the outputs still match PyTorch's."""
+    torch = torch_ready()
+    torch.manual_seed(1)
+    mlp = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 32)).eval()
+    model = TorchModel("tiny_mlp", mlp, (torch.randn(4, 64),), pipeline="fold_pack")
+    run = TuningRun(model=model, trials=4, trials_per_iter=2, cost_model="random", work_dir=tmp_path / "pack",
+                    confirm=1, confirm_rounds=1)
+    assert run.model == "tiny_mlp@fold_pack"  # the run's config names the pipeline
+    assert all(len(s.mod["main"].attrs["layout_free_buffers"]) == 2 for s in run.subgraphs)  # weight and bias
+    run.run(progress=False)
+    assert run.status == "done" and run.measured == 4
+    best = run.best()
+    # The measured schedules read their weight in the packed layout the schedule chose, and they can be
+    # measured again (built without the repacking, they take the packed weight).
+    assert all("layout_rewrite_preproc" in tir for tir in best["tir"]) and best["confirmed"].all()
+    cmp = run.compare_with_torch(repeat=2, try_compile=False)
+    assert cmp.outputs_match and cmp.max_abs_err < 1e-4
+    assert run.compile_coverage["untuned"] == []
+    # Both tasks' weights were repacked at compile time: the model calls the "_prepacked" functions and no
+    # repacking function is left to run at every call.
+    assert run.compile_coverage["prepacked"] == sorted(s.name.split("/")[-1] for s in run.subgraphs)

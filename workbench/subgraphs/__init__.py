@@ -7,14 +7,14 @@ from typing import Any
 
 from workbench.subgraphs.base import Subgraph, SubgraphError, estimate_flops, structural_hash
 from workbench.subgraphs.builtin import BUILTIN_NAMES, BUILTINS, load_builtin
-from workbench.subgraphs.models import MODELS, build_model, is_cached, model_subgraphs
+from workbench.subgraphs.models import MODELS, build_model, is_cached, model_key, model_subgraphs, split_model
 from workbench.subgraphs.script import check_tvmscript, from_tvmscript, parse_tvmscript
 from workbench.subgraphs.torch_import import GRAPH_PIPELINE, GRAPH_PIPELINES, from_torch, graph_pipeline
 
 __all__ = [
     "BUILTINS", "GRAPH_PIPELINE", "GRAPH_PIPELINES", "MODELS", "Subgraph", "SubgraphError", "build_model",
     "cached_models", "catalog", "check_tvmscript", "estimate_flops", "from_torch", "from_tvmscript", "graph_pipeline",
-    "load_subgraph", "model_subgraphs", "parse_tvmscript", "structural_hash",
+    "load_subgraph", "model_key", "model_subgraphs", "parse_tvmscript", "split_model", "structural_hash",
 ]
 
 
@@ -41,7 +41,7 @@ def load_subgraph(name: str | Path) -> Subgraph:
     model, at, named = head.partition("@")
     if sep and model in MODELS:
         if rest == "heaviest" or rest.startswith("heaviest:"):
-            return _select_heaviest(model, rest.partition(":")[2] or None)
+            return _select_heaviest(head, rest.partition(":")[2] or None)
         # "resnet50@fold_nhwc/..." names its pipeline. A plain name is the default pipeline's; failing that, the
         # "zero" pipeline's, for records named before batch norm was folded (sample_logs' "resnet50/conv2d1").
         if at and named not in GRAPH_PIPELINES:
@@ -71,7 +71,7 @@ def catalog(*, models: bool | list[str] = False) -> Any:
     wanted = list(MODELS) if models is True else (models or [])
     slow = [m for m in wanted if not is_cached(m)]  # extraction takes 5-20 s a model the first time
     for model in tqdm(wanted, desc="extracting models", unit="model", disable=not slow, leave=False):
-        rows += [s.summary() | {"note": MODELS[model].description} for s in model_subgraphs(model)]
+        rows += [s.summary() | {"note": MODELS[split_model(model)[0]].description} for s in model_subgraphs(model)]
     return pd.DataFrame(rows)
 
 

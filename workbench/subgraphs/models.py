@@ -170,9 +170,26 @@ def _load(model: str, pipeline: str) -> list[Subgraph] | None:
         return None
 
 
-def model_subgraphs(model: str, *, refresh: bool = False, pipeline: str = GRAPH_PIPELINE) -> list[Subgraph]:
+def split_model(text: str, pipeline: str | None = None) -> tuple[str, str]:
+    """A model and its graph pipeline: ``"resnet50@fold_pack"`` -> ``("resnet50", "fold_pack")``; a plain name
+    takes ``pipeline`` (default: the default pipeline). A name and a ``pipeline`` that disagree are an error."""
+    model, at, named = text.partition("@")
+    if at and pipeline is not None and pipeline != named:
+        raise SubgraphError(f"{text!r} names the graph pipeline {named!r}, but {pipeline!r} was asked for")
+    return model, named if at else pipeline or GRAPH_PIPELINE
+
+
+def model_key(model: str, pipeline: str | None = None) -> str:
+    """One name for a model under a pipeline: ``"resnet50"`` for the default, else ``"resnet50@fold_pack"``."""
+    model, pipeline = split_model(model, pipeline)
+    return model if pipeline == GRAPH_PIPELINE else f"{model}@{pipeline}"
+
+
+def model_subgraphs(model: str, *, refresh: bool = False, pipeline: str | None = None) -> list[Subgraph]:
     """The fused subgraphs of a catalog model after the graph pipeline ``pipeline``
-    (:func:`workbench.subgraphs.torch_import.graph_pipeline`), from the cache or freshly extracted."""
+    (:func:`workbench.subgraphs.torch_import.graph_pipeline`; ``"resnet50@fold_pack"`` names both), from the
+    cache or freshly extracted."""
+    model, pipeline = split_model(model, pipeline)
     if model not in MODELS:
         raise SubgraphError(f"unknown model {model!r}; known models: {', '.join(MODELS)}")
     if pipeline not in GRAPH_PIPELINES:
@@ -185,5 +202,6 @@ def model_subgraphs(model: str, *, refresh: bool = False, pipeline: str = GRAPH_
     return subgraphs
 
 
-def is_cached(model: str, pipeline: str = GRAPH_PIPELINE) -> bool:
+def is_cached(model: str, pipeline: str | None = None) -> bool:
+    model, pipeline = split_model(model, pipeline)
     return _cache_path(model, pipeline).is_file()

@@ -32,7 +32,7 @@ def op_family(task_name: str) -> str:
 
 # The graph pipelines, from an imported Relax program to the fused TIR tasks MetaSchedule tunes (their names
 # go into the catalog's cache key: another pipeline gives other tasks).
-GRAPH_PIPELINES = ("fold", "fold_nhwc", "zero")
+GRAPH_PIPELINES = ("fold", "fold_pack", "fold_nhwc", "fold_nhwc_pack", "zero")
 GRAPH_PIPELINE = "fold"  # the default
 
 
@@ -50,6 +50,13 @@ def graph_pipeline(name: str = GRAPH_PIPELINE) -> Any:
     - ``"fold_nhwc"``: as ``"fold"``, then 2-D convolutions converted to NHWC activations and OHWI weights
       (TVM's ``ConvertLayout``; the weights' transpose folded away), the layout Ansor's CPU rules were built
       around. Layout transforms around each convolution become tasks or fuse into their neighbours.
+    - ``"fold_pack"``, ``"fold_nhwc_pack"``: as ``"fold"`` / ``"fold_nhwc"``, with the weights of each task
+      marked layout-free (TVM's ``AttachAttrLayoutFreeBuffers``: the model's constants). MetaSchedule's
+      ``RewriteLayout`` post-processor then repacks them into the order the candidate's tiled loops read them
+      (Ansor's layout rewrite, e.g. a dense weight as [N/16, K, 16] for a 16-wide register tile); the packing
+      is not timed in tuning, and :func:`workbench.tuning.e2e.compile_tuned` folds it into the constants at
+      compile time (TVM's ``SplitLayoutRewritePreproc`` + ``FoldConstant``). The pass renames each task's
+      function (``fused_conv2d_add_relu`` becomes ``fused_conv2d_add_relu1``).
     """
     tvm = import_tvm()
     from tvm import relax
@@ -61,10 +68,13 @@ def graph_pipeline(name: str = GRAPH_PIPELINE) -> Any:
         return zero
     # The fold rewrites conv2d -> batch_norm -> [0] on NCHW/OIHW only: it runs before any layout change.
     passes = [relax.transform.FoldBatchnormToConv2D(), relax.transform.FoldConstant()]
-    if name == "fold_nhwc":
+    if name.startswith("fold_nhwc"):
         passes += [relax.transform.ConvertLayout({"relax.nn.conv2d": ["NHWC", "OHWI"]}),
                    relax.transform.FoldConstant()]
-    return tvm.transform.Sequential([*passes, zero], name=f"workbench_{name}")
+    passes.append(zero)
+    if name.endswith("_pack"):  # after fusion: it marks the PrimFunc parameters bound to constants
+        passes += [relax.transform.CanonicalizeBindings(), relax.transform.AttachAttrLayoutFreeBuffers()]
+    return tvm.transform.Sequential(passes, name=f"workbench_{name}")
 
 
 def relax_from_torch(module: Any, example_inputs: Sequence[Any], *, pipeline: str = GRAPH_PIPELINE) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from workbench._tvm import ensure_intrinsics, import_tvm, torch_ready
 from workbench.hardware import make_target
-from workbench.subgraphs.models import MODELS, build_model, model_subgraphs
+from workbench.subgraphs.models import MODELS, build_model, model_subgraphs, split_model
 from workbench.subgraphs.torch_import import GRAPH_PIPELINE, relax_from_torch, subgraphs_from_relax
 
 
@@ -37,8 +38,10 @@ class TorchModel:
     _subgraphs: Any = field(default=None, repr=False)
 
     @classmethod
-    def from_catalog(cls, name: str, pipeline: str = GRAPH_PIPELINE) -> TorchModel:
-        """A catalog model, rebuilt with the weights its cached tasks were extracted from."""
+    def from_catalog(cls, name: str, pipeline: str | None = None) -> TorchModel:
+        """A catalog model, rebuilt with the weights its cached tasks were extracted from (``"resnet50@fold_pack"``
+        names the pipeline too)."""
+        name, pipeline = split_model(name, pipeline)
         module, inputs = build_model(name)
         return cls(name, module, inputs, pipeline)
 
@@ -68,7 +71,8 @@ def compile_tuned(model: TorchModel, database: Any, target: Any = "cpu", *,
     tuner do not, so no fused task (most of a model) finds its tuning record, and on CPU each is then built
     unscheduled: ViT-B/16 ran 150x slower than with its records applied. Here the functions not found as they
     are are looked up again without that attribute. ``coverage``, if given, is filled with
-    the functions that got a tuned schedule (``"tuned"``) and those that did not (``"untuned"``).
+    the functions that got a tuned schedule (``"tuned"``) and those that did not (``"untuned"``), and under a
+    ``_pack`` graph pipeline those whose weights were repacked once at compile time (``"prepacked"``).
     """
     tvm = import_tvm()
     from tvm import relax, tirx
@@ -77,7 +81,7 @@ def compile_tuned(model: TorchModel, database: Any, target: Any = "cpu", *,
 
     target = make_target(target)
     ensure_intrinsics(target)
-    found: dict[str, list[str]] = {"tuned": [], "untuned": []}
+    found: dict[str, list[str]] = {"tuned": [], "untuned": [], "prepacked": []}
     originals: dict[str, Any] = {}
 
     def scheduled(func: Any) -> bool:
@@ -119,6 +123,19 @@ def compile_tuned(model: TorchModel, database: Any, target: Any = "cpu", *,
             MetaScheduleApplyDatabase(),  # the fused ones, under the key they were tuned with
             restore_op_pattern,
         ])(mod)
+        if any(isinstance(f, tirx.PrimFunc) and f.attrs and "layout_free_buffers" in f.attrs
+               for _, f in mod.functions_items()):
+            # A "_pack" pipeline: the weight repacking the tuned schedules begin with (RewriteLayout) becomes a
+            # function of its own, applied to the constant weights once, here, instead of at every call.
+            mod = tvm.transform.Sequential([relax.transform.SplitLayoutRewritePreproc(),
+                                            relax.transform.FoldConstant()])(mod)
+            mod = relax.transform.DeadCodeElimination()(mod)  # the repacking functions FoldConstant applied
+            names = [gv.name_hint for gv in mod.get_global_vars()]
+            found["prepacked"] = sorted(n.removesuffix("_prepacked") for n in names if n.endswith("_prepacked")
+                                        and f"{n.removesuffix('_prepacked')}_weight_prepack" not in names)
+            if left := [n for n in names if n.endswith("_weight_prepack")]:  # FoldConstant could not apply it
+                warnings.warn(f"{len(left)} weight repackings run at every call, not once at compile time: "
+                              f"{', '.join(left)}", stacklevel=2)
         if is_gpu:  # what the database does not cover gets DLight's default GPU schedules
             from tvm.s_tir import dlight
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ def confirm_best(workdir: WorkDir, subgraphs: list[Subgraph], measurer: Measurer
         return {}
     mods = [apply_trace(sub, row.trace).mod for sub, row in chosen]
     times: list[list[float]] = [[] for _ in chosen]
+    errors: dict[int, str] = {}
     rng = random.Random(seed)
     for k in range(rounds):
         if k and stop is not None and stop.is_set():
@@ -68,8 +70,13 @@ def confirm_best(workdir: WorkDir, subgraphs: list[Subgraph], measurer: Measurer
         for i, result in zip(order, measurer.measure_mods([mods[i] for i in order]), strict=True):
             if result.ok:
                 times[i].append(result.latency)
+            else:
+                errors.setdefault(i, f"{result.status}: {str(result.error or '').strip()[-300:]}")
     best: dict[str, float] = {}
-    for (sub, row), t in zip(chosen, times, strict=True):
+    for i, ((sub, row), t) in enumerate(zip(chosen, times, strict=True)):
+        if not t and i in errors:  # never silently: best() then shows the latency logged in the search
+            warnings.warn(f"{sub.name}: a best record ({row.trace_key}) failed every re-measurement ({errors[i]})",
+                          stacklevel=2)
         if t:
             workdir.add_confirmation(int(row.workload), row.trace_key, t, pass_index=passes.get(row.workload, -1) + 1,
                                      hardware=measurer.hardware["id"])

@@ -32,7 +32,7 @@ from workbench.logfiles import WriterLock
 from workbench.logs import RECORD_FILE, WorkDir, load_logs
 from workbench.measure import MeasureConfig, Measurer, close_runner, make_builder, make_runner
 from workbench.rpc import RPCError, infrastructure_problem, remote_hardware, remote_target
-from workbench.subgraphs import Subgraph, SubgraphError, load_subgraph, model_subgraphs
+from workbench.subgraphs import Subgraph, SubgraphError, load_subgraph, model_key, model_subgraphs
 from workbench.tuning.callbacks import (
     INFRA_BATCHES,
     Recorder,
@@ -105,9 +105,10 @@ class TuningRun:
         self.compile_coverage: dict[str, list[str]] | None = None  # set by compile()
         try:
             if isinstance(model, TorchModel):
-                self.torch_model, self.subgraphs, model = model, model.subgraphs(self.target), model.name
+                self.torch_model, self.subgraphs = model, model.subgraphs(self.target)
+                model = model_key(model.name, model.pipeline)  # "resnet50", or "resnet50@fold_pack"
             elif model is not None:
-                self.subgraphs = model_subgraphs(model)
+                self.subgraphs, model = model_subgraphs(model), model_key(model)
             else:
                 self.subgraphs = [subgraph if isinstance(subgraph, Subgraph) else load_subgraph(subgraph)]
         except SubgraphError as err:
