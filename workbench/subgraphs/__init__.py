@@ -38,16 +38,14 @@ def load_subgraph(name: str | Path) -> Subgraph:
     if text in BUILTIN_NAMES:
         return load_builtin(text)
     head, sep, rest = text.partition("/")
-    model, at, named = head.partition("@")
+    model, named = split_model(head)
     if sep and model in MODELS:
         if rest == "heaviest" or rest.startswith("heaviest:"):
             return _select_heaviest(head, rest.partition(":")[2] or None)
         # "resnet50@fold_nhwc/..." names its pipeline. A plain name is the default pipeline's; failing that, the
         # "zero" pipeline's, for records named before batch norm was folded (sample_logs' "resnet50/conv2d1").
-        if at and named not in GRAPH_PIPELINES:
-            raise SubgraphError(f"{text!r}: unknown graph pipeline {named!r}; known: {', '.join(GRAPH_PIPELINES)}")
-        pipelines = [named] if at else [GRAPH_PIPELINE, "zero"]
-        for pipeline in pipelines:
+        pipelines = [named] if "@" in head else [GRAPH_PIPELINE, "zero"]
+        for pipeline in pipelines:  # model_subgraphs refuses an unknown pipeline by name
             for sub in model_subgraphs(model, pipeline=pipeline):
                 if sub.name.partition("/")[2] == rest:
                     return sub
