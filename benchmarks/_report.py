@@ -30,7 +30,8 @@ def write_report(name: str, *, title: str, body: str, data: dict[str, Any]) -> P
     gpus = "".join(f"; GPU {g['name']} ({g['memory_mib']} MiB, driver {g['driver']})" for g in hw.get("gpus", []))
     md = (f"# {title}\n\nCommand: `{command}` (from the repo root, in `.venv`)\n\n"
           f"Date: {data['date']}. Machine: {hw['cpu_model']} ({hw['llvm_mcpu']}), {hw['logical_cores']} cores, "
-          f"{hw['memory_gib']} GiB, TVM {hw['tvm_version']}{gpus}.\n\n{body}\n")
+          f"{hw['memory_gib']} GiB, TVM {hw['tvm_version']}{gpus}; TVM's CPU runtime on {hw.get('runtime_threads')} "
+          f"threads; hardware id `{hw['id']}`.\n\n{body}\n")
     path = RESULTS / f"{name}.md"
     path.write_text(md)
     return path

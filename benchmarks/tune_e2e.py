@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from dataclasses import asdict
@@ -23,7 +24,8 @@ from workbench.subgraphs.torch_import import GRAPH_PIPELINES  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--models", nargs="+", default=["mobilenet_v2", "resnet50", "vit_b16"])
+    parser.add_argument("--models", nargs="+", default=["mobilenet_v2", "resnet50", "vit_b16"],
+                        help="catalog models; model@pipeline tunes that model under that pipeline only")
     parser.add_argument("--trials-per-task", type=int, default=16)
     parser.add_argument("--trials-per-iter", type=int, default=16)
     parser.add_argument("--cost-model", default="world")
@@ -34,13 +36,14 @@ def main() -> None:
     parser.add_argument("--work-root", default="work/bench/e2e")
     parser.add_argument("--name", default="tune_e2e", help="report name under benchmarks/results/")
     args = parser.parse_args()
-    from _report import write_report
-
+    from workbench.subgraphs import split_model
     from workbench.tuning.e2e import TorchModel
     from workbench.tuning.run import TuningRun
 
+    pairs = [split_model(m) if "@" in m else (m, p) for m in args.models
+             for p in (args.pipelines if "@" not in m else [None])]
     rows, t0 = [], time.perf_counter()
-    for name, pipeline in ((m, p) for m in args.models for p in args.pipelines):
+    for name, pipeline in pairs:
         model = TorchModel.from_catalog(name, pipeline)
         n_tasks = len(model.subgraphs())
         run = TuningRun(model=model, trials=args.trials_per_task * n_tasks, trials_per_iter=args.trials_per_iter,
@@ -64,16 +67,33 @@ def main() -> None:
         print(f"{name} ({pipeline}): tvm {cmp.tvm_ms:.2f} ms, eager {cmp.eager_ms:.2f} ms, compile {cmp.compile_ms} ms, "
               f"match {cmp.outputs_match} (max abs err {cmp.max_abs_err:.2e}); tuned {run.measured} trials in "
               f"{tune_s:.0f} s", flush=True)
+        path = report(rows, args, t0)  # after every row: a run cut short keeps what it measured
+    print(path.read_text())
+
+
+def report(rows: list[dict], args: argparse.Namespace, t0: float) -> Path:
+    from _report import write_report
+
     lines = ["| model | graph pipeline | tasks | trials | TVM tuned (ms) | PyTorch eager (ms) | torch.compile (ms) | TVM vs eager | "
-             "outputs match (max abs err) | functions with a tuned schedule | tuning time (s) |", "|---" * 11 + "|"]
+             "TVM vs torch.compile | outputs match (max abs err) | functions with a tuned schedule | threads TVM / PyTorch "
+             "| tuning time (s) |", "|---" * 13 + "|"]
     for r in rows:
         comp = f"{r['compile_ms']:.2f}" if r["compile_ms"] is not None else f"failed: {r['compile_error']}"
         lines.append(f"| {r['model']} | {r['pipeline']} | {r['tasks']} | {r['trials']} | {r['tvm_ms']:.2f} | {r['eager_ms']:.2f} | "
-                     f"{comp} | {r['eager_ms'] / r['tvm_ms']:.2f}x | {r['outputs_match']} ({r['max_abs_err']:.1e}) | "
+                     f"{comp} | {r['eager_ms'] / r['tvm_ms']:.2f}x | "
+                     f"{'' if r['compile_ms'] is None else format(r['compile_ms'] / r['tvm_ms'], '.2f') + 'x'} | "
+                     f"{r['outputs_match']} ({r['max_abs_err']:.1e}) | "
                      f"{len(r['coverage']['tuned'])}/{len(r['coverage']['tuned']) + len(r['coverage']['untuned'])} | "
+                     f"{r.get('tvm_threads')} / {r.get('torch_threads')} | "
                      f"{r['tuning_seconds_all_sessions']:.0f} ({r['sessions']} sessions) |")
+    eager = [r["eager_ms"] / r["tvm_ms"] for r in rows]
+    compiled = [r["compile_ms"] / r["tvm_ms"] for r in rows if r["compile_ms"] is not None]
+    if len(rows) > 1:
+        lines.append(f"\nGeomean over the rows: {statistics.geometric_mean(eager):.2f}x vs eager"
+                     + (f", {statistics.geometric_mean(compiled):.2f}x vs torch.compile" if compiled else "") + ".")
     body = (f"Cost model `{args.cost_model}`, {args.trials_per_task} trials per task, {args.trials_per_iter} per "
-            f"search round; batch 1; median of {args.repeat} interleaved runs after warm-up. `TVM vs eager` > 1 "
+            f"search round; batch 1; median of {args.repeat} runs after warm-up, in interleaved blocks of 5 calls "
+            "(`compare_with_torch`); TVM's CPU runtime and PyTorch on the threads the table names. `TVM vs eager` > 1 "
             "means the tuned TVM build is faster. Tuning time: the sum over the work dir's sessions that ended normally "
             "(runs resume; a session killed with its machine has no timing, so this can undercount). "
             "The build is `workbench.tuning.compile_tuned`: MetaSchedule's `compile_relax` pipeline, plus a lookup "
@@ -87,7 +107,7 @@ def main() -> None:
             + f"\n\nWhole benchmark: {time.perf_counter() - t0:.0f} s.\n")
     path = write_report(args.name, title="End to end: tuned models vs PyTorch on CPU", body=body,
                         data={"rows": rows, "args": vars(args)})
-    print(path.read_text())
+    return path
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ confirmation: the top 3, three interleaved rounds). PyTorch runs the same operat
 matmul + bias, with PyTorch's own layout and kernels, ``--torch-threads`` threads), timed in the same process
 after the runs of that task. Both sides' GFLOP/s use the task's FLOPs.
 
-The tasks are ResNet-50's and BERT-base's, none of them in ``tune_search.py``'s test split: the pipeline chosen
+Built-in subgraphs with a PyTorch counterpart here (``matmul_256``, ``batch_matmul_12x128x64``) are tuned as
+they are, under every pipeline name alike. The default tasks are
+ResNet-50's and BERT-base's, none of them in ``tune_search.py``'s test split: the pipeline chosen
 here is a configuration choice, not made on held-out data. Work dirs live under ``--work-root`` and resume (a run
 already done is only confirmed, if it was not; its tuning time is that of its sessions).
 """
@@ -65,13 +67,29 @@ def torch_op(sub: Any, threads: int) -> tuple[Any, str]:
     if sub.op == "conv2d":  # NCHW data, OIHW weight, ..., NCHW output (the fold pipeline's task)
         data, weight, out = shp[0], shp[1], shp[-1]
         kh, size, out_size = weight[2], data[2], out[2]
-        stride = next(s for s in (1, 2, 4) if (size + 2 * (kh // 2) - kh) // s + 1 == out_size)
+        # "same" padding and a small stride, or no padding and a stride of the kernel (ViT's patch embedding)
+        shape = next(((p, s) for p, s in ((kh // 2, 1), (kh // 2, 2), (kh // 2, 4), (0, 1), (0, kh))
+                      if (size + 2 * p - kh) // s + 1 == out_size), None)
+        if shape is None:
+            raise SystemExit(f"{sub.name}: no padding and stride give a {out_size}-wide output from {size} with a "
+                             f"{kh}-wide kernel")
+        pad, stride = shape
+        groups = data[1] // weight[1]  # depthwise: one input channel per group
         x, w, b = torch.randn(*data), torch.randn(*weight), torch.randn(weight[0])
-        return (lambda: torch.nn.functional.conv2d(x, w, b, stride=stride, padding=kh // 2),
-                f"conv2d {data}x{weight} stride {stride}")
-    if sub.op == "matmul" and len(shp[1]) == 3:  # batched, both operands activations
+        return (lambda: torch.nn.functional.conv2d(x, w, b, stride=stride, padding=pad, groups=groups),
+                f"conv2d {data}x{weight} stride {stride} padding {pad}" + (f" groups {groups}" if groups > 1 else ""))
+    if sub.op == "batch_matmul" and len(shp) == 3 and len(shp[0]) == 4 and shp[0] == shp[1]:  # q k^T, [b, l, h, d]
+        q, k = torch.randn(*shp[0]), torch.randn(*shp[1])
+        return (lambda: torch.matmul(q.permute(0, 2, 1, 3), k.permute(0, 2, 3, 1)),
+                f"q.permute(0, 2, 1, 3) @ k.permute(0, 2, 3, 1), q, k {shp[0]}")
+    if sub.op == "matmul" and len(shp) == 3 and len(shp[0]) == len(shp[1]) == 2:  # A x B, no bias
         x, y = torch.randn(*shp[0]), torch.randn(*shp[1])
-        return lambda: torch.bmm(x, y), f"bmm {shp[0]}x{shp[1]}"
+        return lambda: torch.matmul(x, y), f"matmul {shp[0]}x{shp[1]}"
+    if sub.op == "matmul" and len(shp[1]) >= 3:  # batched, both operands activations
+        x, y = torch.randn(*shp[0]), torch.randn(*shp[1])
+        if shp[0][-1] != shp[1][-2]:  # the task transposes its second operand (q x k^T)
+            y = y.transpose(-1, -2).contiguous()
+        return lambda: torch.matmul(x, y), f"batched matmul {shp[0]}x{shp[1]}"
     if sub.op == "matmul":  # [M, K] x [K, N] weight (+ bias)
         data, weight = shp[0], shp[1]
         x, w = torch.randn(*data), torch.randn(weight[-1], weight[-2])
@@ -106,10 +124,11 @@ def main() -> None:
                         choices=GRAPH_PIPELINES)
     parser.add_argument("--trials", type=int, default=64)
     parser.add_argument("--cost-model", default="world")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--torch-threads", type=int, default=2)
     parser.add_argument("--work-root", default="work/bench/layouts")
     parser.add_argument("--name", default="tune_layouts")
+    parser.add_argument("--title", default="Graph pipelines, task by task: tuned TVM against PyTorch's op on CPU")
     args = parser.parse_args()
     from _report import write_report
 
@@ -121,35 +140,36 @@ def main() -> None:
         base = load_subgraph(name)
         fn, what = torch_op(base, args.torch_threads)
         pipelines = [p for p in args.pipelines if base.op in LAYOUT_OPS or "nhwc" not in p]
-        for pipeline in pipelines:
-            sub = base if pipeline == "fold" else counterpart(base, pipeline)
-            slug = f"{name.replace('/', '__')}-{pipeline}-{args.cost_model}-s{args.seed}"
-            run = TuningRun(sub, trials=args.trials, cost_model=args.cost_model, seed=args.seed,
+        for pipeline, seed in ((p, s) for p in pipelines for s in args.seeds):
+            sub = base if pipeline == "fold" or "/" not in name else counterpart(base, pipeline)
+            slug = f"{name.replace('/', '__')}-{pipeline}-{args.cost_model}-s{seed}"
+            run = TuningRun(sub, trials=args.trials, cost_model=args.cost_model, seed=seed,
                             work_dir=Path(args.work_root) / slug)
             run.run(progress=False)
             best = run.best().iloc[0]
             sessions = json.loads((run.work_dir / "workbench_run.json").read_text())["sessions"]
-            rows.append({"task": name, "pipeline": pipeline, "tuned_task": sub.name, "op": base.op,
+            rows.append({"task": name, "pipeline": pipeline, "seed": seed, "tuned_task": sub.name, "op": base.op,
                          "flops": base.flops, "tvm_ms": float(best["latency_ms"]), "confirmed": bool(best["confirmed"]),
                          "tune_seconds": sum((s.get("timings") or {}).get("total", 0.0) for s in sessions),
                          "measured": run.measured, "torch_op": what})
-            print(f"{name} {pipeline}: {best['latency_ms']:.3f} ms ({run.measured} trials)", flush=True)
+            print(f"{name} {pipeline} seed {seed}: {best['latency_ms']:.3f} ms ({run.measured} trials)", flush=True)
         torch_ms = time_torch(fn)
         for row in rows:
             if row["task"] == name:
                 row["torch_ms"] = torch_ms
     base = "fold" if "fold" in args.pipelines else args.pipelines[0]
-    lines = ["| task | PyTorch op | pipeline | TVM (ms) | confirmed | TVM GFLOP/s | PyTorch (ms) | PyTorch GFLOP/s | "
-             f"TVM / PyTorch GFLOP/s | vs {base} | tuning (s) |", "|---" * 11 + "|"]
+    lines = ["| task | PyTorch op | pipeline | seed | TVM (ms) | confirmed | TVM GFLOP/s | PyTorch (ms) | PyTorch GFLOP/s | "
+             f"TVM / PyTorch GFLOP/s | vs {base} | tuning (s) |", "|---" * 12 + "|"]
     for r in rows:
-        ref = next((x for x in rows if x["task"] == r["task"] and x["pipeline"] == base), None)
+        ref = next((x for x in rows if x["task"] == r["task"] and x["pipeline"] == base and x["seed"] == r["seed"]),
+                   None)
         versus = f"{ref['tvm_ms'] / r['tvm_ms']:.2f}x" if ref else "-"
-        lines.append(f"| {r['task']} | {r['torch_op']} | {r['pipeline']} | {r['tvm_ms']:.3f} | {r['confirmed']} | "
+        lines.append(f"| {r['task']} | {r['torch_op']} | {r['pipeline']} | {r['seed']} | {r['tvm_ms']:.3f} | {r['confirmed']} | "
                      f"{r['flops'] / r['tvm_ms'] / 1e6:.0f} | {r['torch_ms']:.3f} | {r['flops'] / r['torch_ms'] / 1e6:.0f} | "
                      f"{r['torch_ms'] / r['tvm_ms']:.0%} | {versus} | {r['tune_seconds']:.0f} |")
-    body = (f"Cost model `{args.cost_model}`, {args.trials} trials per task, seed {args.seed}, one run per task and "
-            f"pipeline (no spread over seeds: a ratio under ~1.1x is within what re-measurement and search luck "
-            f"move). TVM: the task alone (the layout transforms a pipeline adds around it are other tasks; see "
+    body = (f"Cost model `{args.cost_model}`, {args.trials} trials per task, seeds {args.seeds}, one run per task, "
+            f"pipeline and seed (with one seed, no spread: a ratio under ~1.1x is within what re-measurement and "
+            f"search luck move). TVM: the task alone (the layout transforms a pipeline adds around it are other tasks; see "
             "`tune_e2e`); the run's best schedule, confirmed (median of its re-measurement rounds; `confirmed` False: the latency "
             "logged during the search). PyTorch "
             f"{args.torch_threads} threads: the fastest of 5 rounds' medians of 50 calls, after the task's runs. "
@@ -157,7 +177,7 @@ def main() -> None:
             "`fold_pack` (weights repacked by the schedule, Ansor's layout rewrite), `fold_nhwc` (convolutions in "
             "NHWC/OHWI), `fold_nhwc_pack` (both); see `workbench.subgraphs.graph_pipeline`.\n\n" + "\n".join(lines)
             + f"\n\nWhole benchmark: {time.perf_counter() - t0:.0f} s.\n")
-    path = write_report(args.name, title="Graph pipelines, task by task: tuned TVM against PyTorch's op on CPU",
+    path = write_report(args.name, title=args.title,
                         body=body, data={"rows": rows, "args": vars(args)})
     print(path.read_text())
 

@@ -22,6 +22,20 @@ def test_subgraphs_lists_the_catalog():
     assert "conv2d_14x14x128_3x3" in done.stdout and "matmul_128" not in done.stdout
 
 
+def test_hardware_names_the_machine_and_its_peak(tmp_path, capsys, monkeypatch):
+    from workbench.hardware import hardware_descriptor
+
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path))
+    assert main(["hardware"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out)["id"] == hardware_descriptor()["id"] and not list(tmp_path.iterdir())  # nothing timed
+    (tmp_path / f"peak-{hardware_descriptor()['id']}.json").write_text(json.dumps(
+        {"gflops": 123.0, "gflops_one_core": 61.0, "threads": 2, "kernel": "k", "measured": "then", "loadavg": 0.1,
+         "hardware_id": hardware_descriptor()["id"]}))
+    assert main(["hardware", "--peak"]) == 0
+    assert "peak: 123 GFLOP/s FP32 on 2 threads, 61 on one" in capsys.readouterr().out  # the cached one
+
+
 def test_unknown_subgraph_is_a_clear_error(tmp_path):
     done = subprocess.run([*CLI, "collect", "--subgraph", "conv9d", "--out", str(tmp_path / "x"), "--quiet"],
                           capture_output=True, text=True, timeout=120)

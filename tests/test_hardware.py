@@ -38,3 +38,39 @@ def test_bad_targets_are_clear_errors():
     if not has_cuda():
         with pytest.raises(TargetError, match="needs an NVIDIA GPU"):
             make_target("cuda")
+
+
+def test_peak_is_measured_once_per_machine_and_physically_possible(tmp_path, monkeypatch):
+    from workbench.hardware import peak_gflops
+
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path))
+    desc = hardware_descriptor()
+    peak = peak_gflops(iters=2_000, repeat=2)
+    # A loop LLVM folded away or did not vectorize would time as impossibly fast or a scalar's speed: no core
+    # retires more than two FMA vectors of its width a cycle, and none runs above 6 GHz.
+    ceiling = 2 * 2 * peak["lanes"] * 6.0 * peak["threads"]
+    assert 0 < peak["gflops_one_core"] <= peak["gflops"] * 1.5 and peak["gflops"] < ceiling
+    assert peak["gflops_one_core"] > 2 * 6.0 * 2  # faster than two scalar FMAs a cycle at 6 GHz: vectors ran
+    assert peak["hardware_id"] == desc["id"] and (tmp_path / f"peak-{desc['id']}.json").is_file()
+    assert peak_gflops() == peak  # from the cache, not measured again
+    (tmp_path / f"peak-{desc['id']}.json").write_text("{not json")
+    assert peak_gflops(iters=2_000, repeat=2)["gflops"] > 0  # an unreadable cache is measured again, not an error
+
+
+def test_tvm_runs_cpu_kernels_on_every_physical_core_unless_told_otherwise():
+    """TVM 0.27 alone takes half the logical cores on x86: one thread of a 2-core VM."""
+    import os
+    import subprocess
+    import sys
+
+    from workbench._tvm import cpu_threads
+
+    probe = ("from workbench.hardware import hardware_descriptor; from workbench._tvm import runtime_threads; "
+             "print(runtime_threads(), hardware_descriptor()['runtime_threads'])")
+    env = {k: v for k, v in os.environ.items() if k not in ("TVM_NUM_THREADS", "OMP_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    assert out.stdout.split() == [str(cpu_threads())] * 2, out.stderr[-2000:]
+    out = subprocess.run([sys.executable, "-c", probe], env=env | {"TVM_NUM_THREADS": "1"}, capture_output=True,
+                         text=True, timeout=300)
+    assert out.stdout.split() == ["1", "1"], out.stderr[-2000:]  # the user's setting wins
+    assert hardware_id(hardware_descriptor() | {"runtime_threads": 99}) != hardware_descriptor()["id"]

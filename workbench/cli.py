@@ -31,6 +31,21 @@ def _cmd_subgraphs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_hardware(args: argparse.Namespace) -> int:
+    import json
+
+    from workbench.hardware import hardware_descriptor, peak_gflops
+
+    desc = hardware_descriptor()
+    print(json.dumps(desc, indent=1))
+    if args.peak:
+        peak = peak_gflops(refresh=args.refresh)
+        load = "unknown" if peak.get("loadavg") is None else f"{peak['loadavg']:.2f}"
+        print(f"peak: {peak['gflops']:.0f} GFLOP/s FP32 on {peak['threads']} threads, {peak['gflops_one_core']:.0f} "
+              f"on one ({peak['kernel']}; measured {peak['measured']}, load average then {load})")
+    return 0
+
+
 def _cmd_collect(args: argparse.Namespace) -> int:
     from workbench.collect import collect
     from workbench.measure import Measurer
@@ -209,6 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="include one model's subgraphs (repeatable); MODEL@PIPELINE for another graph pipeline")
     p.add_argument("--op", help="only subgraphs whose op starts with this (conv2d, matmul, ...)")
     p.set_defaults(func=_cmd_subgraphs)
+
+    p = sub.add_parser("hardware", help="this machine's hardware descriptor (what every record names), and its peak")
+    p.add_argument("--peak", action="store_true", help="also its measured FP32 peak (timed once, then cached)")
+    p.add_argument("--refresh", action="store_true", help="with --peak: time the peak again (on an idle machine)")
+    p.set_defaults(func=_cmd_hardware)
 
     p = sub.add_parser("collect", help="measure random candidates of subgraphs into a MetaSchedule work dir")
     p.add_argument("--subgraph", nargs="+", required=True,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from workbench._tvm import torch_ready
 from workbench.logs import load_logs
 from workbench.tuning import TorchModel, TuningError, TuningRun
+from workbench.views import time_shares
 
 pytestmark = pytest.mark.slow
 SUBGRAPH = "matmul_128"
@@ -43,6 +46,12 @@ def test_whole_model_run_compiles_and_matches_pytorch(tmp_path):
     assert sorted(run.compile_coverage["tuned"]) == sorted(s.name.split("/")[-1] for s in run.subgraphs)
     assert run.compile_coverage["untuned"] == []
     assert cmp.tvm_ms > 0 and cmp.eager_ms > 0 and len(cmp.times["tvm"]) == 3
+    told = os.environ.get("TVM_NUM_THREADS") or os.environ["OMP_NUM_THREADS"]  # set by the workbench if not by you
+    assert cmp.tvm_threads == int(told) and cmp.torch_threads >= 1  # TVM on every core, not TVM's half
+    shares = time_shares(run, first=2)  # where the model's time goes: the first round's best, then the final
+    assert list(shares.index) == sorted(shares.index, key=lambda t: -shares.loc[t, "share_best"])
+    assert (shares["first_ms"] >= shares["best_ms"]).all() and shares["share_best"].sum() == pytest.approx(1.0)
+    assert shares["trials"].tolist() == [4] * len(shares)
     single = TuningRun(SUBGRAPH, trials=4, work_dir=tmp_path / "single")
     with pytest.raises(TuningError, match="whole-model run"):
         single.compile()

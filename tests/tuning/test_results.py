@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 
@@ -40,3 +41,18 @@ def test_nothing_measured_reports_nothing(tmp_path):
     path = sample_work_dir(tmp_path / "wd", ("matmul_128",), records=0)
     best = best_records(path, [load_subgraph("matmul_128")]).loc["matmul_128"]
     assert math.isnan(best["latency_ms"]) and not best["confirmed"] and best["trace"] is None
+
+
+def test_records_of_another_machine_in_a_work_dir_are_named_when_a_run_opens_it(tmp_path):
+    from workbench.tuning.results import warn_other_machines
+
+    path = sample_work_dir(tmp_path / "wd", ("matmul_128",), records=4)  # shipped records: another machine's id
+    df = load_logs(path, progress=False)
+    theirs = sorted(set(df["machine"]))
+    assert len(theirs) == 1
+    with pytest.warns(UserWarning, match=rf"4 of its records were measured on other hardware \({theirs[0]}"):
+        warn_other_machines(path, df, {"id": "mine"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_other_machines(path, df, {"id": theirs[0]})  # the machine that measured them: silent
+        warn_other_machines(path, df[:0], {"id": "mine"})  # nothing measured yet: silent

@@ -8,13 +8,13 @@ TVM JSON in the user cache directory (``$WORKBENCH_CACHE``, default ``~/.cache/t
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workbench._tvm import import_tvm, torch_ready
+from workbench.hardware import cache_root
 from workbench.subgraphs.base import Subgraph, SubgraphError
 from workbench.subgraphs.torch_import import GRAPH_PIPELINE, GRAPH_PIPELINES
 
@@ -98,8 +98,7 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
 
 
 def cache_dir() -> Path:
-    root = Path(os.environ.get("WORKBENCH_CACHE", Path.home() / ".cache" / "tvm-workbench"))
-    return root / "models"
+    return cache_root() / "models"
 
 
 def _cache_path(model: str, pipeline: str) -> Path:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench._tvm import import_tvm
-from workbench.logs import WorkDir, load_logs
+from workbench.logs import HARDWARE_FILE, WorkDir, load_logs
 from workbench.measure import MeasureConfig, Measurer, median_latency
 from workbench.subgraphs import Subgraph
 
@@ -124,3 +124,15 @@ def best_records(work_dir: str | Path, subgraphs: list[Subgraph]) -> Any:
                      "logged_ms": row.latency * 1e3, "trace": row.trace,
                      "tir": apply_trace(sub, row.trace).mod.script()})
     return pd.DataFrame(rows).set_index("task")
+
+
+def warn_other_machines(work_dir: Path, df: Any, hardware: dict[str, Any]) -> None:
+    """Warn when records of a work dir were measured by another machine than the one measuring now (another
+    hardware id: another CPU, or TVM's runtime on another number of threads): the search mixes their latencies."""
+    other = df[df["machine"].notna() & (df["machine"] != hardware["id"])] if len(df) and "machine" in df else df[:0]
+    if len(other):
+        warnings.warn(f"{work_dir}: {len(other)} of its records were measured on other hardware "
+                      f"({', '.join(sorted(set(other['machine'])))}) than this run measures on ({hardware['id']}); "
+                      "the search mixes their latencies with the new ones. Their descriptors are in "
+                      f"{HARDWARE_FILE} (one without runtime_threads ran TVM's CPU kernels on half the logical "
+                      "cores on x86); a new work dir keeps the runs apart.", stacklevel=3)

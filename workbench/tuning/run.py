@@ -52,6 +52,7 @@ from workbench.tuning.results import (
     best_records,
     confirm_best,
     needs_confirmation,
+    warn_other_machines,
 )
 from workbench.tuning.search import STRATEGIES, quiet_statistics, search_strategy, task_scheduler
 from workbench.tuning.state import RunConfig, RunFile, RunState, TuningError
@@ -149,7 +150,9 @@ class TuningRun:
         self.cost_model: Any = None
         self._lock = WriterLock(self.work_dir)  # held from start() until the session ends
         if (self.work_dir / RECORD_FILE).is_file():  # earlier sessions: counted, never measured again
-            self.state.load(load_logs(self.work_dir, errors="warn", with_actions=False, progress=False))
+            earlier = load_logs(self.work_dir, errors="warn", with_actions=False, progress=False)
+            self.state.load(earlier)
+            warn_other_machines(self.work_dir, earlier, self.hardware)
         if (self.run_file.saved() or {}).get("sessions"):  # a run of earlier sessions, opened again
             self.status = "done" if self.remaining == 0 else "stopped"
 

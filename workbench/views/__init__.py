@@ -35,6 +35,7 @@ from workbench.views.ranking import (
     ranking_figure,
     ranking_info,
 )
+from workbench.views.shares import task_time_shares, time_share_figure, time_shares
 from workbench.views.stepper import StepScores, step_scores
 from workbench.views.trajectory import (
     TrajectoryInfo,
@@ -66,6 +67,6 @@ __all__ = [
     "logs_by", "logs_summary", "measurement_row", "measurements_table", "named_decisions", "near_best_figure",
     "nearest_rows", "parallel_coordinates", "plan_table", "predicted_rank", "project", "ranking_figure",
     "ranking_info", "relabel", "rounds_figure", "rounds_info", "selection_ring", "step_at", "step_scores",
-    "sweep_figure", "trace_summary", "trajectory_figure", "trajectory_info", "tuning_curves", "tuning_figure",
+    "sweep_figure", "task_time_shares", "time_share_figure", "time_shares", "trace_summary", "trajectory_figure", "trajectory_info", "tuning_curves", "tuning_figure",
     "tuning_table", "umap_available", "wall_clock", "with_disagreements",
 ]
