@@ -214,10 +214,11 @@ def peak_gflops(*, refresh: bool = False, iters: int = 20_000, repeat: int = 5) 
 
     It is timed, not computed from a clock and a core count, which a VM or a turbo clock makes unreliable: a
     TVM-built loop of independent fused multiply-adds on the widest vectors (``_fma_kernel``), on the threads
-    TVM's runtime runs kernels on (``gflops``; ``threads``) and on one (``gflops_one_core``), best of ``repeat`` timings. The result is kept beside the
-    hardware descriptor in the workbench cache (``peak-<hardware id>.json``) and measured again only with
-    ``refresh=True``; it is not part of the descriptor's id, since a measurement moves from run to run. Measure
-    on an idle machine: anything running beside lowers it (``loadavg`` records the load when it was taken)."""
+    TVM's runtime runs kernels on (``gflops``; ``threads``) and on one (``gflops_one_core``), best of ``repeat``
+    timings. The result is kept beside the hardware descriptor in the workbench cache (``peak-<hardware id>.json``)
+    and measured again only with ``refresh=True``; it is not part of the descriptor's id, since a measurement moves
+    from run to run. Measure on an idle machine: anything running beside lowers it (``loadavg`` records the load
+    when it was taken)."""
     desc = hardware_descriptor()
     path = cache_root() / f"peak-{desc['id']}.json"
     if not refresh:
