@@ -37,6 +37,11 @@ def open_run(model: str, work_dir: Path) -> Any:
                      cost_model=config["cost_model"], seed=config["seed"], work_dir=work_dir)
 
 
+# The ops whose FLOPs are multiply-adds, which the FMA peak measures; elsewhere TVM's FLOP count also counts
+# compares, selects and the terms of a polynomial approximation (fast_erf), so "% of peak" would mean nothing.
+FMA_BOUND = ("conv2d", "conv1d", "conv3d", "matmul", "batch_matmul", "dense", "conv2d_transpose")
+
+
 def key(sub: Any) -> tuple[str, int, int]:
     return sub.op, int(round(sub.flops)), sub.weight
 
@@ -87,10 +92,11 @@ def main() -> None:
 
     from workbench.hardware import peak_gflops
     from workbench.subgraphs import model_subgraphs, split_model
+    from workbench.tuning.e2e import TorchModel, function_times
     from workbench.views import time_shares
 
     t0 = time.perf_counter()
-    tables, subs = {}, {}
+    tables, subs, inside = {}, {}, {}
     for spec in args.runs:
         model, pipeline = split_model(spec)
         work_dir = Path(args.work_root) / f"{model}-{args.cost_model}-{pipeline}"
@@ -99,6 +105,8 @@ def main() -> None:
             raise SystemExit(f"{work_dir}: {run.measured}/{run.budget} trials measured; finish it with tune_e2e.py")
         tables[label] = time_shares(run)
         subs[label] = {s.name: s for s in run.subgraphs}
+        inside[label] = function_times(TorchModel.from_catalog(model, pipeline), run.compile())
+        print(f"{label}: {inside[label]['ms'].sum():.1f} ms per inference inside the model's functions", flush=True)
     torch_ms: dict[str, tuple[float, str]] = {}  # fold task name -> PyTorch ms, what ran
     fold_names: dict[tuple, list[str]] = {}  # (model, op, FLOPs, weight) -> the fold tasks with them
     for model in dict.fromkeys(label.partition("@")[0] for label in tables):
@@ -123,14 +131,17 @@ def main() -> None:
         both = table[table["first_ms"].notna() & table["best_ms"].notna()]  # the tasks the shares cover
         summary[spec] = {"tasks": len(table), "tasks_summed": len(both), "trials": int(table["trials"].sum()),
                          **{f"sum_{c}": float((both["weight"] * both[c]).sum())
-                            for c in ("first_ms", "logged_ms", "best_ms")}}
+                            for c in ("first_ms", "logged_ms", "best_ms")},
+                         "in_model_ms": float(inside[spec]["ms"].sum())}
+        in_model = inside[spec].groupby("task")["ms_per_call"].sum()
         for task, r in table.iterrows():
             sub = subs[spec][task]
             same = fold_names.get((model, *key(sub)), [])  # the fold task it is (by name), or the one like it
             ref = torch_ms.get(task) or (torch_ms.get(same[0]) if len(same) == 1 else None)
             rows.append({"run": spec, "task": task, "op": sub.op, "flops": sub.flops, **r.to_dict(),
-                         "pct_peak": r["gflops"] / peak["gflops"] if r["gflops"] == r["gflops"] else math.nan,
-                         "torch_ms": ref[0] if ref else None, "torch_op": ref[1] if ref else None})
+                         "pct_peak": r["gflops"] / peak["gflops"] if sub.op in FMA_BOUND else math.nan,
+                         "torch_ms": ref[0] if ref else None, "torch_op": ref[1] if ref else None,
+                         "in_model_ms": in_model.get(task.partition("/")[2], math.nan)})
     png = plot(tables, Path(__file__).parent / "results" / f"{args.name}.png", args.plot_top)
     load = "unknown" if peak.get("loadavg") is None else f"{peak['loadavg']:.2f}"
     body = [f"Peak: **{peak['gflops']:.0f} GFLOP/s** on {peak['threads']} threads, {peak['gflops_one_core']:.0f} on "
@@ -140,24 +151,28 @@ def main() -> None:
             "compares like with like); \"tuned\": its best as the run reports it (the median of its re-measurement "
             "where confirmed). Shares are of the sum of weight x latency over the model's tasks measured in the "
             "first round, which leaves out what runs between tasks (the end-to-end build time is in `tune_e2e`). "
+            "\"inside the model\": each task's time per call in the compiled model (`function_times`: TVM's VM "
+            "instrument around every call, 5 inferences, nothing else running), where its weights and inputs are not "
+            "kept warm in cache by repeated calls as in tuning; the sum is over every function the model calls. "
+            "% of peak is shown for convolutions and matmuls only: elsewhere TVM's FLOP count is not multiply-adds. "
             f"PyTorch: {args.torch_threads} threads, fastest of 5 rounds' medians of 50 calls, op plus bias only "
             "(TVM's task also computes its fused epilogue).\n",
             "## Sum of weight x latency over the tasks\n", "| run | tasks (summed) | trials | first round (ms) | "
-            "logged (ms) | gain (first / logged) | tuned (ms) |", "|---" * 7 + "|"]
+            "logged (ms) | gain (first / logged) | tuned (ms) | inside the model (ms) |", "|---" * 8 + "|"]
     for spec, s in summary.items():
         gain = s["sum_first_ms"] / s["sum_logged_ms"] if s["sum_logged_ms"] > 0 else math.nan
         body.append(f"| {spec} | {s['tasks']} ({s['tasks_summed']}) | {s['trials']} | {s['sum_first_ms']:.1f} | "
-                    f"{s['sum_logged_ms']:.1f} | {gain:.2f}x | {s['sum_best_ms']:.1f} |")
+                    f"{s['sum_logged_ms']:.1f} | {gain:.2f}x | {s['sum_best_ms']:.1f} | {s['in_model_ms']:.1f} |")
     body += ["", f"Plot: `{args.name}.png`" if png else "No plot (kaleido could not run).", ""]
     for spec in tables:
         body += [f"## {spec}\n", "| task | op | x | trials (share) | first round (ms) | logged (ms) | tuned (ms) | "
-                 "share of time: first round -> tuned | GFLOP/s | % of peak | PyTorch (ms) | TVM / PyTorch speed |",
-                 "|---" * 12 + "|"]
+                 "in the model (ms) | share of time: first round -> tuned | GFLOP/s | % of peak | PyTorch (ms) | "
+                 "TVM / PyTorch speed |", "|---" * 13 + "|"]
         for r in (r for r in rows if r["run"] == spec):
             vs = fmt(r["torch_ms"] / r["best_ms"] if r["torch_ms"] else None, ".0%")
             body.append(f"| {r['task'].partition('/')[2]} | {r['op']} | {int(r['weight'])} | {int(r['trials'])} "
                         f"({fmt(r['trial_share'], '.1%')}) | {fmt(r['first_ms'], '.3f')} | {fmt(r['logged_ms'], '.3f')} | "
-                        f"{fmt(r['best_ms'], '.3f')} | {fmt(r['share_first'], '.1%')} -> {fmt(r['share_best'], '.1%')} | "
+                        f"{fmt(r['best_ms'], '.3f')} | {fmt(r['in_model_ms'], '.3f')} | {fmt(r['share_first'], '.1%')} -> {fmt(r['share_best'], '.1%')} | "
                         f"{fmt(r['gflops'], '.0f')} | {fmt(r['pct_peak'], '.0%')} | {fmt(r['torch_ms'], '.3f')} | {vs} |")
         body.append("")
     body.append(f"Whole benchmark: {time.perf_counter() - t0:.0f} s.")

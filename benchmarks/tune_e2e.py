@@ -25,7 +25,8 @@ from workbench.subgraphs.torch_import import GRAPH_PIPELINES  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", nargs="+", default=["mobilenet_v2", "resnet50", "vit_b16"],
-                        help="catalog models; model@pipeline tunes that model under that pipeline only")
+                        help="catalog models; model@pipeline tunes that model under that pipeline only, and "
+                             "model[@pipeline]:cost_model with that cost model (rows of both in one run and report)")
     parser.add_argument("--trials-per-task", type=int, default=16)
     parser.add_argument("--trials-per-iter", type=int, default=16)
     parser.add_argument("--cost-model", default="world")
@@ -40,15 +41,18 @@ def main() -> None:
     from workbench.tuning.e2e import TorchModel
     from workbench.tuning.run import TuningRun
 
-    pairs = [split_model(m) if "@" in m else (m, p) for m in args.models
-             for p in (args.pipelines if "@" not in m else [None])]
+    rows_asked = []
+    for entry in args.models:
+        model_name, _, cost_model = entry.partition(":")
+        for p in (args.pipelines if "@" not in model_name else [None]):
+            rows_asked.append((*(split_model(model_name) if p is None else (model_name, p)),
+                               cost_model or args.cost_model))
     rows, t0 = [], time.perf_counter()
-    for name, pipeline in pairs:
+    for name, pipeline, cost_model in rows_asked:
         model = TorchModel.from_catalog(name, pipeline)
         n_tasks = len(model.subgraphs())
         run = TuningRun(model=model, trials=args.trials_per_task * n_tasks, trials_per_iter=args.trials_per_iter,
-                        cost_model=args.cost_model,
-                        work_dir=Path(args.work_root) / f"{name}-{args.cost_model}-{pipeline}")
+                        cost_model=cost_model, work_dir=Path(args.work_root) / f"{name}-{cost_model}-{pipeline}")
         start = time.perf_counter()
         run.run(progress=False)
         tune_s = time.perf_counter() - start
@@ -59,12 +63,12 @@ def main() -> None:
         sessions = json.loads((run.work_dir / "workbench_run.json").read_text())["sessions"]
         tuned_total = sum((s.get("timings") or {}).get("total", 0.0) for s in sessions)
         coverage = run.compile_coverage or {"tuned": [], "untuned": []}
-        row = {**asdict(cmp), "pipeline": pipeline, "tasks": n_tasks, "trials": run.measured, "tune_seconds": tune_s,
+        row = {**asdict(cmp), "pipeline": pipeline, "cost_model": cost_model, "tasks": n_tasks, "trials": run.measured, "tune_seconds": tune_s,
                "tuning_seconds_all_sessions": tuned_total, "sessions": len(sessions), "coverage": coverage,
                "compile_and_compare_seconds": compile_s, "timings": run.timings(),
                "tasks_with_a_schedule": int((progress["ok"] > 0).sum()), "status": run.status}
         rows.append(row)
-        print(f"{name} ({pipeline}): tvm {cmp.tvm_ms:.2f} ms, eager {cmp.eager_ms:.2f} ms, compile {cmp.compile_ms} ms, "
+        print(f"{name} ({pipeline}, {cost_model}): tvm {cmp.tvm_ms:.2f} ms, eager {cmp.eager_ms:.2f} ms, compile {cmp.compile_ms} ms, "
               f"match {cmp.outputs_match} (max abs err {cmp.max_abs_err:.2e}); tuned {run.measured} trials in "
               f"{tune_s:.0f} s", flush=True)
         path = report(rows, args, t0)  # after every row: a run cut short keeps what it measured
@@ -74,24 +78,28 @@ def main() -> None:
 def report(rows: list[dict], args: argparse.Namespace, t0: float) -> Path:
     from _report import write_report
 
-    lines = ["| model | graph pipeline | tasks | trials | TVM tuned (ms) | PyTorch eager (ms) | torch.compile (ms) | TVM vs eager | "
+    lines = ["| model | graph pipeline | cost model | tasks | trials | TVM tuned (ms) | PyTorch eager (ms) | torch.compile (ms) | TVM vs eager | "
              "TVM vs torch.compile | outputs match (max abs err) | functions with a tuned schedule | threads TVM / PyTorch "
-             "| tuning time (s) |", "|---" * 13 + "|"]
+             "| tuning time (s) |", "|---" * 14 + "|"]
     for r in rows:
         comp = f"{r['compile_ms']:.2f}" if r["compile_ms"] is not None else f"failed: {r['compile_error']}"
-        lines.append(f"| {r['model']} | {r['pipeline']} | {r['tasks']} | {r['trials']} | {r['tvm_ms']:.2f} | {r['eager_ms']:.2f} | "
+        lines.append(f"| {r['model']} | {r['pipeline']} | {r.get('cost_model', args.cost_model)} | {r['tasks']} | {r['trials']} | {r['tvm_ms']:.2f} | {r['eager_ms']:.2f} | "
                      f"{comp} | {r['eager_ms'] / r['tvm_ms']:.2f}x | "
                      f"{'' if r['compile_ms'] is None else format(r['compile_ms'] / r['tvm_ms'], '.2f') + 'x'} | "
                      f"{r['outputs_match']} ({r['max_abs_err']:.1e}) | "
                      f"{len(r['coverage']['tuned'])}/{len(r['coverage']['tuned']) + len(r['coverage']['untuned'])} | "
                      f"{r.get('tvm_threads')} / {r.get('torch_threads')} | "
                      f"{r['tuning_seconds_all_sessions']:.0f} ({r['sessions']} sessions) |")
-    eager = [r["eager_ms"] / r["tvm_ms"] for r in rows]
-    compiled = [r["compile_ms"] / r["tvm_ms"] for r in rows if r["compile_ms"] is not None]
-    if len(rows) > 1:
-        lines.append(f"\nGeomean over the rows: {statistics.geometric_mean(eager):.2f}x vs eager"
-                     + (f", {statistics.geometric_mean(compiled):.2f}x vs torch.compile" if compiled else "") + ".")
-    body = (f"Cost model `{args.cost_model}`, {args.trials_per_task} trials per task, {args.trials_per_iter} per "
+    for cost_model in dict.fromkeys(r.get("cost_model", args.cost_model) for r in rows):
+        mine = [r for r in rows if r.get("cost_model", args.cost_model) == cost_model]
+        eager = [r["eager_ms"] / r["tvm_ms"] for r in mine]
+        compiled = [r["compile_ms"] / r["tvm_ms"] for r in mine if r["compile_ms"] is not None]
+        if len(mine) > 1:
+            lines.append(f"\nGeomean over the {len(mine)} `{cost_model}` rows: "
+                         f"{statistics.geometric_mean(eager):.2f}x vs eager"
+                         + (f", {statistics.geometric_mean(compiled):.2f}x vs torch.compile" if compiled else "") + ".")
+    body = (f"Cost model as the table says (`world`: the workbench's world model; `xgb`: MetaSchedule's default), "
+            f"{args.trials_per_task} trials per task, {args.trials_per_iter} per "
             f"search round; batch 1; median of {args.repeat} runs after warm-up, in interleaved blocks of 5 calls "
             "(`compare_with_torch`); TVM's CPU runtime and PyTorch on the threads the table names. `TVM vs eager` > 1 "
             "means the tuned TVM build is faster. Tuning time: the sum over the work dir's sessions that ended normally "
@@ -103,7 +111,8 @@ def report(rows: list[dict], args: argparse.Namespace, t0: float) -> Path:
             "(`workbench.subgraphs.graph_pipeline`): `zero` is TVM's (legalize, fuse; batch norm a task of its "
             "own), `fold` folds batch norm into the convolution before it first (the default), `fold_nhwc` also "
             "converts convolutions to NHWC, the `_pack` ones also let each schedule repack its weights (Ansor's "
-            "layout rewrite, folded into the constants at compile time).\n\n" + "\n".join(lines)
+            "layout rewrite, folded into the constants at compile time), the `_fast` ones compute GELU, softmax, exp, "
+            "erf and tanh with TVM's vectorizable polynomial approximations (`FastMathTransform`, `fast_erf`).\n\n" + "\n".join(lines)
             + f"\n\nWhole benchmark: {time.perf_counter() - t0:.0f} s.\n")
     path = write_report(args.name, title="End to end: tuned models vs PyTorch on CPU", body=body,
                         data={"rows": rows, "args": vars(args)})

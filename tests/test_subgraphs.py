@@ -109,6 +109,39 @@ def test_graph_pipeline_folds_batch_norm_into_the_convolution():
         relax_from_torch(block, (x,), pipeline="nchwc")
 
 
+def test_fast_pipelines_compute_gelu_and_softmax_with_vectorizable_math():
+    """Under a "_fast" pipeline, GELU and softmax use TVM's polynomial erf and exp (no call to the C library's
+    scalar erff per element, which no schedule can vectorize), and the model still computes what PyTorch does."""
+    import numpy as np
+    import tvm
+    from tvm import relax
+
+    from workbench.hardware import make_target
+    from workbench.subgraphs import GRAPH_PIPELINES
+    from workbench.subgraphs.torch_import import relax_from_torch, subgraphs_from_relax
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.GELU(), torch.nn.Linear(64, 16),
+                              torch.nn.Softmax(dim=-1)).eval()
+    x = torch.randn(8, 32) * 4
+    with torch.no_grad():
+        want = net(x).numpy()
+    assert {"fold_fast", "fold_pack_fast", "fold_nhwc_pack_fast"} <= set(GRAPH_PIPELINES)
+    calls = {}
+    for pipeline in ("fold", "fold_fast"):
+        mod = relax_from_torch(net, (x,), pipeline=pipeline)
+        vm = relax.VirtualMachine(relax.build(mod, target="llvm"), tvm.cpu())
+        out = vm["main"](tvm.runtime.tensor(x.numpy()))
+        got = (out if hasattr(out, "numpy") else out[0]).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=pipeline)
+        gelu = next(s for s in subgraphs_from_relax(mod, prefix="net") if "gelu" in s.name)  # with the Linear
+        asm = tvm.tirx.build(gelu.mod, target=make_target("cpu")).inspect_source("asm")
+        calls[pipeline] = [line.split()[-1] for line in asm.splitlines() if "call" in line and "erf" in line]
+        tasks = "".join(s.mod.script() for s in subgraphs_from_relax(mod, prefix="net"))
+        assert ("T.erf(" in tasks and "T.exp(" in tasks) == (pipeline == "fold"), pipeline
+    assert calls["fold"] and not calls["fold_fast"], calls  # e.g. ['erff@PLT'] for the exact erf
+
+
 def test_torch_export_failure_names_the_module():
     class Bad(torch.nn.Module):
         def forward(self, x):

@@ -8,7 +8,7 @@ import pytest
 
 from workbench._tvm import torch_ready
 from workbench.logs import load_logs
-from workbench.tuning import TorchModel, TuningError, TuningRun
+from workbench.tuning import TorchModel, TuningError, TuningRun, function_times
 from workbench.views import time_shares
 
 pytestmark = pytest.mark.slow
@@ -52,6 +52,11 @@ def test_whole_model_run_compiles_and_matches_pytorch(tmp_path):
     assert list(shares.index) == sorted(shares.index, key=lambda t: -shares.loc[t, "share_best"])
     assert (shares["first_ms"] >= shares["best_ms"]).all() and shares["share_best"].sum() == pytest.approx(1.0)
     assert shares["trials"].tolist() == [4] * len(shares)
+    inside = function_times(model, run.compile(), calls=2)  # each function's time inside the compiled model
+    assert set(run.compile_coverage["tuned"]) <= set(inside["task"]), inside
+    assert (inside.loc[inside["task"].isin(run.compile_coverage["tuned"]), "calls"] == 1).all()
+    assert (inside["ms"] > 0).all() and inside["share"].sum() == pytest.approx(1.0)
+    assert inside["ms"].tolist() == sorted(inside["ms"], reverse=True)
     single = TuningRun(SUBGRAPH, trials=4, work_dir=tmp_path / "single")
     with pytest.raises(TuningError, match="whole-model run"):
         single.compile()

@@ -178,28 +178,76 @@ class Comparison:
         return self.eager_ms / self.tvm_ms
 
 
-def _flat_outputs(out: Any) -> list[np.ndarray]:
+def flat_outputs(out: Any) -> list[np.ndarray]:
+    """Every tensor of a model's output (PyTorch tensors, TVM tensors, tuples, dicts, transformers outputs) as NumPy."""
     torch = torch_ready()
     if isinstance(out, torch.Tensor):
         return [out.detach().cpu().numpy()]
     if hasattr(out, "numpy") and not isinstance(out, list | tuple | dict):
         return [out.numpy()]
     if isinstance(out, dict):
-        return [x for v in out.values() for x in _flat_outputs(v)]
+        return [x for v in out.values() for x in flat_outputs(v)]
     if hasattr(out, "to_tuple"):  # transformers ModelOutput
-        return [x for v in out.to_tuple() for x in _flat_outputs(v)]
+        return [x for v in out.to_tuple() for x in flat_outputs(v)]
     if isinstance(out, list | tuple) or type(out).__name__ == "Array":
-        return [x for v in out for x in _flat_outputs(v)]
+        return [x for v in out for x in flat_outputs(v)]
     return []
+
+
+def torch_runners(model: TorchModel, try_compile: bool = True) -> tuple[dict[str, Any], str | None]:
+    """Callables running PyTorch eager (``"eager"``) and, where it works here, ``torch.compile``d (``"compile"``,
+    compiled here, outside any timing) on the model's inputs; and why ``torch.compile`` did not work, if not."""
+    torch = torch_ready()
+
+    def run_eager() -> Any:
+        with torch.no_grad():
+            return model.module(*model.inputs)
+
+    runners = {"eager": run_eager}
+    if not try_compile:
+        return runners, None
+    try:
+        compiled = torch.compile(model.module)
+        with torch.no_grad():
+            compiled(*model.inputs)
+
+        def run_compiled() -> Any:
+            with torch.no_grad():
+                return compiled(*model.inputs)
+
+        runners["compile"] = run_compiled
+    except Exception as err:  # noqa: BLE001 - torch.compile fails in many ways on machines without a toolchain
+        return runners, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"[:300]
+    return runners, None
+
+
+def interleaved_times(runners: dict[str, Any], calls: int, *, block: int = 5,
+                      warmup: int = 3) -> dict[str, list[list[float]]]:
+    """ms per call of each runner, ``calls`` calls each, grouped by round: every round calls each runner
+    ``block`` times in a row, in an order rotated every round, after ``warmup`` calls each. Blocks, not single
+    calls: each runtime's idle worker threads spin for a while after a call, and a TVM pool spinning beside
+    PyTorch's threads slowed eager BERT by ~10% when the calls alternated one by one (measured on a 2-core VM)."""
+    names = list(runners)
+    for _ in range(warmup):
+        for fn in runners.values():
+            fn()
+    block = max(1, min(block, calls))
+    times: dict[str, list[list[float]]] = {n: [] for n in names}
+    for i in range(-(-calls // block)):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            batch = []
+            for _ in range(min(block, calls - i * block)):
+                start = time.perf_counter()
+                runners[name]()
+                batch.append((time.perf_counter() - start) * 1e3)
+            times[name].append(batch)
+    return times
 
 
 def compare_with_torch(model: TorchModel, executable: Any, *, repeat: int = 10, warmup: int = 3, block: int = 5,
                        rtol: float = 1e-3, atol: float = 1e-3, try_compile: bool = True) -> Comparison:
     """Time the TVM build, PyTorch eager and ``torch.compile`` on the same inputs, ``repeat`` calls each, in
-    interleaved blocks of ``block`` calls (the order reversed every block; one block each when ``repeat`` is
-    at most ``block``). Blocks, not single calls: each
-    runtime's idle worker threads spin for a while after a call, and a TVM pool spinning beside PyTorch's threads
-    slowed eager BERT by ~10% when the calls alternated one by one (measured on a 2-core VM)."""
+    interleaved blocks of ``block`` calls (:func:`interleaved_times`)."""
     tvm = import_tvm()
     torch = torch_ready()
     from tvm import relax
@@ -207,51 +255,62 @@ def compare_with_torch(model: TorchModel, executable: Any, *, repeat: int = 10, 
     dev = tvm.cpu(0)
     vm = relax.VirtualMachine(executable, dev)
     args = [tvm.runtime.tensor(x.detach().cpu().numpy(), dev) for x in model.inputs]
-
-    def run_tvm() -> Any:
-        return vm["main"](*args)
-
-    def run_eager() -> Any:
-        with torch.no_grad():
-            return model.module(*model.inputs)
-
-    runners = {"tvm": run_tvm, "eager": run_eager}
-    compile_error = None
-    if try_compile:
-        try:
-            compiled = torch.compile(model.module)
-            with torch.no_grad():
-                compiled(*model.inputs)  # compiles here, outside the timing
-
-            def run_compiled() -> Any:
-                with torch.no_grad():
-                    return compiled(*model.inputs)
-
-            runners["compile"] = run_compiled
-        except Exception as err:  # noqa: BLE001 - torch.compile fails in many ways on machines without a toolchain
-            compile_error = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"[:300]
-    ref = _flat_outputs(run_eager())
-    got = _flat_outputs(run_tvm())
+    runners, compile_error = torch_runners(model, try_compile)
+    runners = {"tvm": lambda: vm["main"](*args), **runners}
+    ref = flat_outputs(runners["eager"]())
+    got = flat_outputs(runners["tvm"]())
     n = min(len(ref), len(got))
     abs_err = max((float(np.max(np.abs(a - b))) for a, b in zip(ref[:n], got[:n], strict=True)), default=math.inf)
     rel_err = max((float(np.max(np.abs(a - b) / (np.abs(a) + atol))) for a, b in zip(ref[:n], got[:n],
                                                                                        strict=True)), default=math.inf)
     match = n > 0 and all(a.shape == b.shape and np.allclose(b, a, rtol=rtol, atol=atol)
                           for a, b in zip(ref[:n], got[:n], strict=True))
-    times: dict[str, list[float]] = {k: [] for k in runners}
-    for _ in range(warmup):
-        for fn in runners.values():
-            fn()
-    block = max(1, min(block, repeat))
-    for i in range(-(-repeat // block)):
-        names = list(runners) if i % 2 == 0 else list(reversed(runners))
-        for name in names:
-            for _ in range(min(block, repeat - i * block)):
-                start = time.perf_counter()
-                runners[name]()
-                times[name].append((time.perf_counter() - start) * 1e3)
+    rounds = interleaved_times(runners, repeat, block=block, warmup=warmup)
+    times = {name: [t for batch in batches for t in batch] for name, batches in rounds.items()}
     return Comparison(model=model.name, tvm_ms=statistics.median(times["tvm"]),
                       eager_ms=statistics.median(times["eager"]),
                       compile_ms=statistics.median(times["compile"]) if "compile" in times else None,
                       compile_error=compile_error, max_abs_err=abs_err, max_rel_err=rel_err, outputs_match=match,
                       repeat=repeat, times=times, tvm_threads=runtime_threads(), torch_threads=torch.get_num_threads())
+
+
+def function_times(model: TorchModel, executable: Any, *, calls: int = 5, warmup: int = 3) -> Any:
+    """Where a compiled model's time goes: each function the Relax VM calls, timed inside the model (TVM's VM
+    instrument, around every call), as a DataFrame indexed by function, heaviest first: ``calls`` (per
+    inference), ``ms`` (per inference), ``ms_per_call``, ``share`` (of the time inside called functions), and
+    ``task`` (the tuning task it runs: the name without the ``_prepacked`` suffix a repacked one gets).
+
+    Tuning times each task alone, again and again on the same buffers, so its weights stay in cache; inside the
+    model they do not: set these beside the tasks' tuned latencies to see what the model adds.
+    """
+    import pandas as pd
+
+    tvm = import_tvm()
+    from tvm import relax
+
+    dev = tvm.cpu(0)
+    vm = relax.VirtualMachine(executable, dev)
+    args = [tvm.runtime.tensor(x.detach().cpu().numpy(), dev) for x in model.inputs]
+    for _ in range(warmup):
+        vm["main"](*args)
+    spent: dict[str, float] = {}
+    count: dict[str, int] = {}
+    started: list[float] = []
+
+    def instrument(_func: Any, symbol: str, before: bool, _ret: Any, *_args: Any) -> int:
+        if before:
+            started.append(time.perf_counter())
+        else:
+            spent[symbol] = spent.get(symbol, 0.0) + time.perf_counter() - started.pop()
+            count[symbol] = count.get(symbol, 0) + 1
+        return 0  # VMInstrumentReturnKind.NO_OP: run the call as usual
+
+    vm.set_instrument(instrument)
+    for _ in range(calls):
+        vm["main"](*args)
+    table = pd.DataFrame({"calls": {s: c // calls for s, c in count.items()},
+                          "ms": {s: t / calls * 1e3 for s, t in spent.items()}})
+    table["ms_per_call"] = table["ms"] / table["calls"].clip(lower=1)
+    table["share"] = table["ms"] / table["ms"].sum()
+    table["task"] = [s.removesuffix("_prepacked") for s in table.index]
+    return table.sort_values("ms", ascending=False).rename_axis("function")
