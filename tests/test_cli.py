@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -53,6 +54,33 @@ def test_tune_and_a_bad_subgraph(tmp_path, capsys):
     assert len(load_logs(tmp_path / "cli", progress=False)) == 4
     assert main(["tune", "--subgraph", "no_such_op", "--work-dir", str(tmp_path / "x"), "--quiet"]) == 2
     assert "no_such_op" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_tune_a_model_by_trials_per_task_and_compare_it_with_pytorch(tmp_path, capsys, monkeypatch):
+    from workbench._tvm import torch_ready
+    from workbench.subgraphs.models import MODELS, ModelSpec
+
+    def tiny_mlp():
+        torch = torch_ready()
+        mlp = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 32))
+        return mlp, (torch.randn(4, 64),)
+
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(MODELS, "tiny_mlp", ModelSpec("tiny_mlp", "two dense layers", tiny_mlp))
+    work = tmp_path / "mlp"
+    assert main(["tune", "--model", "tiny_mlp", "--trials-per-task", "2", "--trials-per-iter", "2", "--cost-model",
+                 "random", "--work-dir", str(work), "--quiet", "--confirm", "0", "--compare", "3"]) == 0
+    out = capsys.readouterr().out
+    assert len(load_logs(work, progress=False)) == 4  # 2 tasks x 2 trials
+    assert "functions with a tuned schedule: 2 of 2" in out
+    assert re.search(r"PyTorch eager +\d+\.\d\d ms +\(\d+ threads\): TVM's speed-up \d+\.\d\dx", out), out
+    assert re.search(r"torch.compile +(\d+\.\d\d ms|did not run here)", out), out
+    assert "outputs match PyTorch's: True" in out
+    assert main(["tune", "--model", "tiny_mlp", "--trials", "8", "--trials-per-task", "2", "--quiet"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["tune", "--subgraph", "matmul_128", "--compare", "--quiet"]) == 2
+    assert "for --model runs" in capsys.readouterr().err
 
 
 def test_train_and_eval(tmp_path, capsys):

@@ -6,6 +6,7 @@ import argparse
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from workbench.logfiles import WorkDirBusy
 
@@ -181,9 +182,18 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
     if (args.subgraph is None) == (args.model is None):
         raise ValueError("give --subgraph NAME|FILE or --model NAME")
+    if args.model is None and (args.trials_per_task is not None or args.compare):
+        raise ValueError("--trials-per-task and --compare are for --model runs")
+    if args.trials is not None and args.trials_per_task is not None:
+        raise ValueError("give --trials (in total) or --trials-per-task, not both")
+    trials = args.trials or 64
+    if args.trials_per_task is not None:
+        from workbench.subgraphs import model_subgraphs
+
+        trials = args.trials_per_task * len(model_subgraphs(args.model))
     name = args.model or args.subgraph
     work_dir = args.work_dir or f"work/tune/{str(name).replace('/', '__')}-{args.cost_model}-s{args.seed}"
-    run = TuningRun(args.subgraph, model=args.model, target=args.target, trials=args.trials,
+    run = TuningRun(args.subgraph, model=args.model, target=args.target, trials=trials,
                     cost_model=args.cost_model, evaluator=args.evaluator, work_dir=work_dir, seed=args.seed,
                     trials_per_iter=args.trials_per_iter, runner=args.rpc or "local", strategy=args.strategy,
                     confirm=args.confirm, explore=args.explore)
@@ -204,7 +214,29 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         print(f"stopped at {run.measured}/{run.budget} trials: run the same command again to resume", file=sys.stderr)
         return 130
     print(f"records in {work_dir}")
+    if args.compare:
+        _print_comparison(run, args.compare)
     return 0
+
+
+def _print_comparison(run: Any, repeat: int) -> None:
+    """The tuned model compiled and timed against PyTorch eager and torch.compile, interleaved, outputs checked."""
+    print(f"compiling {run.model} with its tuned schedules, then timing it against PyTorch ({repeat} calls each, "
+          "interleaved)...", flush=True)
+    cmp = run.compare_with_torch(repeat=repeat)
+    coverage = run.compile_coverage or {}
+    print(f"functions with a tuned schedule: {len(coverage.get('tuned', []))} of "
+          f"{len(coverage.get('tuned', [])) + len(coverage.get('untuned', []))}")
+    print(f"TVM tuned      {cmp.tvm_ms:9.2f} ms  ({cmp.tvm_threads} threads)")
+    print(f"PyTorch eager  {cmp.eager_ms:9.2f} ms  ({cmp.torch_threads} threads): TVM's speed-up "
+          f"{cmp.eager_ms / cmp.tvm_ms:.2f}x")
+    if cmp.compile_ms is None:
+        print(f"torch.compile  did not run here: {cmp.compile_error}")
+    else:
+        print(f"torch.compile  {cmp.compile_ms:9.2f} ms  ({cmp.torch_threads} threads): TVM's speed-up "
+              f"{cmp.compile_ms / cmp.tvm_ms:.2f}x")
+    print(f"outputs match PyTorch's: {cmp.outputs_match} (max abs error {cmp.max_abs_err:.1e}, "
+          f"max relative {cmp.max_rel_err:.1e})")
 
 
 def _positive(text: str) -> int:
@@ -279,8 +311,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subgraph", help="a catalog name, <model>/<task> name, or TVMScript file")
     p.add_argument("--model", help="a catalog model: tune all its fused tasks (resnet50, bert_base, ...; "
                    "resnet50@fold_pack: the tasks of another graph pipeline)")
-    p.add_argument("--trials", type=_positive, default=64,
-                   help="trial budget (per subgraph; in total for --model); measured records in --work-dir count")
+    p.add_argument("--trials", type=_positive, default=None,
+                   help="trial budget (per subgraph; in total for --model; default 64); measured records in "
+                        "--work-dir count")
+    p.add_argument("--trials-per-task", type=_positive, default=None,
+                   help="for --model: a budget of this many trials times the model's number of tasks (shared by "
+                        "MetaSchedule's gradient task scheduler; 64 is what benchmarks/tune_e2e.py measures)")
+    p.add_argument("--compare", type=int, nargs="?", const=20, default=0, metavar="CALLS",
+                   help="for --model: when the run is done, compile the tuned model and time it against PyTorch "
+                        "eager and torch.compile on the same inputs (CALLS each, default 20, interleaved), "
+                        "outputs checked")
     p.add_argument("--cost-model", default="world", choices=["world", "xgb", "random"])
     p.add_argument("--strategy", default="evolutionary", choices=["evolutionary", "plan"],
                    help="evolutionary: MetaSchedule's search (any cost model); plan: candidates proposed and scored "
