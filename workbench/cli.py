@@ -317,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials-per-task", type=_positive, default=None,
                    help="for --model: a budget of this many trials times the model's number of tasks (shared by "
                         "MetaSchedule's gradient task scheduler; 64 is what benchmarks/tune_e2e.py measures)")
-    p.add_argument("--compare", type=int, nargs="?", const=20, default=0, metavar="CALLS",
+    p.add_argument("--compare", type=_positive, nargs="?", const=20, default=0, metavar="CALLS",
                    help="for --model: when the run is done, compile the tuned model and time it against PyTorch "
                         "eager and torch.compile on the same inputs (CALLS each, default 20, interleaved), "
                         "outputs checked")
