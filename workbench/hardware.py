@@ -112,6 +112,23 @@ def hardware_descriptor() -> dict[str, Any]:
     return desc
 
 
+def kernel_threads(desc: dict[str, Any] | None) -> int:
+    """How many threads a CPU kernel measured on the machine ``desc`` ran on.
+
+    ``runtime_threads`` where the descriptor names it; an older descriptor (written before that field, as every
+    shipped CPU record's is) ran on TVM 0.27's default pool, ``max(1, logical_cores // 2)`` threads on x86 (it
+    assumes two hyper-threads per core) and every logical core elsewhere: one thread on a 2-vCPU VM, whatever its
+    ``physical_cores`` say."""
+    desc = desc or {}
+    if desc.get("runtime_threads"):
+        return max(1, int(desc["runtime_threads"]))
+    logical = int(desc.get("logical_cores") or desc.get("physical_cores") or 1)
+    arch = str(desc.get("arch") or "").lower()
+    flags = set(desc.get("isa_flags") or ())
+    x86 = arch in ("x86_64", "amd64", "i686", "x86") or (not arch and bool(flags & {"avx", "avx2", "sse4_2"}))
+    return max(1, logical // 2) if x86 else max(1, logical)
+
+
 def hardware_id(desc: dict[str, Any]) -> str:
     """A short stable id of a descriptor (everything but the id itself)."""
     payload = json.dumps({k: v for k, v in desc.items() if k != "id"}, sort_keys=True)

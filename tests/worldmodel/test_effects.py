@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from tvm import s_tir, tirx
 
 from workbench.actions import sampled_values
+from workbench.hardware import kernel_threads
 from workbench.testing import sample_records
 from workbench.worldmodel.effects import EFFECT_FEATURES, Machine, effect_features, make_plan, program_info
-from workbench.worldmodel.features import schedule_phase
+from workbench.worldmodel.features import HARDWARE_FEATURES, hardware_features, schedule_phase
 from workbench.worldmodel.items import items_from_logs, replay_states
 
 # Sketches of every kind the effects follow: multi-level tiling with a cache write (matmul, conv), compute-at and
@@ -132,6 +134,21 @@ def test_a_trace_it_cannot_follow_is_unknown_not_an_error(records):
 
 
 def test_machine_from_a_descriptor():
-    desc = {"isa_flags": ["avx2", "fma"], "physical_cores": 8, "caches": {"L1d": "48K", "L2": "2M"}}
+    desc = {"isa_flags": ["avx2", "fma"], "runtime_threads": 8, "caches": {"L1d": "48K", "L2": "2M"}}
     assert Machine.of(desc) == Machine(cores=8, lanes=8, l1=48 * 1024, l2=2 * 1024 * 1024)
     assert Machine.of({"isa_flags": ["avx512f"]}).lanes == 16 and Machine.of(None) == Machine()
+
+
+def test_the_machine_has_the_threads_its_kernels_ran_on_not_its_cores():
+    # Every shipped CPU record ran on TVM 0.27's default pool: half the logical cores on x86, so one thread on
+    # a 2-vCPU VM with 2 physical cores; a descriptor that names runtime_threads says what the pool was.
+    old_vm = {"arch": "x86_64", "logical_cores": 2, "physical_cores": 2, "isa_flags": ["avx2", "fma"]}
+    assert kernel_threads(old_vm) == 1 and Machine.of(old_vm).cores == 1
+    assert kernel_threads({**old_vm, "runtime_threads": 2}) == Machine.of({**old_vm, "runtime_threads": 2}).cores == 2
+    assert kernel_threads({"arch": "x86_64", "logical_cores": 16, "physical_cores": 8}) == 8
+    assert kernel_threads({"arch": "aarch64", "logical_cores": 8, "isa_flags": ["neon"]}) == 8
+    assert kernel_threads({"logical_cores": 4, "isa_flags": ["avx2"]}) == 2  # no arch: x86 by its ISA
+    assert kernel_threads(None) == 1
+    one, two = hardware_features(old_vm), hardware_features({**old_vm, "runtime_threads": 2})
+    i = HARDWARE_FEATURES.index("threads")
+    assert (one[i], two[i]) == (0.0, 1.0) and np.array_equal(np.delete(one, i), np.delete(two, i))

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.hardware import kernel_threads
 from workbench.worldmodel.loopnest import make_plan
 from workbench.worldmodel.plan import NAN, Plan
 from workbench.worldmodel.program import ProgramInfo, program_info
@@ -32,7 +33,8 @@ EFFECT_FEATURES = (
 
 @dataclass(frozen=True)
 class Machine:
-    """What the effect features compare a program with: cores, fp32 vector lanes, cache bytes."""
+    """What the effect features compare a program with: the threads a kernel runs on (``cores``,
+    :func:`workbench.hardware.kernel_threads`), fp32 vector lanes, cache bytes."""
 
     cores: int = 1
     lanes: int = 4
@@ -45,7 +47,7 @@ class Machine:
         flags = set(desc.get("isa_flags") or ())
         lanes = 16 if "avx512f" in flags else 8 if ("avx2" in flags or "avx" in flags) else 4
         caches = {str(k).lower(): v for k, v in (desc.get("caches") or {}).items()}
-        return cls(cores=int(desc.get("physical_cores") or desc.get("logical_cores") or 1), lanes=lanes,
+        return cls(cores=kernel_threads(desc), lanes=lanes,
                    l1=_bytes(caches.get("l1d"), 32 * 1024), l2=_bytes(caches.get("l2"), 1024 * 1024))
 
 

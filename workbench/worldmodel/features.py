@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from workbench.actions import NON_MUTATING, Action, sampled_values
+from workbench.hardware import kernel_threads
 from workbench.worldmodel.effects import (
     EFFECT_FEATURES,
     Machine,
@@ -256,7 +257,7 @@ def plan_of(info: ProgramInfo, design: Sequence[Action], values: dict[str, Any])
 
 # ---- hardware ------------------------------------------------------------------------------------------
 
-HARDWARE_FEATURES = ("is_gpu", "cores", "avx512", "avx2", "fma", "neon", "l1d", "l2", "l3", "memory")
+HARDWARE_FEATURES = ("is_gpu", "threads", "avx512", "avx2", "fma", "neon", "l1d", "l2", "l3", "memory")
 
 
 def _size(text: Any) -> float:
@@ -273,13 +274,14 @@ def _size(text: Any) -> float:
 
 
 def hardware_features(desc: dict[str, Any] | None, target_kind: str = "llvm") -> np.ndarray:
-    """Numbers from a hardware descriptor (``workbench.hardware.hardware_descriptor``)."""
+    """Numbers from a hardware descriptor (``workbench.hardware.hardware_descriptor``); ``threads`` is what a
+    measured kernel ran on (:func:`workbench.hardware.kernel_threads`), not the cores the machine has."""
     desc = desc or {}
     flags = set(desc.get("isa_flags") or ())
     caches = {str(k).lower(): v for k, v in (desc.get("caches") or {}).items()}
     return np.asarray([
         float(target_kind == "cuda" or bool(desc.get("gpus")) and target_kind != "llvm"),
-        _log2(desc.get("physical_cores") or desc.get("logical_cores") or 1), float("avx512f" in flags),
+        _log2(kernel_threads(desc)), float("avx512f" in flags),
         float("avx2" in flags), float("fma" in flags), float("neon" in flags or "asimd" in flags),
         _size(caches.get("l1d")), _size(caches.get("l2")), _size(caches.get("l3")),
         _log2((desc.get("memory_gib") or 0) * 2**30),
