@@ -245,7 +245,7 @@ def peak_gflops(*, refresh: bool = False, iters: int = 20_000, repeat: int = 5) 
                 return saved
         except (OSError, ValueError, AttributeError, TypeError):  # nothing saved yet, or not a peak: measure
             pass
-    lanes, cores = _vector_lanes(desc["isa_flags"]), int(desc.get("runtime_threads") or desc["logical_cores"] or 1)
+    lanes, cores = _vector_lanes(desc["isa_flags"]), kernel_threads(desc)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     out = {"gflops": _time_fma(cores, lanes, iters=iters, repeat=repeat),
            "gflops_one_core": _time_fma(1, lanes, iters=iters, repeat=repeat),
