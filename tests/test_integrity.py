@@ -95,6 +95,7 @@ def test_the_reported_crashes_of_load_logs_are_problems(workdir):
         f.write("[" * 50000 + "]" * 50000 + "\n")
     with open(workdir / MEASURE_FILE, "a") as f:
         f.write(json.dumps({"workload": 0, "trace_hash": "x", "status": "ok", "run_secs": [float("nan")]}) + "\n")
+    hardware_line = len((workdir / "workbench_hardware.json").read_text().splitlines()) + 1
     with open(workdir / "workbench_hardware.json", "a") as f:
         f.write(json.dumps({"hardware": ["x"]}) + "\n")
     with warnings.catch_warnings(record=True) as caught:
@@ -103,7 +104,7 @@ def test_the_reported_crashes_of_load_logs_are_problems(workdir):
     assert len(df) == 24
     messages = "\n".join(str(w.message) for w in caught)
     for where in (f"{RECORD_FILE}:25", f"{RECORD_FILE}:26", f"{RECORD_FILE}:27", f"{MEASURE_FILE}:25",
-                  "workbench_hardware.json:2"):
+                  f"workbench_hardware.json:{hardware_line}"):
         assert where in messages, messages
 
 

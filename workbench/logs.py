@@ -398,7 +398,7 @@ def load_logs(*paths: str | Path, errors: str = "raise", with_actions: bool = Tr
             raise FileNotFoundError(f"{p}: no such log directory")
     from tqdm.auto import tqdm
 
-    frames = []
+    rows_of_all: list[dict] = []
     show = len(dirs) > 4 if progress is None else progress  # a few seconds per few thousand records
     for d in tqdm(dirs, desc="loading logs", unit="dir", disable=not show, leave=False):
         wd = WorkDir(d)
@@ -407,12 +407,13 @@ def load_logs(*paths: str | Path, errors: str = "raise", with_actions: bool = Tr
         for row in rows:
             row["hardware"] = hardware.get(row["hardware"], {"id": row["hardware"]} if row["hardware"] else None)
             row["logdir"] = str(d)
-        frames.append(pd.DataFrame(rows))
+        rows_of_all += rows
     columns = ["subgraph", "workload", "trace_key", "trace", "latency", "run_secs", "status", "error", "hardware",
                "machine", "target", "args_info", "op", "flops", "weight", "trial", "record", "confirmed_latency", "source",
                "session", "elapsed", "logdir"]
-    frames = [f for f in frames if not f.empty]
-    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    # One frame of all rows, not a concat of one frame per dir: pandas deprecates concat's dtype rule for
+    # columns that are all None in some dirs (session, elapsed of old records) and warns.
+    df = pd.DataFrame(rows_of_all) if rows_of_all else pd.DataFrame(columns=columns)
     if df.empty:
         return df.assign(actions=[], n_actions=[], spread=[])
     # Latencies compare only within one machine: rank and normalize per (subgraph, machine).
