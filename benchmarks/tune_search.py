@@ -14,6 +14,8 @@ Arms, interleaved (every subgraph and seed runs each arm before the next starts,
 - ``world``: the world model (the shipped one, or ``--world-model``), blended online with the run's own model;
 - ``world_plan``: the same model with the search that plans in its space (``strategy="plan"``): decision vectors
   proposed and scored in latent space, only the best few built;
+- ``world_verify``: draft then verify: the world model (as in ``world``) scores every candidate and
+  ``xgb_pretrained``'s model re-scores its best ``--verify-k``, which the search then takes in that order;
 - ``world_xhw`` (with ``--cross-hardware``): a world model trained without any record of this machine;
 - ``xgb640`` (with ``--long-trials``): MetaSchedule's default at ``--long-trials`` trials (64 per round), seed 0.
 
@@ -46,11 +48,13 @@ TEST_SPLIT = ["matmul_256", "batch_matmul_12x128x64", "depthwise_14x14x512_s2", 
               "vit_b16/layer_norm", "conv2d_7x7x512_3x3", "conv1d_64x256x256_k5", "conv2d_transpose_4x4x512",
               "max_pool2d_56x56x64", "vit_b16/fused_reshape11_gelu_reshape12"]
 ARMS = ["random", "xgb", "xgb_pretrained", "world"]
+EXTRA_ARMS = ["world_xhw", "world_plan", "world_verify"]
 
 
-def _cost_model(arm: str, ctx: dict[str, Any]) -> Any:
+def _cost_model(arm: str, ctx: dict[str, Any], work_dir: Path, seed: int) -> Any:
     """The cost model of one run (a fresh one each run) and the evaluator, for a world arm."""
-    from workbench.tuning.cost_model import CountingCostModel
+    from workbench.tuning.cost_model import CountingCostModel, VerifiedCostModel, world_cost_model
+    from workbench.tuning.online import ROUNDS_FILE
 
     if arm in ("random", "xgb", "xgb640"):
         from tvm.s_tir.meta_schedule.cost_model import CostModel
@@ -60,18 +64,22 @@ def _cost_model(arm: str, ctx: dict[str, Any]) -> Any:
         return CountingCostModel(inner), None
     if arm == "xgb_pretrained":
         return CountingCostModel(ctx["pretrained"].cost_model()), None
+    if arm == "world_verify":
+        draft = world_cost_model(ctx["world"], rounds_file=work_dir / ROUNDS_FILE, seed=seed)
+        return VerifiedCostModel(draft, ctx["pretrained"].cost_model(), ctx["verify_k"]), None
     return "world", ctx["world_xhw"] if arm == "world_xhw" else ctx["world"]
 
 
 def _run(sub: str, arm: str, seed: int, trials: int, per_iter: int, ctx: dict[str, Any]) -> dict:
     from workbench.logs import load_logs
-    from workbench.tuning.run import TuningRun
+    from workbench.tuning.run import WORLD_EXPLORE, TuningRun
 
     work_dir = ctx["root"] / f"{sub.replace('/', '__')}-{arm}-t{trials}-s{seed}"
-    cost_model, evaluator = _cost_model(arm, ctx)
+    cost_model, evaluator = _cost_model(arm, ctx, work_dir, seed)
     run = TuningRun(sub, trials=trials, trials_per_iter=per_iter, cost_model=cost_model, work_dir=work_dir,
                     seed=seed, evaluator=evaluator, confirm=0,
-                    strategy="plan" if arm == "world_plan" else "evolutionary")
+                    strategy="plan" if arm == "world_plan" else "evolutionary",
+                    explore=WORLD_EXPLORE if arm == "world_verify" else None)
     before = run.measured
     start = time.perf_counter()
     run.run(progress=False)
@@ -193,7 +201,9 @@ def _bootstrap(per_subgraph: dict[str, float], n: int = 10000, seed: int = 0) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subgraphs", nargs="+", default=TEST_SPLIT)
-    parser.add_argument("--arms", nargs="+", default=ARMS, choices=[*ARMS, "world_xhw", "world_plan"])
+    parser.add_argument("--arms", nargs="+", default=ARMS, choices=[*ARMS, *EXTRA_ARMS])
+    parser.add_argument("--verify-k", type=int, default=64,
+                        help="world_verify: how many of the world model's best candidates the verifier re-scores")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--trials", type=int, default=64)
     parser.add_argument("--trials-per-iter", type=int, default=16)
@@ -212,7 +222,7 @@ def main() -> None:
                         "seeds, re-measured side by side in their own run) join the summary, each estimated again "
                         "from its own rounds as this run's are")
     parser.add_argument("--merge-arms", nargs="+", default=None,
-                        choices=[*ARMS, "world_xhw", "world_plan", "xgb640"],
+                        choices=[*ARMS, *EXTRA_ARMS, "xgb640"],
                         help="merge only these arms' runs (e.g. leave out an arm whose code changed since)")
     parser.add_argument("--rerender", default=None, help="a report's JSON made on this machine: write the report "
                         "again from its runs and re-measurements, with search time and candidates scored read again "
@@ -238,12 +248,13 @@ def main() -> None:
     if seen := [s for s in args.subgraphs if s in trained_on]:
         raise SystemExit(f"the world model was trained on {seen}: pick held-out subgraphs")
     import_cores = __import__("tvm.s_tir.meta_schedule.utils", fromlist=["cpu_count"]).cpu_count(logical=False)
-    ctx: dict[str, Any] = {"root": Path(args.work_root), "world": str(world_dir), "cores": import_cores}
+    ctx: dict[str, Any] = {"root": Path(args.work_root), "world": str(world_dir), "cores": import_cores,
+                           "verify_k": args.verify_k}
     here = hardware_descriptor()["id"]
     df = load_logs(args.logs, progress=False)
     held = holdout_names(world.config.info.get("holdout") or "default", set(df["subgraph"]))
     train, _ = split_by_subgraph(df, sorted(held | set(args.subgraphs) & set(df["subgraph"])))
-    if "xgb_pretrained" in args.arms:
+    if {"xgb_pretrained", "world_verify"} & set(args.arms):
         ok = train[train["status"] == "ok"].reset_index(drop=True)
         ctx["pretrained"] = MetaScheduleXGB().fit(ok, seed=0)
         print(f"xgb_pretrained: MetaSchedule's XGBModel trained on {len(ok)} records "

@@ -92,11 +92,18 @@ def test_train_and_eval(tmp_path, capsys):
     assert rc == 0 and (out / "ranker.json").is_file()
     assert json.loads((out / "config.json").read_text())["info"]["holdout"] == ["dense_512x32x512"]
     report = tmp_path / "eval.json"
-    rc = main(["eval", "--logs", *logs, "--model", str(out), "--holdout", "dense_512x32x512", "--json", str(report)])
+    rc = main(["eval", "--logs", *logs, "--model", str(out), "--holdout", "dense_512x32x512", "--json", str(report),
+               "--baseline", "--verify", "2", "1000"])
     assert rc == 0
     result = json.loads(report.read_text())
-    assert [row["model"] for row in result["summary"]] == ["world_model"]
-    assert 0.0 <= result["summary"][0]["pairwise"] <= 1.0
+    rows = {row["model"]: row for row in result["summary"]}
+    assert list(rows) == ["world_model", "metaschedule_xgb", "world_verify2", "world_verify1000"]
+    assert 0.0 <= rows["world_model"]["pairwise"] <= 1.0
+    # Verifying a top k that holds every record is the verifier's own ranking.
+    for metric in ("pairwise", "kendall", "top1", "top5"):
+        assert rows["world_verify1000"][metric] == pytest.approx(rows["metaschedule_xgb"][metric]), metric
+    assert main(["eval", "--logs", *logs, "--model", str(out), "--holdout", "dense_512x32x512", "--verify", "4"]) == 2
+    assert "give --baseline" in capsys.readouterr().err
     # Evaluating on training subgraphs is refused unless asked for.
     assert main(["eval", "--logs", *logs, "--model", str(out), "--holdout", "matmul_128"]) == 2
     assert "trained on 1 of the evaluated subgraphs" in capsys.readouterr().err

@@ -133,9 +133,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     import json
 
-    from workbench.worldmodel.evaluate import evaluate_scores, split_by_subgraph
+    from workbench.worldmodel.evaluate import draft_then_verify, evaluate_scores, split_by_subgraph
     from workbench.worldmodel.evaluator import Evaluator
 
+    if args.verify and not args.baseline:
+        raise ValueError("--verify re-scores the world model's top k with MetaSchedule's XGBModel: give --baseline")
+    if any(k < 1 for k in args.verify or ()):
+        raise ValueError(f"--verify takes counts >= 1, got {args.verify}")
     evaluator = Evaluator.load(args.model)
     df = _load_logs(args.logs)
     train, test = split_by_subgraph(df, args.holdout) if args.holdout else (df.iloc[:0], df)
@@ -145,7 +149,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         raise ValueError(f"the model was trained on {len(seen)} of the evaluated subgraphs (e.g. {sorted(seen)[0]}); "
                          "hold them out, or pass --allow-seen to evaluate on training data anyway")
     rows, groups = [], []
-    summary, per_group = evaluate_scores(test, evaluator.score(test), "world_model")
+    world = evaluator.score(test)
+    summary, per_group = evaluate_scores(test, world, "world_model")
     rows.append(summary)
     groups.append(per_group)
     if args.baseline:
@@ -155,9 +160,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             raise ValueError("--baseline needs --holdout: MetaSchedule's XGBModel trains on the other subgraphs")
         baseline = MetaScheduleXGB()
         baseline.fit(train[train["status"] == "ok"].reset_index(drop=True))
-        summary, per_group = evaluate_scores(test, baseline.predict(test), "metaschedule_xgb")
+        verifier = baseline.predict(test)
+        summary, per_group = evaluate_scores(test, verifier, "metaschedule_xgb")
         rows.append(summary)
         groups.append(per_group)
+        for k in args.verify or ():
+            summary, per_group = evaluate_scores(test, draft_then_verify(test, world, verifier, k),
+                                                 f"world_verify{k}")
+            rows.append(summary)
+            groups.append(per_group)
     import pandas as pd
 
     table = pd.DataFrame(rows).set_index("model")
@@ -346,6 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", help="evaluate only these subgraphs (names, model:<name>, or 'default')")
     p.add_argument("--baseline", action="store_true",
                    help="also train MetaSchedule's XGBModel on the other subgraphs and report it")
+    p.add_argument("--verify", type=int, nargs="+", metavar="K",
+                   help="with --baseline: also report draft-then-verify rankings, the world model's top K of "
+                        "each subgraph re-ordered by MetaSchedule's XGBModel (one row per K)")
     p.add_argument("--allow-seen", action="store_true", help="allow evaluating on the model's training subgraphs")
     p.add_argument("--json", help="write the summary and per-subgraph metrics to this JSON file")
     p.set_defaults(func=_cmd_eval)

@@ -108,3 +108,23 @@ def test_ranking_groups_keep_machines_apart():
     hw = df.drop(columns="machine").assign(hardware=[{"id": "m1"}] * 2 + [{"id": "m2"}] * 2 + [None])
     assert list(ranking_groups(hw)) == list(ranking_groups(df))
     assert list(ranking_groups(df[["subgraph"]])) == ["a"] * 4 + ["b"]
+
+
+def test_draft_then_verify_reorders_only_the_drafts_top_k_of_each_group():
+    from workbench.worldmodel.evaluate import draft_then_verify
+
+    test = pd.DataFrame({"subgraph": ["a"] * 5 + ["b"] * 3, "machine": ["m"] * 8})
+    draft = np.array([5.0, 4.0, 3.0, 2.0, 1.0, 1.0, 3.0, 2.0])
+    verify = np.array([0.0, 1.0, 9.0, 8.0, 7.0, 9.0, 0.0, 5.0])
+    scores = draft_then_verify(test, draft, verify, 3)
+    order_a = list(np.argsort(-scores[:5]))
+    # a: the draft's top 3 (records 0, 1, 2) re-ordered by the verifier (2, 1, 0), then the draft's rest (3, 4);
+    # the verifier's high scores of 3 and 4 never lift them above the verified top.
+    assert order_a == [2, 1, 0, 3, 4]
+    # b: k covers the whole group, so the verifier alone orders it.
+    assert list(5 + np.argsort(-scores[5:])) == [5, 7, 6]
+    assert list(np.argsort(-draft_then_verify(test, draft, verify, 1)[:5])) == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match=">= 1"):
+        draft_then_verify(test, draft, verify, 0)
+    with pytest.raises(ValueError, match="verifier scores"):
+        draft_then_verify(test, draft, verify[:4], 2)

@@ -155,6 +155,51 @@ class CountingCostModel(PyCostModel):
         self.inner.load(path)
 
 
+@derived_object
+class VerifiedCostModel(PyCostModel):
+    """Draft then verify: the ``draft`` cost model (the world model, fast: no candidate is built) scores every
+    candidate, and the ``verifier`` (e.g. MetaSchedule's ``XGBModel`` on the built program's features, slower)
+    re-scores only the draft's top ``k``, which then rank above the rest in the verifier's order; the rest keep
+    the draft's order below them. Both models see every measured batch. ``stats`` counts what each scored."""
+
+    def __init__(self, draft: Any, verifier: Any, k: int = 64) -> None:
+        super().__init__()
+        if k < 1:
+            raise ValueError(f"the verified top k must be >= 1, got {k}")
+        self.draft, self.verifier, self.k = draft, verifier, int(k)
+        self.stats = {"predict_calls": 0, "predicted": 0, "verified": 0, "verify_seconds": 0.0}
+
+    def predict(self, context: Any, candidates: list[Any]) -> np.ndarray:
+        self.stats["predict_calls"] += 1
+        self.stats["predicted"] += len(candidates)
+        draft = np.asarray(self.draft.predict(context, candidates), dtype="float64")
+        if len(draft) == 0:
+            return draft
+        order = np.argsort(-draft, kind="stable")
+        top, rest = order[:self.k], order[self.k:]
+        start = time.perf_counter()
+        verified = np.asarray(self.verifier.predict(context, [candidates[i] for i in top]), dtype="float64")
+        self.stats["verify_seconds"] += time.perf_counter() - start
+        self.stats["verified"] += len(top)
+        # Positive scores (MetaSchedule draws mutation parents in proportion to them) that keep both orders:
+        # the rest in (0, 1) by the draft's rank, the verified top in [1, 2] by the verifier's scores.
+        out = np.empty(len(draft))
+        out[rest] = 0.5 * (1.0 - np.arange(len(rest)) / max(len(rest), 1))
+        span = float(verified.max() - verified.min())
+        out[top] = 1.0 + ((verified - verified.min()) / span if span > 0 else 0.5)
+        return out
+
+    def update(self, context: Any, candidates: list[Any], results: list[Any]) -> None:
+        self.draft.update(context, candidates, results)
+        self.verifier.update(context, candidates, results)
+
+    def save(self, path: str) -> None:
+        self.draft.save(path)
+
+    def load(self, path: str) -> None:
+        self.draft.load(path)
+
+
 def world_cost_model(evaluator: Any = None, *, target: Any = "cpu", **kwargs: Any) -> WorldModelCostModel:
     """A fresh world-model cost model: ``evaluator`` is a model dir, an Evaluator (copied), or None for the
     shipped default of the target's kind."""

@@ -63,3 +63,28 @@ def evaluate_scores(test: Any, scores: np.ndarray, name: str) -> tuple[dict[str,
     summary = summarize(per_group)
     summary["model"] = name
     return summary, per_group.assign(model=name)
+
+
+def draft_then_verify(test: Any, draft: np.ndarray, verify: np.ndarray, k: int) -> np.ndarray:
+    """Scores of a draft-then-verify ranking: in each group of records (one subgraph on one machine), the
+    draft model's top ``k`` are re-ordered by the verifier's scores and ranked above the rest, which keep the
+    draft's order. This is what a search does that scores its whole population with the world model and has a
+    slower static model (MetaSchedule's XGBModel on the built program) re-score only the best few."""
+    from workbench.worldmodel.metrics import RANKING_KEYS
+
+    if k < 1:
+        raise ValueError(f"the verified top k must be >= 1, got {k}")
+    draft, verify = np.asarray(draft, dtype=np.float64), np.asarray(verify, dtype=np.float64)
+    if not len(draft) == len(verify) == len(test):
+        raise ValueError(f"{len(draft)} draft and {len(verify)} verifier scores for {len(test)} records")
+    keys = test[RANKING_KEYS].astype(str) if set(RANKING_KEYS) <= set(test.columns) else test[["subgraph"]]
+    out = np.empty(len(test))
+    for idx in keys.groupby(list(keys.columns), sort=False).indices.values():
+        order = idx[np.argsort(-draft[idx], kind="stable")]  # the draft's ranking, best first
+        top, rest = order[:k], order[k:]
+        # Shifted scores, so ties stay ties: the rest at or below -1 in the draft's order, the verified top at
+        # or above 1 in the verifier's.
+        if len(rest):
+            out[rest] = draft[rest] - draft[rest].max() - 1.0
+        out[top] = verify[top] - verify[top].min() + 1.0
+    return out
