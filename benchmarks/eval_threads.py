@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--commands", nargs="*", default=[], help="how each JSON was made (quoted in the report)")
     parser.add_argument("--notes", nargs="*", default=[], help="paragraphs added to the report")
     parser.add_argument("--name", default="eval_threads")
+    parser.add_argument("--title", default="Ranking quality on held-out subgraphs by the threads kernels ran on")
     args = parser.parse_args()
 
     # column (run: model) -> one list of per-group rows per seed; a run holds the world model and, where
@@ -148,7 +149,7 @@ def main() -> None:
     lines += ["", *args.notes]
     data = {"sources": sources, "commands": args.commands, "threads": threads, "summary": table,
             "per_group": columns}
-    path = write_report(args.name, title="Ranking quality on held-out subgraphs by the threads kernels ran on",
+    path = write_report(args.name, title=args.title,
                         body="\n".join(lines), data=data)
     print(path.read_text())
 
