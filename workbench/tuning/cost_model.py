@@ -182,7 +182,7 @@ class VerifiedCostModel(PyCostModel):
         self.stats["verify_seconds"] += time.perf_counter() - start
         self.stats["verified"] += len(top)
         # Positive scores (MetaSchedule draws mutation parents in proportion to them) that keep both orders:
-        # the rest in (0, 1) by the draft's rank, the verified top in [1, 2] by the verifier's scores.
+        # the rest in (0, 0.5] by the draft's rank, the verified top in [1, 2] by the verifier's scores.
         out = np.empty(len(draft))
         out[rest] = 0.5 * (1.0 - np.arange(len(rest)) / max(len(rest), 1))
         span = float(verified.max() - verified.min())
