@@ -238,7 +238,7 @@ def main() -> None:
     from workbench.hardware import hardware_descriptor
     from workbench.logs import load_logs
     from workbench.worldmodel import Evaluator, default_model_dir
-    from workbench.worldmodel.baseline import MetaScheduleXGB
+    from workbench.worldmodel.baseline import fit_verifier
     from workbench.worldmodel.evaluate import holdout_names, split_by_subgraph
 
     t0 = time.perf_counter()
@@ -255,9 +255,8 @@ def main() -> None:
     held = holdout_names(world.config.info.get("holdout") or "default", set(df["subgraph"]))
     train, _ = split_by_subgraph(df, sorted(held | set(args.subgraphs) & set(df["subgraph"])))
     if {"xgb_pretrained", "world_verify"} & set(args.arms):
-        ok = train[train["status"] == "ok"].reset_index(drop=True)
-        ctx["pretrained"] = MetaScheduleXGB().fit(ok, seed=0)
-        print(f"xgb_pretrained: MetaSchedule's XGBModel trained on {len(ok)} records "
+        ctx["pretrained"] = fit_verifier(train, seed=0)  # as `workbench train --verifier` fits it
+        print(f"xgb_pretrained: MetaSchedule's XGBModel trained on {ctx['pretrained'].settings['records']} records "
               f"({ctx['pretrained'].timings['fit']:.0f} s)", flush=True)
     if args.cross_hardware:
         ctx["world_xhw"] = _cross_hardware_model(train, here, ctx["root"], world)

@@ -88,9 +88,18 @@ def test_train_and_eval(tmp_path, capsys):
     out = tmp_path / "model"
     rc = main(["train", "--logs", *logs, "--out", str(out), "--holdout", "dense_512x32x512", "--encoder", "tfidf",
                "--latent-dim", "8", "--replay-traces", "2", "--transition-epochs", "2", "--ranker-rounds", "20",
-               "--quiet"])
+               "--verifier", "--quiet"])
     assert rc == 0 and (out / "ranker.json").is_file()
     assert json.loads((out / "config.json").read_text())["info"]["holdout"] == ["dense_512x32x512"]
+    # The verifier of world_verify, fitted on the same training records, beside the world model.
+    from workbench.tuning.cost_model import load_verifier
+    from workbench.worldmodel import Evaluator
+
+    verifier = json.loads((out / "verifier" / "verifier.json").read_text())
+    assert verifier["info"]["holdout"] == ["dense_512x32x512"] and "dense_512x32x512" not in verifier["info"]["subgraphs"]
+    assert load_verifier(out).booster is not None and Evaluator.load(out).config.info["holdout"]  # both still load
+    assert main(["verifier", "--logs", *logs, "--model", str(tmp_path / "none"), "--quiet"]) == 2
+    assert "no such model directory" in capsys.readouterr().err
     report = tmp_path / "eval.json"
     rc = main(["eval", "--logs", *logs, "--model", str(out), "--holdout", "dense_512x32x512", "--json", str(report),
                "--baseline", "--verify", "2", "1000"])

@@ -46,9 +46,11 @@ class TuningDashboard(Panel):
         self.per_iter = W.BoundedIntText(value=trials_per_iter, min=1, max=512, description="per round",
                                          layout=W.Layout(width="160px"))
         self.seed = W.IntText(value=seed, description="seed", layout=W.Layout(width="130px"))
-        # "world_plan": the world model with the search that plans in its space (strategy "plan")
+        # "world_plan": the world model with the search that plans in its space (strategy "plan"); "world_verify":
+        # its best re-scored by the MetaSchedule XGBModel saved beside it (workbench.tuning.cost_model)
         self.models = {cm: W.Checkbox(value=cm in cost_models, description=cm, indent=False,
-                                      layout=W.Layout(width="100px")) for cm in ("world", "world_plan", "xgb", "random")}
+                                      layout=W.Layout(width="110px"))
+                       for cm in ("world", "world_verify", "world_plan", "xgb", "random")}
         self.start_button = W.Button(description="start / resume", button_style="success", icon="play")
         self.stop_button = W.Button(description="stop", button_style="danger", icon="stop", disabled=True)
         self.status = W.HTML()

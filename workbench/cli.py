@@ -127,6 +127,35 @@ def _cmd_train(args: argparse.Namespace) -> int:
     out = evaluator.save(args.out)
     (Path(out) / "train_report.json").write_text(json.dumps(report, indent=1, default=str))
     print(f"saved the evaluator to {out}")
+    if args.verifier:
+        _save_verifier(out, df, evaluator.config.info, seed=args.seed, quiet=args.quiet)
+    return 0
+
+
+def _save_verifier(model_dir: Path, df: Any, info: dict[str, Any], *, seed: int, quiet: bool) -> None:
+    """Fit MetaSchedule's XGBModel on the records of the world model's training subgraphs (``info``: its
+    config's) and save it as ``model_dir/verifier``, for ``cost_model="world_verify"``."""
+    from workbench.worldmodel.baseline import VERIFIER_DIR, fit_verifier
+
+    if not info.get("subgraphs"):
+        raise ValueError(f"{model_dir}: its config does not list the subgraphs it was trained on; retrain it with "
+                         "`workbench train ... --verifier`")
+    train = df[df["subgraph"].isin(info["subgraphs"])].reset_index(drop=True)
+    if train.empty:
+        raise ValueError(f"none of the {len(info['subgraphs'])} subgraphs {model_dir} was trained on is in these logs")
+    print(f"fitting the verifier (MetaSchedule's XGBModel) on {train['subgraph'].nunique()} subgraphs", flush=True)
+    verifier = fit_verifier(train, seed=seed, progress=not quiet)
+    where = verifier.save(Path(model_dir) / VERIFIER_DIR,
+                          info={"holdout": info.get("holdout"), "subgraphs": sorted(train["subgraph"].unique()),
+                                "seed": seed})
+    print(f"saved the verifier ({verifier.settings['records']} records, {verifier.timings['fit']:.0f} s) to {where}")
+
+
+def _cmd_verifier(args: argparse.Namespace) -> int:
+    from workbench.worldmodel.evaluator import Evaluator
+
+    info = Evaluator.load(args.model).config.info
+    _save_verifier(Path(args.model), _load_logs(args.logs, args.quiet), info, seed=args.seed, quiet=args.quiet)
     return 0
 
 
@@ -315,8 +344,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ranker-objective", default="regression", choices=["regression", "pairwise", "pairwise_top", "ndcg"],
                    help="regression on per-subgraph best/latency (default, chosen by cross-validation), "
                         "pairwise or ndcg ranking")
+    p.add_argument("--verifier", action="store_true",
+                   help="also fit MetaSchedule's XGBModel on the same records and save it as DIR/verifier, for "
+                        "`workbench tune --cost-model world_verify` (a few minutes on the shipped logs)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("verifier", help="fit MetaSchedule's XGBModel beside a trained world model (DIR/verifier), on "
+                       "the records of the subgraphs it was trained on, for tune --cost-model world_verify")
+    p.add_argument("--logs", nargs="+", required=True, help="the logs the world model was trained on")
+    p.add_argument("--model", required=True, help="the world model's directory")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_verifier)
 
     p = sub.add_parser("tune", help="tune a subgraph or a catalog model with MetaSchedule's search and a cost model")
     p.add_argument("--subgraph", help="a catalog name, <model>/<task> name, or TVMScript file")
@@ -332,7 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="for --model: when the run is done, compile the tuned model and time it against PyTorch "
                         "eager and torch.compile on the same inputs (CALLS each, default 20, interleaved), "
                         "outputs checked")
-    p.add_argument("--cost-model", default="world", choices=["world", "xgb", "random"])
+    p.add_argument("--cost-model", default="world", choices=["world", "world_verify", "xgb", "random"],
+                   help="world: the world model; world_verify: the world model's best 64 re-scored by the "
+                        "MetaSchedule XGBModel saved beside it (workbench train --verifier); xgb: MetaSchedule's "
+                        "default; random")
     p.add_argument("--strategy", default="evolutionary", choices=["evolutionary", "plan"],
                    help="evolutionary: MetaSchedule's search (any cost model); plan: candidates proposed and scored "
                         "as decisions by the world model, only the best few built (cost model world)")

@@ -39,3 +39,36 @@ def test_the_verifier_reorders_only_the_drafts_top_k_and_both_see_each_batch():
     assert draft.updates == verifier.updates == 1
     with pytest.raises(ValueError, match=">= 1"):
         VerifiedCostModel(draft, verifier, k=0)
+
+
+def test_a_verifier_that_drops_featureless_candidates_or_never_retrains():
+    from workbench.tuning.cost_model import VerifiedCostModel
+
+    class _Short(_Scores):  # as XGBModel's pack-sum: trailing candidates without a store feature get no score
+        def predict(self, context, candidates):
+            return super().predict(context, candidates)[:-1]
+
+    draft = _Scores({0: 3.0, 1: 2.0, 2: 1.0})
+    verifier = _Short({0: 1.0, 1: 5.0, 2: 9.0})
+    model = VerifiedCostModel(draft, verifier, k=2, update_verifier=False)._inst
+    scores = model.predict(None, [0, 1, 2])
+    assert list(np.argsort(-scores)) == [0, 1, 2]  # the draft's second had no verifier score: it counts as 0
+    model.update(None, [0], [None])
+    assert draft.updates == 1 and verifier.updates == 0
+
+
+def test_world_verify_needs_the_verifier_beside_the_world_model(tmp_path):
+    from workbench.tuning import TuningError, TuningRun
+    from workbench.tuning.cost_model import cost_model_problem, verifier_dir
+    from workbench.worldmodel import Evaluator, ModelFileError, default_model_dir, load_default
+
+    with pytest.raises(TuningError, match="no verifier beside the world model.*workbench verifier"):
+        TuningRun("matmul_128", cost_model="world_verify", evaluator=tmp_path / "model", work_dir=tmp_path / "a")
+    shipped = load_default("cpu")
+    assert shipped.source == default_model_dir("cpu") and shipped.copy().source == shipped.source
+    assert verifier_dir(shipped) == verifier_dir(None) == default_model_dir("cpu") / "verifier"  # the shipped one
+    built = Evaluator(shipped.encoder, shipped.transition, shipped.ranker, shipped.config)  # from no directory
+    with pytest.raises(ModelFileError, match="not loaded from a directory"):
+        verifier_dir(built)
+    saved = Evaluator.load(built.save(tmp_path / "model"))
+    assert saved.source == tmp_path / "model" and "no verifier" in cost_model_problem("world_verify", saved)

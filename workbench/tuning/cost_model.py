@@ -8,6 +8,10 @@ scores that grow with the blended rank (MetaSchedule draws mutation parents in p
 ``update`` judges both models on the measured batch, trains the run's model, and appends the batch's record to
 ``workbench_rounds.json`` in the work dir (predicted vs measured, per batch).
 
+``"world_verify"`` drafts then verifies (:class:`VerifiedCostModel`): the world model scores every candidate,
+and MetaSchedule's ``XGBModel`` fitted on the same logs (saved as ``verifier/`` in the model directory by
+``workbench train --verifier``) re-scores its best :data:`VERIFY_K` from the built programs' features.
+
 Importing this module loads TVM (``WorldModelCostModel`` is a MetaSchedule ``PyCostModel``).
 """
 
@@ -26,14 +30,15 @@ from workbench.hardware import hardware_descriptor
 from workbench.measure import median_latency
 from workbench.subgraphs import estimate_flops, structural_hash
 from workbench.tuning.online import OnlineBlend
-from workbench.worldmodel import Evaluator, load_default
+from workbench.worldmodel import Evaluator, ModelFileError, default_model_dir, load_default
 
 import_tvm()
 
 from tvm.ir.utils import derived_object  # noqa: E402
 from tvm.s_tir.meta_schedule.cost_model import CostModel, PyCostModel  # noqa: E402
 
-COST_MODELS = ("world", "xgb", "random")
+COST_MODELS = ("world", "world_verify", "xgb", "random")
+VERIFY_K = 64  # world_verify: how many of the world model's best the verifier re-scores (tune_search's default)
 
 
 @derived_object
@@ -162,11 +167,13 @@ class VerifiedCostModel(PyCostModel):
     re-scores only the draft's top ``k``, which then rank above the rest in the verifier's order; the rest keep
     the draft's order below them. Both models see every measured batch. ``stats`` counts what each scored."""
 
-    def __init__(self, draft: Any, verifier: Any, k: int = 64) -> None:
+    def __init__(self, draft: Any, verifier: Any, k: int = 64, *, update_verifier: bool = True) -> None:
+        """``update_verifier``: also feed measured batches to the verifier (False for one that never retrains,
+        as a loaded :class:`~workbench.worldmodel.baseline.MetaScheduleXGB`: its features would be wasted)."""
         super().__init__()
         if k < 1:
             raise ValueError(f"the verified top k must be >= 1, got {k}")
-        self.draft, self.verifier, self.k = draft, verifier, int(k)
+        self.draft, self.verifier, self.k, self.update_verifier = draft, verifier, int(k), update_verifier
         self.stats = {"predict_calls": 0, "predicted": 0, "verified": 0, "verify_seconds": 0.0}
 
     def predict(self, context: Any, candidates: list[Any]) -> np.ndarray:
@@ -179,6 +186,8 @@ class VerifiedCostModel(PyCostModel):
         top, rest = order[:self.k], order[self.k:]
         start = time.perf_counter()
         verified = np.asarray(self.verifier.predict(context, [candidates[i] for i in top]), dtype="float64")
+        # XGBModel's pack-sum leaves out trailing candidates without any store feature: they score 0.
+        verified = np.concatenate([verified, np.zeros(len(top) - len(verified))])
         self.stats["verify_seconds"] += time.perf_counter() - start
         self.stats["verified"] += len(top)
         # Positive scores (MetaSchedule draws mutation parents in proportion to them) that keep both orders:
@@ -191,7 +200,8 @@ class VerifiedCostModel(PyCostModel):
 
     def update(self, context: Any, candidates: list[Any], results: list[Any]) -> None:
         self.draft.update(context, candidates, results)
-        self.verifier.update(context, candidates, results)
+        if self.update_verifier:
+            self.verifier.update(context, candidates, results)
 
     def save(self, path: str) -> None:
         self.draft.save(path)
@@ -213,16 +223,62 @@ def world_cost_model(evaluator: Any = None, *, target: Any = "cpu", **kwargs: An
     return WorldModelCostModel(evaluator, **kwargs)
 
 
+def verifier_dir(evaluator: Any = None, target: Any = "cpu") -> Path:
+    """Where the verifier of ``world_verify`` is saved: beside the world model (``evaluator``: its directory, an
+    Evaluator loaded from one, or None for the shipped default of the target's kind); ModelFileError if it is
+    not there."""
+    from workbench.worldmodel.baseline import VERIFIER_DIR, VERIFIER_FILE
+
+    if isinstance(evaluator, Evaluator):
+        if evaluator.source is None:
+            raise ModelFileError("world_verify loads the verifier saved beside the world model, and this Evaluator "
+                                 "was not loaded from a directory: save it, then pass its directory")
+        evaluator = evaluator.source
+    kind = "cuda" if getattr(getattr(target, "kind", None), "name", str(target)) == "cuda" else "cpu"
+    path = (default_model_dir(kind) if evaluator is None else Path(evaluator)) / VERIFIER_DIR
+    if not (path / VERIFIER_FILE).is_file():
+        raise ModelFileError(f"{path}: no verifier beside the world model; fit one on the logs it was trained on "
+                             "with `workbench verifier --logs ... --model DIR` (or `workbench train ... --verifier`)")
+    return path
+
+
+def load_verifier(evaluator: Any = None, target: Any = "cpu") -> Any:
+    """A fresh copy of the verifier saved beside a world model (see :func:`verifier_dir`), as a MetaSchedule
+    ``XGBModel`` for one tuning run."""
+    from workbench.worldmodel.baseline import MetaScheduleXGB
+
+    return MetaScheduleXGB.load(verifier_dir(evaluator, target), target).cost_model()
+
+
+def cost_model_problem(spec: Any, evaluator: Any = None, target: Any = "cpu", strategy: str = "evolutionary"
+                       ) -> str | None:
+    """Why a tuning run cannot use this cost model (None if it can), said before the run starts."""
+    if isinstance(spec, str) and spec not in COST_MODELS:
+        return f"unknown cost model {spec!r}: choose from {', '.join(COST_MODELS)}"
+    if strategy == "plan" and not (spec == "world" or isinstance(spec, WorldModelCostModel)):
+        return "the plan strategy searches with the world model: use cost_model='world'"
+    if spec == "world_verify":
+        try:
+            verifier_dir(evaluator, target)
+        except ModelFileError as err:
+            return str(err)
+    return None
+
+
 def make_cost_model(spec: Any, *, target: Any = "cpu", evaluator: Any = None, num_tuning_cores: int = 1,
                     hardware: dict[str, Any] | None = None, rounds_file: str | Path | None = None,
                     seed: int = 0) -> Any:
-    """A MetaSchedule cost model by name (``"world"``, ``"xgb"``, ``"random"``) or the instance itself;
+    """A MetaSchedule cost model by name (``"world"``, ``"world_verify"``, ``"xgb"``, ``"random"``) or the
+    instance itself;
     ``hardware``: the descriptor of the machine that measures (default: this one); ``rounds_file``: where the
     world model writes each batch's predictions and measurements."""
     if isinstance(spec, CostModel):
         return spec
-    if spec == "world":
-        return world_cost_model(evaluator, target=target, hardware=hardware, rounds_file=rounds_file, seed=seed)
+    if spec in ("world", "world_verify"):
+        world = world_cost_model(evaluator, target=target, hardware=hardware, rounds_file=rounds_file, seed=seed)
+        if spec == "world":
+            return world
+        return VerifiedCostModel(world, load_verifier(evaluator, target), VERIFY_K, update_verifier=False)
     if spec in ("xgb", "random"):
         kwargs = {"num_tuning_cores": num_tuning_cores, "tree_method": "auto"} if spec == "xgb" else {}
         return CostModel.create(spec, **kwargs)

@@ -43,7 +43,7 @@ from workbench.tuning.callbacks import (
     infrastructure_error,
     is_stop,
 )
-from workbench.tuning.cost_model import COST_MODELS, WorldModelCostModel, make_cost_model
+from workbench.tuning.cost_model import cost_model_problem, make_cost_model
 from workbench.tuning.e2e import TorchModel, compare_with_torch, compile_tuned
 from workbench.tuning.online import ROUNDS_FILE, read_rounds
 from workbench.tuning.results import (
@@ -66,14 +66,14 @@ WORLD_EXPLORE = 0.125  # the share of a world-model batch drawn at random (see T
 class TuningRun:
     """Tune a subgraph (or a catalog model's tasks) with MetaSchedule's evolutionary search.
 
-    ``cost_model``: "world" (the shipped world model, or ``evaluator=``), "xgb" (MetaSchedule's default),
-    "random", or a MetaSchedule ``CostModel`` instance. ``runner``: "local", or ``"rpc://host:port/key"`` to
+    ``cost_model``: "world" (the shipped world model, or ``evaluator=``), "world_verify" (the world model's best
+    re-scored by the verifier saved beside it), "xgb" (MetaSchedule's default), "random", or a ``CostModel``. ``runner``: "local", or ``"rpc://host:port/key"`` to
     measure on the RPC servers registered with that TVM tracker. ``measure``: how candidates are built and
     timed (:class:`~workbench.measure.MeasureConfig`). ``confirm``: at the end of a session, the best records
     of each task measured again (``confirm_rounds`` interleaved rounds, long repeats) so that the best reported
     is a latency the schedule shows again (default: the top 3 of a subgraph, the top 1 of each task of a model;
     0: off; see :mod:`workbench.tuning.results`). ``explore``: the share of each batch the search draws at
-    random from its population instead of the cost model's top (default: 1/8 with the world model, two of a
+    random from its population instead of the cost model's top (default: 1/8 with world models, two of a
     batch of 16, so the run's own model learns from more than the prior's picks; MetaSchedule's 0.05 with the
     others, which rounds to none of 16).
 
@@ -93,8 +93,6 @@ class TuningRun:
             raise TuningError(f"trials must be a positive integer, got {trials!r}")
         if not isinstance(trials_per_iter, int) or trials_per_iter < 1:
             raise TuningError(f"trials_per_iter must be a positive integer, got {trials_per_iter!r}")
-        if isinstance(cost_model, str) and cost_model not in COST_MODELS:
-            raise TuningError(f"unknown cost model {cost_model!r}: choose from {', '.join(COST_MODELS)}")
         if runner != "local" and not str(runner).startswith("rpc://"):
             raise TuningError(f"runner must be 'local' or 'rpc://host:port/key', got {runner!r}")
         self.hardware, target = self._measuring_machine(str(runner), target)
@@ -125,11 +123,11 @@ class TuningRun:
         self.strategy = strategy
         if strategy not in STRATEGIES:
             raise TuningError(f"unknown search strategy {strategy!r}: choose from {', '.join(STRATEGIES)}")
-        if strategy == "plan" and not (cost_model == "world" or isinstance(cost_model, WorldModelCostModel)):
-            raise TuningError("the plan strategy searches with the world model: use cost_model='world'")
+        if problem := cost_model_problem(cost_model, evaluator, self.target, strategy):
+            raise TuningError(problem)
         if explore is not None and not 0.0 <= explore <= 1.0:
             raise TuningError(f"explore must be a share between 0 and 1, got {explore!r}")
-        self.explore = (WORLD_EXPLORE if cost_model == "world" else None) if explore is None else explore
+        self.explore = (WORLD_EXPLORE if cost_model in ("world", "world_verify") else None) if explore is None else explore
         self.measure = measure or MeasureConfig()
         self.confirm_top = (3 if model is None else 1) if confirm is None else confirm
         self.confirm_rounds = confirm_rounds

@@ -36,8 +36,20 @@ from workbench.hardware import make_target
 from workbench.logs import RECORD_FILE, WorkDir
 from workbench.measure import is_build_failure
 from workbench.traces import first_error_line
+from workbench.worldmodel.files import (
+    ModelFileError,
+    check_manifest,
+    json_digest,
+    manifest,
+    read_json,
+    write_dir,
+)
 
 _NO_TRAINING = 1 << 62  # a last_train_size no data size reaches: XGBModel.update only adds data
+VERIFIER_DIR = "verifier"  # in a world model's directory: MetaSchedule's XGBModel fitted on its training records
+VERIFIER_FILE = "verifier.json"  # settings and manifest of a saved model, written last
+BOOSTER_FILE = "booster.json"  # the trained booster, XGBoost's JSON model format
+VERIFIER_FORMAT = 1
 _REQUIRED = ("subgraph", "workload", "trace", "latency", "logdir", "args_info")
 
 
@@ -69,6 +81,7 @@ class MetaScheduleXGB:
         self.settings: dict[str, Any] = {}
         self.skipped: list[str] = []  # workloads left out of training (no successful record)
         self.timings: dict[str, float] = {}
+        self.info: dict[str, Any] = {}  # what a saved model says of its training (see save)
         self._contexts: dict[str, Any] = {}  # structural hash -> TuneContext
         self._workloads: dict[str, dict[int, Any]] = {}  # logdir -> workload index -> WorkloadEntry
         self._modules: dict[tuple[str, int], Any] = {}
@@ -231,7 +244,8 @@ class MetaScheduleXGB:
         model.booster = base.booster.copy()
         model.data = OrderedDict((k, FeatureGroup(group_hash=k, features=list(g.features), costs=g.costs.copy()))
                                  for k, g in base.data.items())
-        model.data_size, model.last_train_size = base.data_size, base.data_size
+        # A fitted model retrains once its data grows by a fifth; a loaded one (no training data) never does.
+        model.data_size, model.last_train_size = base.data_size, base.last_train_size
         return model
 
     # -- scoring -----------------------------------------------------------------------------------
@@ -271,3 +285,75 @@ class MetaScheduleXGB:
             self._entry_args[key] = ArgInfo.from_entry_func(context.mod, remove_preproc=True)
         args = self._entry_args[key]
         return self._predict(context, [MeasureCandidate(sch, args) for sch in schedules])
+
+    # -- files -------------------------------------------------------------------------------------
+    def save(self, path: str | Path, *, info: dict[str, Any] | None = None) -> Path:
+        """Write the trained booster (XGBoost's JSON format) and the settings to the directory ``path``, in one
+        step (as :meth:`Evaluator.save <workbench.worldmodel.Evaluator.save>`). Only the booster is kept, not
+        the training features: a loaded model scores as this one and does not retrain during a tuning run."""
+        import tvm
+
+        if self.model is None:
+            raise RuntimeError("MetaScheduleXGB is not trained: call fit() first")
+        meta = json.loads(json.dumps({"format": VERIFIER_FORMAT, "model": "MetaSchedule XGBModel",
+                                      "extractor": "PerStoreFeature()", "tvm_version": tvm.__version__,
+                                      "settings": self.settings, "info": self.info if info is None else info},
+                                     default=str))
+
+        def write(staged: Path) -> None:
+            self.model.booster.save_model(str(staged / BOOSTER_FILE))
+            meta["manifest"] = manifest(staged)
+            meta["config_sha256"] = json_digest(meta)
+            (staged / VERIFIER_FILE).write_text(json.dumps(meta, indent=1))
+
+        final = write_dir(path, write, marker=VERIFIER_FILE)
+        self.info = meta["info"]
+        return final
+
+    @classmethod
+    def load(cls, path: str | Path, target: Any = "cpu", **kwargs: Any) -> MetaScheduleXGB:
+        """A model saved by :meth:`save`; ModelFileError names a missing, changed or foreign file."""
+        import tvm
+        import xgboost as xgb
+
+        path = Path(path)
+        meta = read_json(path / VERIFIER_FILE)
+        retrain = "fit it again (`workbench train ... --verifier`)"
+        if not isinstance(meta, dict) or meta.get("format") != VERIFIER_FORMAT:
+            raise ModelFileError(f"{path / VERIFIER_FILE}: not a saved MetaSchedule XGBModel of format "
+                                 f"{VERIFIER_FORMAT}; {retrain}")
+        digest = meta.pop("config_sha256", None)
+        if digest != json_digest(meta):
+            raise ModelFileError(f"{path / VERIFIER_FILE}: changed after the model was saved (its digest differs); "
+                                 f"{retrain}")
+        check_manifest(path, meta.get("manifest"))
+        if meta.get("tvm_version") != tvm.__version__:  # PerStoreFeature's layout is TVM's: other features
+            raise ModelFileError(f"{path}: trained on the features of TVM {meta.get('tvm_version')}, this is TVM "
+                                 f"{tvm.__version__}: its scores would be silently wrong; {retrain}")
+        self = cls(target, **kwargs)
+        from tvm.s_tir.meta_schedule.cost_model import XGBModel
+        from tvm.s_tir.meta_schedule.cost_model.xgb_model import XGBConfig
+        from tvm.s_tir.meta_schedule.feature_extractor import PerStoreFeature
+        from tvm.s_tir.meta_schedule.utils import cpu_count
+
+        booster = xgb.Booster()
+        try:
+            booster.load_model(str(path / BOOSTER_FILE))
+        except xgb.core.XGBoostError as err:
+            raise ModelFileError(f"{path / BOOSTER_FILE}: not an XGBoost model ({err}); {retrain}") from err
+        try:
+            config = {**meta["settings"]["config"], "nthread": self.nthread or cpu_count(logical=False)}
+            model = XGBModel(extractor=PerStoreFeature(), config=XGBConfig(**config), num_warmup_samples=0,
+                             adaptive_training=True)
+        except (KeyError, TypeError) as err:
+            raise ModelFileError(f"{path / VERIFIER_FILE}: bad settings ({err}); {retrain}") from err
+        model.booster, model.last_train_size = booster, _NO_TRAINING
+        self.model, self.settings, self.info = model, meta["settings"], meta.get("info", {})
+        return self
+
+
+def fit_verifier(train: Any, *, seed: int = 0, progress: bool | None = None) -> MetaScheduleXGB:
+    """MetaSchedule's XGBModel fitted on the successful records of ``train`` (a ``load_logs`` DataFrame), as
+    ``benchmarks/tune_search.py`` fits its ``xgb_pretrained`` arm and the verifier of ``world_verify``."""
+    ok = train[train["status"] == "ok"].reset_index(drop=True)
+    return MetaScheduleXGB(progress=progress).fit(ok, seed=seed)

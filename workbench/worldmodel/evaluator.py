@@ -7,8 +7,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +28,7 @@ from workbench.worldmodel.files import (
     load_tensors,
     manifest,
     read_json,
-    replace_dir,
+    write_dir,
 )
 from workbench.worldmodel.items import Item, TraceReader, final_program
 from workbench.worldmodel.ranker import Ranker
@@ -51,6 +49,7 @@ class Evaluator:
                  config: EvaluatorConfig) -> None:
         self.encoder, self.transition, self.ranker, self.config = encoder, transition, ranker, config
         self.reader = TraceReader()  # reads search candidates' traces, learning each sketch once
+        self.source: Path | None = None  # the directory it was loaded from (files saved beside it: the verifier)
         self._initial: dict[int, np.ndarray] = {}
         self._programs: dict[int, ProgramInfo] = {}
 
@@ -202,6 +201,7 @@ class Evaluator:
         ev = Evaluator(self.encoder, self.transition, self.ranker.copy(), self.config)
         ev._initial = dict(self._initial)
         ev._programs = dict(self._programs)
+        ev.source = self.source
         return ev
 
     # ---- persistence --------------------------------------------------------------------------------
@@ -214,16 +214,7 @@ class Evaluator:
         manifest of every other file (size and sha256) and a digest of its own content, which :meth:`load`
         checks: a file from another model, or a hand-edited config, is refused.
         """
-        final = Path(path)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staged = Path(tempfile.mkdtemp(prefix=f".{final.name}.saving-", dir=final.parent))
-        try:
-            self._write(staged)
-            replace_dir(staged, final, marker=CONFIG_FILE)
-        except BaseException:
-            shutil.rmtree(staged, ignore_errors=True)
-            raise
-        return final
+        return write_dir(path, self._write, marker=CONFIG_FILE)
 
     def _write(self, path: Path) -> None:
         from safetensors.torch import save_file
@@ -303,7 +294,9 @@ class Evaluator:
         except (TypeError, ValueError) as err:
             raise ModelFileError(f"{path / CONFIG_FILE}: bad ranker settings ({err})") from err
         ranker.load_booster(path / RANKER_FILE)
-        return cls(encoder, transition, ranker, config)
+        evaluator = cls(encoder, transition, ranker, config)
+        evaluator.source = path
+        return evaluator
 
 
 def _jsonable(obj: Any) -> Any:

@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,21 @@ def check_manifest(root: Path, files: Any) -> None:
         if not isinstance(want, dict) or size != want.get("size") or sha256_file(path) != want.get("sha256"):
             raise ModelFileError(f"{path}: not the file this model was saved with (its size or sha256 differs): a "
                                  "file from another model or a damaged copy; save or copy the whole model again")
+
+
+def write_dir(path: str | Path, write: Callable[[Path], None], *, marker: str) -> Path:
+    """Write a model directory in one step: ``write`` fills a new directory beside ``path``, which then takes
+    its place (:func:`replace_dir`), so an interrupted save leaves the old model (or none), never a mix."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=f".{final.name}.saving-", dir=final.parent))
+    try:
+        write(staged)
+        replace_dir(staged, final, marker=marker)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    return final
 
 
 def replace_dir(staged: Path, path: Path, *, marker: str) -> None:
