@@ -16,6 +16,8 @@ Arms, interleaved (every subgraph and seed runs each arm before the next starts,
   proposed and scored in latent space, only the best few built;
 - ``world_verify``: draft then verify: the world model (as in ``world``) scores every candidate and
   ``xgb_pretrained``'s model re-scores its best ``--verify-k``, which the search then takes in that order;
+- ``world_diverse``: the world model (as in ``world``) with the ``"diverse"`` search: MetaSchedule's search asked
+  for 4x the batch, of which at most half the model's picks share one compute-location plan;
 - ``world_xhw`` (with ``--cross-hardware``): a world model trained without any record of this machine;
 - ``xgb640`` (with ``--long-trials``): MetaSchedule's default at ``--long-trials`` trials (64 per round), seed 0.
 
@@ -48,7 +50,7 @@ TEST_SPLIT = ["matmul_256", "batch_matmul_12x128x64", "depthwise_14x14x512_s2", 
               "vit_b16/layer_norm", "conv2d_7x7x512_3x3", "conv1d_64x256x256_k5", "conv2d_transpose_4x4x512",
               "max_pool2d_56x56x64", "vit_b16/fused_reshape11_gelu_reshape12"]
 ARMS = ["random", "xgb", "xgb_pretrained", "world"]
-EXTRA_ARMS = ["world_xhw", "world_plan", "world_verify"]
+EXTRA_ARMS = ["world_xhw", "world_plan", "world_verify", "world_diverse"]
 
 
 def _cost_model(arm: str, ctx: dict[str, Any], work_dir: Path, seed: int) -> Any:
@@ -78,7 +80,7 @@ def _run(sub: str, arm: str, seed: int, trials: int, per_iter: int, ctx: dict[st
     cost_model, evaluator = _cost_model(arm, ctx, work_dir, seed)
     run = TuningRun(sub, trials=trials, trials_per_iter=per_iter, cost_model=cost_model, work_dir=work_dir,
                     seed=seed, evaluator=evaluator, confirm=0,
-                    strategy="plan" if arm == "world_plan" else "evolutionary",
+                    strategy={"world_plan": "plan", "world_diverse": "diverse"}.get(arm, "evolutionary"),
                     explore=WORLD_EXPLORE if arm == "world_verify" else None)
     before = run.measured
     start = time.perf_counter()

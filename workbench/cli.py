@@ -376,9 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="world: the world model; world_verify: the world model's best 64 re-scored by the "
                         "MetaSchedule XGBModel saved beside it (workbench train --verifier); xgb: MetaSchedule's "
                         "default; random")
-    p.add_argument("--strategy", default="evolutionary", choices=["evolutionary", "plan"],
+    p.add_argument("--strategy", default="evolutionary", choices=["evolutionary", "plan", "diverse"],
                    help="evolutionary: MetaSchedule's search (any cost model); plan: candidates proposed and scored "
-                        "as decisions by the world model, only the best few built (cost model world)")
+                        "as decisions by the world model, only the best few built (cost model world); diverse: "
+                        "MetaSchedule's search asked for 4x the batch, of which at most half the model's picks share "
+                        "one compute-location plan (any cost model)")
     p.add_argument("--evaluator", help="world-model directory (default: the shipped model)")
     p.add_argument("--explore", type=float, default=None,
                    help="share of each batch drawn at random from the search's population (default: 0.125 with "
