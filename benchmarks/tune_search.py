@@ -16,8 +16,9 @@ Arms, interleaved (every subgraph and seed runs each arm before the next starts,
   proposed and scored in latent space, only the best few built;
 - ``world_verify``: draft then verify: the world model (as in ``world``) scores every candidate and
   ``xgb_pretrained``'s model re-scores its best ``--verify-k``, which the search then takes in that order;
-- ``world_diverse``: the world model (as in ``world``) with the ``"diverse"`` search: MetaSchedule's search asked
-  for 4x the batch, of which at most half the model's picks share one compute-location plan;
+- ``world_diverse``: the world model (as in ``world``) with the ``"diverse"`` search: each task's first batch is
+  picked from MetaSchedule's search asked for 4x the batch, at most half of the model's picks with one
+  compute-location plan;
 - ``world_xhw`` (with ``--cross-hardware``): a world model trained without any record of this machine;
 - ``xgb640`` (with ``--long-trials``): MetaSchedule's default at ``--long-trials`` trials (64 per round), seed 0.
 

@@ -379,8 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", default="evolutionary", choices=["evolutionary", "plan", "diverse"],
                    help="evolutionary: MetaSchedule's search (any cost model); plan: candidates proposed and scored "
                         "as decisions by the world model, only the best few built (cost model world); diverse: "
-                        "MetaSchedule's search asked for 4x the batch, of which at most half the model's picks share "
-                        "one compute-location plan (any cost model)")
+                        "each task's first batch picked from MetaSchedule's search asked for 4x the batch, at most "
+                        "half of the model's picks with one compute-location plan (any cost model)")
     p.add_argument("--evaluator", help="world-model directory (default: the shipped model)")
     p.add_argument("--explore", type=float, default=None,
                    help="share of each batch drawn at random from the search's population (default: 0.125 with "

@@ -80,6 +80,29 @@ def test_short_real_run_with_each_cost_model(tmp_path, cost_model):
 
 
 @pytest.mark.slow
+def test_diverse_strategy_runs_batches_picked_from_a_wider_search(tmp_path, monkeypatch):
+    import workbench.tuning.search as search
+
+    seen = []
+
+    def spy(candidates, want, **kwargs):
+        got = pick(candidates, want, **kwargs)
+        seen.append((len(candidates), want, len(got)))
+        return got
+
+    pick = search.diverse_picks
+    monkeypatch.setattr(search, "diverse_picks", spy)
+    run = TuningRun(SUBGRAPH, trials=8, trials_per_iter=4, cost_model="world", work_dir=tmp_path / "run",
+                    confirm=0, strategy="diverse")
+    run.run(progress=False)
+    assert run.status == "done" and run.error is None
+    df = _records(tmp_path / "run")
+    assert len(df) == 8 and df["trace_key"].nunique() == 8
+    # the first batch of 4 was picked from a search of 16 (4x); the second is the plain search's
+    assert len(seen) == 1 and seen[0][0] > 4 and seen[0][1:] == (4, 4)
+
+
+@pytest.mark.slow
 def test_stop_and_resume_keeps_every_record_once(tmp_path):
     work_dir = tmp_path / "run"
     run = TuningRun(SUBGRAPH, trials=16, trials_per_iter=4, cost_model="world", work_dir=work_dir, seed=3,

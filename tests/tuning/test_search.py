@@ -23,11 +23,11 @@ class _Inner:
         return self.batches.pop(0) if self.batches else None
 
 
-def _filter(inner, seen, left):
+def _filter(inner, seen, left, **kwargs):
     import workbench._tvm  # noqa: F401 - TVM first, with the project's settings
     from workbench.tuning.search import SeenFilter
 
-    f = SeenFilter(inner, seen, {"left": left})
+    f = SeenFilter(inner, seen, {"left": left}, **kwargs)
     f = getattr(f, "_inst", f)  # the Python object behind TVM's wrapper (called directly, not through the FFI)
     f.max_trials, f.per_iter = 100, 4
     return f
@@ -75,3 +75,48 @@ def test_tvm_shows_no_table_of_its_own_on_a_thread_that_runs_a_tuning_run(monkey
         other.start()
         other.join()
     assert elsewhere == [True] and using_ipython() is True
+
+
+def _located(i: int, where: int):
+    """A candidate whose trace computes one producer block at ``where`` (-2 inlined, -1 root, >= 0 a loop)."""
+    insts = [["SamplePerfectTile", [], [i], ["v0"]], ["SampleComputeLocation", ["b0"], [], ["v1"]]]
+    return SimpleNamespace(sch=SimpleNamespace(trace=[insts, [[0, [i, 1]], [1, where]]]))
+
+
+def test_compute_locations_reads_each_decision_in_order():
+    from workbench.tuning.search import compute_locations
+
+    insts = [["SampleComputeLocation", ["b0"], [], ["v0"]], ["SamplePerfectTile", ["l0"], [4, 64], ["v1"]],
+             ["SampleCategorical", [], [[0, 16]], ["v2"]], ["SampleComputeLocation", ["b1"], [], ["v3"]]]
+    assert compute_locations([insts, [[0, -2], [1, [8, 8]], [2, 1], [3, 5]]]) == (-2, 5)
+    assert compute_locations([insts[1:3], [[0, [8, 8]], [1, 1]]]) == ()  # no such decision: one plan
+
+
+def test_diverse_picks_hedge_across_plans_and_keep_the_exploration_share():
+    from workbench.tuning.search import diverse_picks
+
+    # 12 model picks in score order (10 of plan "a", then 2 of "b"), then 4 random picks
+    bests = [("a", i) for i in range(10)] + [("b", 10), ("b", 11)]
+    tail = [("r", 12 + i) for i in range(4)]
+    got = diverse_picks(bests + tail, 8, randoms=4, n_random=1, key=lambda c: c[0])
+    # 7 model picks, at most ceil(7/2) = 4 of one plan until no other plan is left, then one random pick
+    assert got == [("a", 0), ("a", 1), ("a", 2), ("a", 3), ("b", 10), ("b", 11), ("a", 4), ("r", 12)]
+    one_plan = [("a", i) for i in range(12)]
+    assert diverse_picks(one_plan + tail, 8, randoms=4, n_random=1, key=lambda c: c[0]) == one_plan[:7] + tail[:1]
+    assert diverse_picks(bests[:3], 8, randoms=0, n_random=0, key=lambda c: c[0]) == bests[:3]  # fewer than asked
+
+
+def test_a_diverse_search_hedges_its_first_batch_then_searches_as_usual():
+    # per_iter 4, widened 4x: TVM's first batch of 16 is 12 model picks (9 inlined, 3 at a loop), 4 random ones
+    wide = [_located(i, -2) for i in range(9)] + [_located(9 + i, 3) for i in range(3)]
+    wide += [_located(20 + i, -1) for i in range(4)]
+    plain = [wide[2], _located(30, -2), _located(31, -2), _located(32, -2)]
+    f = _filter(_Inner([plain]), set(), left=10, widen=4, explore=0.25)
+    f.first, f.first_pending = _Inner([wide]), True  # as pre_tuning sets them up for a session
+    got = f.generate_measure_candidates()
+    # 3 model picks (at most 2 inlined) and int(4 * 0.25) = 1 random pick, as a plain batch's share
+    assert got == [wide[0], wide[1], wide[9], wide[12]]
+    assert f.budget["left"] == 6 and f.given == 4
+    assert {trace_key(c.sch.trace) for c in got} <= f.seen and trace_key(wide[2].sch.trace) not in f.seen
+    # the next batch is the plain search's, which may propose what the first batch passed over
+    assert f.generate_measure_candidates() == plain and f.given == 8

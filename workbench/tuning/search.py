@@ -57,7 +57,7 @@ def quiet_statistics() -> Iterator[None]:
         _QUIET.on = before
 
 STRATEGIES = ("evolutionary", "plan", "diverse")
-DIVERSE_WIDEN = 4  # "diverse": the evolutionary search's batch is this many times the batch measured
+DIVERSE_WIDEN = 4  # "diverse": a session's first batch is picked from a search this many times as wide
 DIVERSE_CAP = 0.5  # "diverse": the most of a batch's model picks that may share one compute-location plan
 
 
@@ -65,8 +65,8 @@ def compute_locations(trace: Any) -> tuple:
     """The decisions of a trace's ``SampleComputeLocation`` instructions, in order: its plan of where each
     producer block is computed (inlined, at the root, or at a loop), the structure that tile sizes cannot
     change. In the data issue's logs one such decision explains 23-52% of the log-latency variance of softmax
-    and layer norm."""
-    insts, decisions = trace_to_json(trace)
+    and layer norm. ``trace``: a TVM ``Trace`` or its JSON ``[insts, decisions]``."""
+    insts, decisions = trace if isinstance(trace, list | tuple) else trace_to_json(trace)
     chosen = {int(i): d for i, d in decisions}
     return tuple(chosen.get(i) for i, inst in enumerate(insts) if inst[0] == "SampleComputeLocation")
 
@@ -109,6 +109,12 @@ class SeenFilter(PySearchStrategy):
     global limit can overshoot by a batch). A search that returns a quarter or less of the candidates asked
     for has run out of programs: the task ends there instead of searching its tiny space again (20-30 s each
     time).
+
+    With ``widen`` > 1 (the ``"diverse"`` strategy), the first batch of each session comes from a clone of the
+    search asked for ``widen`` times the batch, and :func:`diverse_picks` measures a batch of it that hedges
+    across compute-location plans. Only the first: TVM's search never proposes again what it returned, measured
+    or not, so every batch widened would use up a small design space (norm, pooling) four times as fast and
+    drop the runner-up candidates of the plan the run's own model comes to prefer.
     """
 
     MAX_EMPTY = 2  # batches in a row that held only known candidates before the task is ended, beyond those
@@ -120,7 +126,9 @@ class SeenFilter(PySearchStrategy):
                  explore: float = 0.0) -> None:
         super().__init__()
         self.inner, self.seen, self.budget = inner, seen, budget
-        self.widen, self.explore = widen, explore  # widen > 1: pick each batch by diverse_picks
+        self.widen, self.explore = widen, explore
+        self.first: Any = None  # widen > 1: the widened search of a session's first batch
+        self.first_pending = False
         self.max_trials = 0
         self.per_iter = 0
         self.given = 0
@@ -130,22 +138,31 @@ class SeenFilter(PySearchStrategy):
 
     def _initialize_with_tune_context(self, context: Any) -> None:
         self.inner._initialize_with_tune_context(context)
+        if self.widen > 1:
+            self.first = self.inner.clone()
+            self.first._initialize_with_tune_context(context)
 
     def pre_tuning(self, max_trials: int, num_trials_per_iter: int, design_spaces: list, database: Any = None,
                    cost_model: Any = None) -> None:
         self.max_trials, self.per_iter, self.given, self.exhausted = max_trials, num_trials_per_iter, 0, False
         self.known = len(self.seen)  # measured by earlier sessions: what the search may propose again first
-        self.inner.pre_tuning(max_trials * self.widen, num_trials_per_iter * self.widen, design_spaces, database,
-                              cost_model)
+        self.inner.pre_tuning(max_trials, num_trials_per_iter, design_spaces, database, cost_model)
+        if self.first is not None:
+            self.first.pre_tuning(max_trials * self.widen, num_trials_per_iter * self.widen, design_spaces,
+                                  database, cost_model)
+            self.first_pending = True
 
     def post_tuning(self) -> None:
         self.inner.post_tuning()
+        if self.first is not None:
+            self.first.post_tuning()
 
     def generate_measure_candidates(self) -> Any:
         for _ in range(self.MAX_EMPTY + self.known // max(1, self.per_iter)):
             if self.given >= self.max_trials or self.budget["left"] <= 0 or self.exhausted:
                 return None
-            candidates = self.inner.generate_measure_candidates()
+            wide, self.first_pending = self.first_pending, False
+            candidates = (self.first if wide else self.inner).generate_measure_candidates()
             if candidates is None:
                 return None
             # Far fewer than asked for: the search found no more unmeasured programs (a tiny design space,
@@ -161,7 +178,7 @@ class SeenFilter(PySearchStrategy):
                     keys.add(key)
                     fresh.append((key, cand))
             want = min(self.max_trials - self.given, self.budget["left"])
-            if self.widen > 1:
+            if wide:
                 # TVM's batch ends with int(n * eps_greedy) random picks when it is full
                 tail = int(len(candidates) * self.explore) if len(candidates) == asked * self.widen else 0
                 fresh = diverse_picks(fresh, min(want, asked), randoms=min(tail, len(fresh)),
@@ -187,8 +204,8 @@ def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explor
                     seed: int = 0, cost_model: Any = None) -> Any:
     """The search strategy ``name`` (one of ``STRATEGIES``), never proposing a trace key in ``seen``:
     ``"evolutionary"`` (MetaSchedule's; ``explore`` is its ``eps_greedy``, None its default), ``"diverse"``
-    (the same search asked for ``DIVERSE_WIDEN`` times the batch, of which :func:`diverse_picks` measures a
-    batch that hedges across compute-location plans) or ``"plan"`` (:class:`workbench.tuning.plan.PlanSearch`,
+    (the same search, but each session's first batch is picked by :func:`diverse_picks` from a search
+    ``DIVERSE_WIDEN`` times as wide, hedging across compute-location plans) or ``"plan"`` (:class:`workbench.tuning.plan.PlanSearch`,
     which scores with ``cost_model``, the run's world model)."""
     if name not in STRATEGIES:
         raise ValueError(f"unknown search strategy {name!r}: choose from {', '.join(STRATEGIES)}")
