@@ -17,6 +17,8 @@ from workbench import views
 from workbench.tuning.online import read_rounds
 from workbench.views.tuning import X_AXES
 
+STRATEGY_OF = {"world_plan": "plan", "world_diverse": "diverse"}  # dashboard entries: the world model, this search
+
 
 class TuningDashboard(Panel):
     """Tune one subgraph with each chosen cost model (one run after the other, so they do not disturb each
@@ -46,11 +48,12 @@ class TuningDashboard(Panel):
         self.per_iter = W.BoundedIntText(value=trials_per_iter, min=1, max=512, description="per round",
                                          layout=W.Layout(width="160px"))
         self.seed = W.IntText(value=seed, description="seed", layout=W.Layout(width="130px"))
-        # "world_plan": the world model with the search that plans in its space (strategy "plan"); "world_verify":
-        # its best re-scored by the MetaSchedule XGBModel saved beside it (workbench.tuning.cost_model)
+        # "world_plan": the world model with the search that plans in its space (strategy "plan"); "world_diverse":
+        # with a first batch that hedges across compute-location plans (strategy "diverse"); "world_verify": its
+        # best re-scored by the MetaSchedule XGBModel saved beside it (workbench.tuning.cost_model)
         self.models = {cm: W.Checkbox(value=cm in cost_models, description=cm, indent=False,
                                       layout=W.Layout(width="110px"))
-                       for cm in ("world", "world_verify", "world_plan", "xgb", "random")}
+                       for cm in ("world", "world_verify", "world_diverse", "world_plan", "xgb", "random")}
         self.start_button = W.Button(description="start / resume", button_style="success", icon="play")
         self.stop_button = W.Button(description="stop", button_style="danger", icon="stop", disabled=True)
         self.status = W.HTML()
@@ -175,8 +178,8 @@ class TuningDashboard(Panel):
             raise ValueError("choose at least one cost model")
         sub = self.subgraph.strip()
         return {cm: TuningRun(sub, trials=self.trials.value, trials_per_iter=self.per_iter.value,
-                              cost_model="world" if cm == "world_plan" else cm,
-                              strategy="plan" if cm == "world_plan" else "evolutionary",
+                              cost_model="world" if cm in STRATEGY_OF else cm,
+                              strategy=STRATEGY_OF.get(cm, "evolutionary"),
                               evaluator=self.evaluator if cm.startswith("world") else None, seed=self.seed.value,
                               confirm=self.confirm, work_dir=self._work_dir(sub, cm))
                 for cm in chosen}

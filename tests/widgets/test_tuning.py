@@ -72,10 +72,12 @@ def test_tuning_dashboard_starts_stops_and_resumes(tmp_path):
 def test_the_planned_world_model_is_a_choice_and_its_batches_have_a_view(tmp_path):
     from widgets import TuningDashboard
 
-    dash = TuningDashboard("matmul_128", trials=4, work_root=tmp_path, cost_models=("world_plan", "xgb"))
+    dash = TuningDashboard("matmul_128", trials=4, work_root=tmp_path,
+                           cost_models=("world_plan", "world_diverse", "xgb"))
     runs = dash.make_runs()
-    assert list(runs) == ["world_plan", "xgb"]
+    assert list(runs) == ["world_diverse", "world_plan", "xgb"]
     assert runs["world_plan"].strategy == "plan" and runs["world_plan"].config.cost_model == "world"
+    assert runs["world_diverse"].strategy == "diverse" and runs["world_diverse"].config.cost_model == "world"
     assert runs["xgb"].strategy == "evolutionary"
     dash.runs = runs
     dash.refresh()  # nothing measured yet: empty figures, no table rows, no error

@@ -147,7 +147,8 @@ def tuning_figure(curves: Any, *, title: str = "best latency vs trials", earlier
         if earlier is not None:
             earlier = earlier[earlier[column].notna()] if column in earlier else earlier.iloc[:0]
     fig = go.Figure()
-    palette = {"world": "#d62728", "world_verify": "#9467bd", "xgb": "#1f77b4", "random": "#7f7f7f"}
+    palette = {"world": "#d62728", "world_verify": "#9467bd", "world_diverse": "#ff7f0e", "xgb": "#1f77b4",
+               "random": "#7f7f7f"}
     for (run, task), g in curves.groupby(["run", "task"], sort=True):
         g = g.sort_values("trial")
         best = g["best_ms"].replace([np.inf], np.nan)
