@@ -62,6 +62,16 @@ def trace_key(trace: Any) -> str:
     return json_hash(canonical_json(trace))
 
 
+def compute_locations(trace: Any) -> tuple:
+    """The decisions of a trace's ``SampleComputeLocation`` instructions, in order: its plan of where each
+    producer block is computed (inlined, at the root, or at a loop), the structure that tile sizes cannot
+    change. In the data issue's logs one such decision explains 23-52% of the log-latency variance of softmax
+    and layer norm. ``trace``: a TVM ``Trace`` or its JSON ``[insts, decisions]``."""
+    insts, decisions = trace if isinstance(trace, list | tuple) else trace_to_json(trace)
+    chosen = {int(i): d for i, d in decisions}
+    return tuple(chosen.get(i) for i, inst in enumerate(insts) if inst[0] == "SampleComputeLocation")
+
+
 def plain_value(x: Any, *, lists: bool = False) -> Any:
     """A TVM value read off a trace object as a plain one: random variables by handle (``r<handle>``),
     immediates by value, containers as tuples (or lists with ``lists``)."""

@@ -84,7 +84,7 @@ def _located(i: int, where: int):
 
 
 def test_compute_locations_reads_each_decision_in_order():
-    from workbench.tuning.search import compute_locations
+    from workbench.traces import compute_locations
 
     insts = [["SampleComputeLocation", ["b0"], [], ["v0"]], ["SamplePerfectTile", ["l0"], [4, 64], ["v1"]],
              ["SampleCategorical", [], [[0, 16]], ["v2"]], ["SampleComputeLocation", ["b1"], [], ["v3"]]]

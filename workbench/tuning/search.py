@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from workbench._tvm import import_tvm
-from workbench.traces import trace_key, trace_to_json
+from workbench.traces import compute_locations, trace_key
 from workbench.tuning.state import RunState
 
 import_tvm()
@@ -59,16 +59,6 @@ def quiet_statistics() -> Iterator[None]:
 STRATEGIES = ("evolutionary", "plan", "diverse")
 DIVERSE_WIDEN = 4  # "diverse": a session's first batch is picked from a search this many times as wide
 DIVERSE_CAP = 0.5  # "diverse": the most of a batch's model picks that may share one compute-location plan
-
-
-def compute_locations(trace: Any) -> tuple:
-    """The decisions of a trace's ``SampleComputeLocation`` instructions, in order: its plan of where each
-    producer block is computed (inlined, at the root, or at a loop), the structure that tile sizes cannot
-    change. In the data issue's logs one such decision explains 23-52% of the log-latency variance of softmax
-    and layer norm. ``trace``: a TVM ``Trace`` or its JSON ``[insts, decisions]``."""
-    insts, decisions = trace if isinstance(trace, list | tuple) else trace_to_json(trace)
-    chosen = {int(i): d for i, d in decisions}
-    return tuple(chosen.get(i) for i, inst in enumerate(insts) if inst[0] == "SampleComputeLocation")
 
 
 def diverse_picks(candidates: list, want: int, *, randoms: int, n_random: int, key: Any,
