@@ -10,7 +10,9 @@ Arms, interleaved (every subgraph and seed runs each arm before the next starts,
 
 - ``random``: MetaSchedule's evolutionary search with its ``RandomModel``;
 - ``xgb``: MetaSchedule's default (``XGBModel``, which ranks at random below 100 measured records);
-- ``xgb_pretrained``: MetaSchedule's ``XGBModel`` trained on the same sample logs as the world model, warm-up 0;
+- ``xgb_pretrained``: MetaSchedule's ``XGBModel`` trained on the same sample logs as the world model, warm-up 0
+  (the verifier saved beside the world model by ``workbench train --verifier`` when it was fitted on exactly these
+  training records, else fitted at the start, some minutes);
 - ``world``: the world model (the shipped one, or ``--world-model``), blended online with the run's own model;
 - ``world_plan``: the same model with the search that plans in its space (``strategy="plan"``): decision vectors
   proposed and scored in latent space, only the best few built;
@@ -69,7 +71,9 @@ def _cost_model(arm: str, ctx: dict[str, Any], work_dir: Path, seed: int) -> Any
         return CountingCostModel(ctx["pretrained"].cost_model()), None
     if arm == "world_verify":
         draft = world_cost_model(ctx["world"], rounds_file=work_dir / ROUNDS_FILE, seed=seed)
-        return VerifiedCostModel(draft, ctx["pretrained"].cost_model(), ctx["verify_k"]), None
+        # A loaded verifier never retrains: measured batches would only be turned into features for nothing.
+        return VerifiedCostModel(draft, ctx["pretrained"].cost_model(), ctx["verify_k"],
+                                 update_verifier=not ctx["pretrained_saved"]), None
     return "world", ctx["world_xhw"] if arm == "world_xhw" else ctx["world"]
 
 
@@ -241,7 +245,6 @@ def main() -> None:
     from workbench.hardware import hardware_descriptor
     from workbench.logs import load_logs
     from workbench.worldmodel import Evaluator, default_model_dir
-    from workbench.worldmodel.baseline import fit_verifier
     from workbench.worldmodel.evaluate import holdout_names, split_by_subgraph
 
     t0 = time.perf_counter()
@@ -258,9 +261,7 @@ def main() -> None:
     held = holdout_names(world.config.info.get("holdout") or "default", set(df["subgraph"]))
     train, _ = split_by_subgraph(df, sorted(held | set(args.subgraphs) & set(df["subgraph"])))
     if {"xgb_pretrained", "world_verify"} & set(args.arms):
-        ctx["pretrained"] = fit_verifier(train, seed=0)  # as `workbench train --verifier` fits it
-        print(f"xgb_pretrained: MetaSchedule's XGBModel trained on {ctx['pretrained'].settings['records']} records "
-              f"({ctx['pretrained'].timings['fit']:.0f} s)", flush=True)
+        ctx["pretrained"], ctx["pretrained_saved"] = _pretrained(train, world_dir)
     if args.cross_hardware:
         ctx["world_xhw"] = _cross_hardware_model(train, here, ctx["root"], world)
     runs = []
@@ -280,6 +281,10 @@ def main() -> None:
     summary["merged"] = merged
     body = _report(runs, args, summary, curves.name, here, png)
     body += f"\n\nWhole benchmark: {time.perf_counter() - t0:.0f} s (runs already in the work root are resumed).\n"
+    if "pretrained" in ctx:
+        body += ("\nMetaSchedule's XGBModel of `xgb_pretrained` / `world_verify`: "
+                 + ("the verifier saved beside the world model (fitted on the same records)"
+                    if ctx["pretrained_saved"] else "fitted at the start of this run") + ".\n")
     title = "Search: the world model against every baseline at the same trial budget (CPU)"
     path = write_report(args.name, title=title, body=body,
                         data={"summary": summary, "runs": runs, "args": vars(args), "test_split": args.subgraphs,
@@ -366,6 +371,38 @@ def _merge(runs: list[dict], args: argparse.Namespace, here: str) -> dict[str, A
     args.seeds = sorted({*args.seeds, *new_seeds})
     return {"file": args.merge, "date": earlier.get("date"), "command": earlier.get("command"),
             "seeds": new_seeds, "runs": added}
+
+
+def _pretrained(train: Any, world_dir: Path) -> tuple[Any, bool]:
+    """``xgb_pretrained``'s model (and ``world_verify``'s verifier), and whether it was loaded: the verifier saved
+    beside the world model (``workbench train --verifier``) when it was fitted as this benchmark fits one (seed 0,
+    on the successful records of exactly these training subgraphs, as many as here), else fitted here on
+    ``train`` (some minutes). Either way it ranks alike over a run: one fitted here retrains only once its
+    data grows by a fifth, never in a run of a few hundred trials."""
+    from workbench.worldmodel import ModelFileError
+    from workbench.worldmodel.baseline import VERIFIER_DIR, VERIFIER_FILE, MetaScheduleXGB, fit_verifier
+
+    ok = train[train["status"] == "ok"]
+    path = world_dir / VERIFIER_DIR
+    if (path / VERIFIER_FILE).is_file():
+        try:
+            saved = MetaScheduleXGB.load(path)
+        except ModelFileError as err:
+            print(f"xgb_pretrained: not the saved verifier ({err}): fitting one", flush=True)
+        else:
+            info, records = saved.info or {}, saved.settings.get("records")
+            if (info.get("seed") == 0 and records == len(ok)
+                    and sorted(info.get("subgraphs") or []) == sorted(ok["subgraph"].unique())):
+                print(f"xgb_pretrained: MetaSchedule's XGBModel saved beside the world model ({path}), trained on "
+                      f"{records} records of these training subgraphs", flush=True)
+                return saved, True
+            print(f"xgb_pretrained: {path} was fitted on other records ({records} on "
+                  f"{len(info.get('subgraphs') or [])} subgraphs, here {len(ok)} on {ok['subgraph'].nunique()}): "
+                  "fitting one", flush=True)
+    fitted = fit_verifier(train, seed=0)  # as `workbench train --verifier` fits it
+    print(f"xgb_pretrained: MetaSchedule's XGBModel trained on {fitted.settings['records']} records "
+          f"({fitted.timings['fit']:.0f} s)", flush=True)
+    return fitted, False
 
 
 def _cross_hardware_model(train: Any, here: str, root: Path, world: Any) -> str:
