@@ -50,6 +50,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--encoder-all-seeds", action="store_true",
                         help="train the other encoder on every seed (the contrastive one takes ~20 min each)")
+    parser.add_argument("--skip-other-encoder", action="store_true",
+                        help="leave out the other encoder's ablation (the report says so)")
+    parser.add_argument("--name", default="eval_world_model", help="report name under benchmarks/results/")
     args = parser.parse_args()
 
     import pandas as pd
@@ -136,7 +139,7 @@ def main() -> None:
         ev = fit_ranker(full.encoder, None, train, replace(cfg, use_transition=False), items=train_items,
                         latents=static_train)
         record("no_transition", seed, ev.ranker.predict(ev.feature_matrix(test_items, static_test)))
-        if seed == args.seeds[0] or args.encoder_all_seeds:
+        if not args.skip_other_encoder and (seed == args.seeds[0] or args.encoder_all_seeds):
             other_cfg = replace(cfg, encoder=other)
             other_enc, other_trans, _ = fit_world(train, other_cfg, progress=False, log=lambda _: None,
                                                   replayed=replayed, items=train_items)
@@ -171,8 +174,11 @@ def main() -> None:
             taus.append(kendall_tau(-lat[nn].mean(axis=1), lat))
         return float(np.nanmean(taus))
 
-    probe = {base_cfg.encoder: knn_probe(static_test),
-             other: knn_probe(other_encoders[args.seeds[0]].encode(final_test))}
+    probe = {base_cfg.encoder: knn_probe(static_test)}
+    if other_encoders:
+        probe[other] = knn_probe(other_encoders[args.seeds[0]].encode(final_test))
+    skipped = (f"\n\nNot run: the {other} encoder's ablation (`--skip-other-encoder`).\n"
+               if args.skip_other_encoder else "")
 
     table = pd.DataFrame(summaries)
     cols = ["pairwise", "kendall", "top1", "top5", "top1_gmean"]
@@ -189,6 +195,21 @@ def main() -> None:
                 f"{r[(c, 'mean')]:.3f} ({r[(c, 'min')]:.3f}-{r[(c, 'max')]:.3f})" for c in cols)
                 + f" | {ties[name]} |")
     per = pd.concat(groups)
+    # The same metrics on the search benchmark's frozen test split alone (tune_search.TEST_SPLIT).
+    from tune_search import TEST_SPLIT
+
+    from workbench.worldmodel.metrics import summarize
+    frozen = per[per.index.get_level_values("subgraph").isin(TEST_SPLIT)]
+    split_rows = [dict(summarize(g.drop(columns=["model", "seed"])), model=m, seed=sd)
+                  for (m, sd), g in frozen.groupby(["model", "seed"])]
+    split_agg = pd.DataFrame(split_rows).groupby("model")[cols].agg(["mean", "min", "max"]) if split_rows else None
+    split_lines = ["| model | pairwise acc | Kendall tau | top-1 | top-5 | top-1 geomean |", "|---|---|---|---|---|---|"]
+    for name in order:
+        if split_agg is not None and name in split_agg.index:
+            r = split_agg.loc[name]
+            split_lines.append(f"| {name} | " + " | ".join(
+                f"{r[(c, 'mean')]:.3f} ({r[(c, 'min')]:.3f}-{r[(c, 'max')]:.3f})" for c in cols) + " |")
+    n_split = frozen.index.get_level_values("subgraph").nunique()
     per_world = per[per["model"].isin(["world_model", "metaschedule_xgb"])].groupby(["subgraph", "model"])[
         ["pairwise", "top1"]].mean().unstack("model")
     step_lines = ["| step | held-out traces | rollout MSE | copy-initial MSE |", "|---|---|---|---|"]
@@ -198,12 +219,15 @@ def main() -> None:
         f"Split by subgraph: train {train['subgraph'].nunique()} subgraphs ({len(train)} measured records), "
         f"test {test['subgraph'].nunique()} held-out subgraphs ({len(test)} records; groups with one distinct "
         f"latency are skipped). Held out: `{holdout}`. Seeds {args.seeds}: mean (min-max) over seeds.\n\n"
-        + "\n".join(lines)
+        + "\n".join(lines) + skipped
         + "\n\nMetrics per held-out subgraph and machine, averaged: pairwise ranking accuracy, Kendall tau (score vs "
           "-latency), TenSet top-k (best latency / latency of the best of the model's top k; 1 is perfect). `ties`: "
           f"pairs of different programs with one score, one > 1.5x slower, in {', '.join(TIE_SUBGRAPHS)} (max over "
           "seeds).\n\n"
-          "## Per held-out subgraph (mean over seeds)\n\n"
+          f"## On the search benchmark's frozen test split ({n_split} of its {len(TEST_SPLIT)} subgraphs have "
+          "held-out records here)\n\n"
+        + "\n".join(split_lines)
+        + "\n\n## Per held-out subgraph (mean over seeds)\n\n"
         + _markdown(per_world)
         + "\n\n## Latent rollout error per step (shipped model, held-out subgraphs)\n\n"
           "Standardized units (1.0 = the variance of a latent coordinate). `copy-initial` predicts the encoded "
@@ -214,7 +238,7 @@ def main() -> None:
           + ", ".join(f"{k} {v:.3f}" for k, v in probe.items()) + ".\n\n"
           f"Replaying every final program for the static ablation took {replay_final_s:.0f} s; whole benchmark "
           f"{time.perf_counter() - t_start:.0f} s.\n")
-    path = write_report("eval_world_model", title="World model ranking quality on held-out subgraphs", body=body,
+    path = write_report(args.name, title="World model ranking quality on held-out subgraphs", body=body,
                         data={"summaries": summaries, "per_subgraph": per.to_dict(orient="records"),
                               "rollout_steps": errs, "probe": probe, "holdout": holdout})
     print(path.read_text())

@@ -6,7 +6,8 @@ the programs by their compute-location plan (``workbench.traces.compute_location
 computed, -2 inlined, -1 at the root, >= 0 at a loop). Per plan: how many were measured and by which arms, their
 fastest and median latency, and the prior's mean and best score; then the prior's top picks and the fastest
 programs side by side. A plan whose programs run fast but whose prior scores sit below another plan's is what
-the search cannot find by itself. Diagnosis only: run it on a test subgraph to read a loss, never to choose a
+the search cannot find by itself. The same split by parallel extent (as the world model reads it off the
+actions) shows a prior that prefers programs leaving cores idle. Diagnosis only: run it on a test subgraph to read a loss, never to choose a
 model.
 """
 
@@ -56,6 +57,13 @@ def main() -> None:
     df = df[df["status"] == "ok"].drop_duplicates("trace_key").reset_index(drop=True)
     df["us"] = df["latency"] * 1e6
     df["prior"] = ev.score(df)
+    # The parallel extent of the heaviest block after post-processing, as the world model reads it off the actions, and the threads the
+    # kernels ran on: a program with fewer parallel iterations than threads leaves cores idle.
+    items = ev.items_from_logs(df)
+    feats = ev.feature_matrix(items, ev.final_latents(items))
+    names = ev.config.feature_names()
+    df["par"] = np.rint(2.0 ** feats[:, names.index("act:par_extent")]).astype(int)
+    threads = int(round(2.0 ** feats[0, names.index("hw:threads")])) if len(df) else 0
     df["plan"] = [str(compute_locations(t)) for t in df["trace"]]
     df["run"] = [_arm(str(d), sub) for d in df["logdir"]]
     df["prior_rank"] = df["prior"].rank(ascending=False, method="first").astype(int)
@@ -71,6 +79,13 @@ def main() -> None:
                      "in_fastest": int(g.index.isin(fastest.index).sum()),
                      "runs": {k: int(v) for k, v in g["run"].str.split(" ").str[0].value_counts().sort_index().items()}})
     rows.sort(key=lambda r: r["fastest_us"])
+    df["par_kind"] = np.where(df["par"] < max(threads, 2), f"< {max(threads, 2)} (cores left idle)", f">= {max(threads, 2)}")
+    par_rows = []
+    for kind, g in df.groupby("par_kind"):
+        par_rows.append({"parallel": kind, "programs": len(g), "fastest_us": float(g["us"].min()),
+                         "median_us": float(g["us"].median()), "prior_mean": float(g["prior"].mean()),
+                         "prior_max": float(g["prior"].max()), "in_prior_top": int(g.index.isin(top.index).sum()),
+                         "in_fastest": int(g.index.isin(fastest.index).sum())})
     lines = [f"Subgraph `{sub}`, {len(df)} distinct programs measured by {df['run'].nunique()} runs on machine "
              f"`{machines[0] if machines else 'unknown'}`; prior: "
              f"`{args.model or 'the shipped CPU model'}` (no online update). Spearman correlation of the prior "
@@ -82,17 +97,25 @@ def main() -> None:
         lines.append(f"| `{r['plan']}` | {r['programs']} | {r['fastest_us']:.2f} | {r['median_us']:.2f} | "
                      f"{r['prior_mean']:.3f} | {r['prior_max']:.3f} | {r['in_prior_top']} | {r['in_fastest']} | "
                      + ", ".join(f"{k}: {v}" for k, v in r["runs"].items()) + " |")
-    lines += ["", f"The prior's top {args.top} and the {args.top} fastest programs:", "",
-              "| prior rank | prior | us | plan | run | | fastest rank | us | prior | prior rank | plan | run |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", f"By parallel extent (as the world model reads it off the actions; kernels ran on {threads} "
+              "threads):", "",
+              f"| parallel extent | programs | fastest us | median us | prior mean | prior max | in prior's top "
+              f"{args.top} | in the fastest {args.top} |", "|---|---|---|---|---|---|---|---|"]
+    for r in par_rows:
+        lines.append(f"| {r['parallel']} | {r['programs']} | {r['fastest_us']:.2f} | {r['median_us']:.2f} | "
+                     f"{r['prior_mean']:.3f} | {r['prior_max']:.3f} | {r['in_prior_top']} | {r['in_fastest']} |")
+    lines += ["", f"The prior's top {args.top} and the {args.top} fastest programs (`par`: parallel extent):", "",
+              "| prior rank | prior | us | plan | par | run | | fastest rank | us | prior | prior rank | plan | par | "
+              "run |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for i, (a, b) in enumerate(zip(top.itertuples(), fastest.itertuples(), strict=True)):
-        lines.append(f"| {a.prior_rank} | {a.prior:.3f} | {a.us:.2f} | `{a.plan}` | {a.run} | | {i + 1} | "
-                     f"{b.us:.2f} | {b.prior:.3f} | {b.prior_rank} | `{b.plan}` | {b.run} |")
+        lines.append(f"| {a.prior_rank} | {a.prior:.3f} | {a.us:.2f} | `{a.plan}` | {a.par} | {a.run} | | {i + 1} | "
+                     f"{b.us:.2f} | {b.prior:.3f} | {b.prior_rank} | `{b.plan}` | {b.par} | {b.run} |")
     body = "\n".join(lines) + "\n"
     data = {"subgraph": sub, "machine": machines[0] if machines else None, "model": args.model,
-            "programs": len(df), "spearman_prior_speed": rho, "plans": rows,
-            "prior_top": top[["prior_rank", "prior", "us", "plan", "run"]].to_dict("records"),
-            "fastest": fastest[["prior_rank", "prior", "us", "plan", "run"]].to_dict("records"),
+            "programs": len(df), "spearman_prior_speed": rho, "plans": rows, "threads": threads,
+            "by_parallel": par_rows,
+            "prior_top": top[["prior_rank", "prior", "us", "plan", "par", "run"]].to_dict("records"),
+            "fastest": fastest[["prior_rank", "prior", "us", "plan", "par", "run"]].to_dict("records"),
             "runs": sorted(map(str, args.runs))}
     data = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in data.items()}
     path = write_report(args.name, title=f"The world model's prior by compute-location plan: {sub}", body=body,
