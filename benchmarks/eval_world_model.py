@@ -202,14 +202,17 @@ def main() -> None:
     frozen = per[per.index.get_level_values("subgraph").isin(TEST_SPLIT)]
     split_rows = [dict(summarize(g.drop(columns=["model", "seed"])), model=m, seed=sd)
                   for (m, sd), g in frozen.groupby(["model", "seed"])]
-    split_agg = pd.DataFrame(split_rows).groupby("model")[cols].agg(["mean", "min", "max"]) if split_rows else None
-    split_lines = ["| model | pairwise acc | Kendall tau | top-1 | top-5 | top-1 geomean |", "|---|---|---|---|---|---|"]
+    split_agg = (pd.DataFrame(split_rows).groupby("model")[cols].agg(["mean", "min", "max"])
+                 if split_rows else None)
+    split_lines = ["| model | pairwise acc | Kendall tau | top-1 | top-5 | top-1 geomean |",
+                   "|---|---|---|---|---|---|"]
     for name in order:
         if split_agg is not None and name in split_agg.index:
             r = split_agg.loc[name]
             split_lines.append(f"| {name} | " + " | ".join(
                 f"{r[(c, 'mean')]:.3f} ({r[(c, 'min')]:.3f}-{r[(c, 'max')]:.3f})" for c in cols) + " |")
-    n_split = frozen.index.get_level_values("subgraph").nunique()
+    # subgraphs scored (a group with one distinct latency is skipped: nothing to rank)
+    n_split = frozen[frozen["pairwise"].notna()].index.get_level_values("subgraph").nunique()
     per_world = per[per["model"].isin(["world_model", "metaschedule_xgb"])].groupby(["subgraph", "model"])[
         ["pairwise", "top1"]].mean().unstack("model")
     step_lines = ["| step | held-out traces | rollout MSE | copy-initial MSE |", "|---|---|---|---|"]
@@ -224,8 +227,8 @@ def main() -> None:
           "-latency), TenSet top-k (best latency / latency of the best of the model's top k; 1 is perfect). `ties`: "
           f"pairs of different programs with one score, one > 1.5x slower, in {', '.join(TIE_SUBGRAPHS)} (max over "
           "seeds).\n\n"
-          f"## On the search benchmark's frozen test split ({n_split} of its {len(TEST_SPLIT)} subgraphs have "
-          "held-out records here)\n\n"
+          f"## On the search benchmark's frozen test split ({n_split} of its {len(TEST_SPLIT)} subgraphs scored here; "
+          "a subgraph whose records have one distinct latency has nothing to rank)\n\n"
         + "\n".join(split_lines)
         + "\n\n## Per held-out subgraph (mean over seeds)\n\n"
         + _markdown(per_world)

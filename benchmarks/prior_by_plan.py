@@ -7,8 +7,8 @@ computed, -2 inlined, -1 at the root, >= 0 at a loop). Per plan: how many were m
 fastest and median latency, and the prior's mean and best score; then the prior's top picks and the fastest
 programs side by side. A plan whose programs run fast but whose prior scores sit below another plan's is what
 the search cannot find by itself. The same split by parallel extent (as the world model reads it off the
-actions) shows a prior that prefers programs leaving cores idle. Diagnosis only: run it on a test subgraph to read a loss, never to choose a
-model.
+actions) against the threads the kernels ran on shows a prior that prefers programs leaving cores idle.
+Diagnosis only: run it on a test subgraph to read a loss, never to choose a model.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def main() -> None:
     import numpy as np
     import pandas as pd
 
+    from workbench.hardware import kernel_threads
     from workbench.logs import load_logs
     from workbench.traces import compute_locations
     from workbench.worldmodel import Evaluator, load_default
@@ -57,13 +58,18 @@ def main() -> None:
     df = df[df["status"] == "ok"].drop_duplicates("trace_key").reset_index(drop=True)
     df["us"] = df["latency"] * 1e6
     df["prior"] = ev.score(df)
-    # The parallel extent of the heaviest block after post-processing, as the world model reads it off the actions, and the threads the
-    # kernels ran on: a program with fewer parallel iterations than threads leaves cores idle.
-    items = ev.items_from_logs(df)
-    feats = ev.feature_matrix(items, ev.final_latents(items))
+    # The parallel extent of the heaviest block after post-processing, as the world model reads it off the
+    # actions (NaN where that block was inlined or the plan is unknown), and the threads the kernels ran on:
+    # a program with fewer parallel iterations than threads leaves cores idle.
     names = ev.config.feature_names()
-    df["par"] = np.rint(2.0 ** feats[:, names.index("act:par_extent")]).astype(int)
-    threads = int(round(2.0 ** feats[0, names.index("hw:threads")])) if len(df) else 0
+    if "act:par_extent" in names:
+        items = ev.items_from_logs(df)
+        log_par = ev.feature_matrix(items, ev.final_latents(items))[:, names.index("act:par_extent")]
+        df["par"] = [int(round(2.0 ** x)) if np.isfinite(x) else None for x in log_par]
+    else:  # a model trained without the effect features
+        df["par"] = None
+    hw = next((h for h in df["hardware"] if isinstance(h, dict)), None)
+    threads = kernel_threads(hw) if hw else 1
     df["plan"] = [str(compute_locations(t)) for t in df["trace"]]
     df["run"] = [_arm(str(d), sub) for d in df["logdir"]]
     df["prior_rank"] = df["prior"].rank(ascending=False, method="first").astype(int)
@@ -77,9 +83,11 @@ def main() -> None:
                      "median_us": float(g["us"].median()), "prior_mean": float(g["prior"].mean()),
                      "prior_max": float(g["prior"].max()), "in_prior_top": int(g.index.isin(top.index).sum()),
                      "in_fastest": int(g.index.isin(fastest.index).sum()),
-                     "runs": {k: int(v) for k, v in g["run"].str.split(" ").str[0].value_counts().sort_index().items()}})
+                     "runs": {k: int(v) for k, v in
+                              g["run"].str.split(" ").str[0].value_counts().sort_index().items()}})
     rows.sort(key=lambda r: r["fastest_us"])
-    df["par_kind"] = np.where(df["par"] < max(threads, 2), f"< {max(threads, 2)} (cores left idle)", f">= {max(threads, 2)}")
+    df["par_kind"] = ["unknown" if p is None else f"< {threads} (cores left idle)" if p < threads
+                      else f">= {threads}" for p in df["par"]]
     par_rows = []
     for kind, g in df.groupby("par_kind"):
         par_rows.append({"parallel": kind, "programs": len(g), "fastest_us": float(g["us"].min()),
@@ -105,11 +113,11 @@ def main() -> None:
         lines.append(f"| {r['parallel']} | {r['programs']} | {r['fastest_us']:.2f} | {r['median_us']:.2f} | "
                      f"{r['prior_mean']:.3f} | {r['prior_max']:.3f} | {r['in_prior_top']} | {r['in_fastest']} |")
     lines += ["", f"The prior's top {args.top} and the {args.top} fastest programs (`par`: parallel extent):", "",
-              "| prior rank | prior | us | plan | par | run | | fastest rank | us | prior | prior rank | plan | par | "
-              "run |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| prior rank | prior | us | plan | par | run | | fastest rank | us | prior | prior rank | plan | par "
+              "| run |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for i, (a, b) in enumerate(zip(top.itertuples(), fastest.itertuples(), strict=True)):
-        lines.append(f"| {a.prior_rank} | {a.prior:.3f} | {a.us:.2f} | `{a.plan}` | {a.par} | {a.run} | | {i + 1} | "
-                     f"{b.us:.2f} | {b.prior:.3f} | {b.prior_rank} | `{b.plan}` | {b.par} | {b.run} |")
+        lines.append(f"| {a.prior_rank} | {a.prior:.3f} | {a.us:.2f} | `{a.plan}` | {a.par} | {a.run} | | "
+                     f"{i + 1} | {b.us:.2f} | {b.prior:.3f} | {b.prior_rank} | `{b.plan}` | {b.par} | {b.run} |")
     body = "\n".join(lines) + "\n"
     data = {"subgraph": sub, "machine": machines[0] if machines else None, "model": args.model,
             "programs": len(df), "spearman_prior_speed": rho, "plans": rows, "threads": threads,
