@@ -57,14 +57,14 @@ def main() -> None:
         raise SystemExit(f"latencies compare only on one machine; these runs were measured on {machines}")
     df = df[df["status"] == "ok"].drop_duplicates("trace_key").reset_index(drop=True)
     df["us"] = df["latency"] * 1e6
-    df["prior"] = ev.score(df)
     # The parallel extent of the heaviest block after post-processing, as the world model reads it off the
     # actions (NaN where that block was inlined or the plan is unknown), and the threads the kernels ran on:
     # a program with fewer parallel iterations than threads leaves cores idle.
     names = ev.config.feature_names()
+    feats = ev.feature_matrix(ev.items_from_logs(df))  # the prior's own inputs, computed once
+    df["prior"] = ev.ranker.predict(feats)  # what ``ev.score(df)`` returns
     if "act:par_extent" in names:
-        items = ev.items_from_logs(df)
-        log_par = ev.feature_matrix(items, ev.final_latents(items))[:, names.index("act:par_extent")]
+        log_par = feats[:, names.index("act:par_extent")]
         df["par"] = [int(round(2.0 ** x)) if np.isfinite(x) else None for x in log_par]
     else:  # a model trained without the effect features
         df["par"] = None
