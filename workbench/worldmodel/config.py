@@ -59,6 +59,9 @@ class TrainConfig:
     # ---- ranker (XGBoost over [final latent, action features, hardware features])
     ranker_rounds: int = 300  # boosting rounds
     ranker_objective: str = "regression"  # regression | pairwise | pairwise_top | ndcg (ranker_objective_cv.py)
+    # learn speed per busy core and score programs that leave a machine's cores idle down by that share (ranker.py);
+    # 0 turns it off. 0.5 chosen by cross-validation over training subgraphs (ranker_parallel_cv.md)
+    ranker_parallel_exponent: float = 0.5
     ranker_max_depth: int = 6  # tree depth
     ranker_eta: float = 0.05  # learning rate
     ranker_subsample: float = 0.8  # rows per tree

@@ -226,7 +226,8 @@ class Evaluator:
                "use_hardware_features": self.config.use_hardware_features,
                "use_effect_features": self.config.use_effect_features, "seed": self.config.seed,
                "feature_names": self.config.feature_names(), "ranker_params": self.ranker.params,
-               "ranker_rounds": self.ranker.rounds, "info": self.config.info}
+               "ranker_rounds": self.ranker.rounds, "ranker_parallel_exponent": self.ranker.parallel_exponent,
+               "info": self.config.info}
         if self.transition is not None:
             cfg["transition"] = self.transition.config()
             save_file({k: v.contiguous() for k, v in self.transition.state_dict().items()}, str(path / TRANSITION_FILE))
@@ -291,6 +292,8 @@ class Evaluator:
         try:
             ranker.params = dict(cfg.get("ranker_params", ranker.params))
             ranker.rounds = int(cfg.get("ranker_rounds", ranker.rounds))
+            # models saved before the exponent existed were trained without it
+            ranker.parallel_exponent = float(cfg.get("ranker_parallel_exponent", 0.0))
         except (TypeError, ValueError) as err:
             raise ModelFileError(f"{path / CONFIG_FILE}: bad ranker settings ({err})") from err
         ranker.load_booster(path / RANKER_FILE)

@@ -37,17 +37,44 @@ OBJECTIVES = {
 }
 
 
+def parallel_share(x: np.ndarray, feature_names: list[str] | None) -> np.ndarray | None:
+    """The cores each row's program keeps busy on the machine it runs on: parallel extent over the rounds the
+    threads need for it (``par_balance`` x threads, e.g. 1 of 2 for a serial program, 1.5 for an extent of 3
+    on 2 threads); 1 where the extent is unknown. None when the features do not include the parallel extent."""
+    names = feature_names or []
+    need = ("act:par_extent", "act:par_per_core", "act:par_balance")
+    if not all(n in names for n in need):
+        return None
+    ext, per_core, balance = (np.asarray(x, np.float64)[:, names.index(n)] for n in need)
+    with np.errstate(invalid="ignore", over="ignore"):
+        busy = balance * np.exp2(ext - per_core)  # par_extent - par_per_core = log2(threads)
+    return np.where(np.isfinite(busy) & (busy > 0), busy, 1.0)
+
+
 class Ranker:
-    """XGBoost trained to rank candidates inside each subgraph (query group)."""
+    """XGBoost trained to rank candidates inside each subgraph (query group).
+
+    ``parallel_exponent`` (regression only) makes the ranker learn speed per busy core and read it back on the
+    machine at hand: measured latencies are multiplied by ``parallel_share(x) ** parallel_exponent`` before
+    training, and predicted relevances (best latency / latency) are multiplied by the same factor. Records of
+    one-thread machines are unchanged by it (every program keeps its one core busy); on a machine with more
+    threads a program that leaves cores idle is scored down by the share it leaves idle, which the trees cannot
+    learn from one-thread records. 0 turns it off.
+    """
 
     def __init__(self, *, rounds: int = DEFAULTS.ranker_rounds, max_depth: int = DEFAULTS.ranker_max_depth,
                  eta: float = DEFAULTS.ranker_eta, subsample: float = DEFAULTS.ranker_subsample,
                  colsample: float = DEFAULTS.ranker_colsample,
                  min_child_weight: float = DEFAULTS.ranker_min_child_weight, threads: int = DEFAULTS.ranker_threads,
                  seed: int = DEFAULTS.seed, feature_names: list[str] | None = None,
-                 objective: str = DEFAULTS.ranker_objective) -> None:
+                 objective: str = DEFAULTS.ranker_objective,
+                 parallel_exponent: float = DEFAULTS.ranker_parallel_exponent) -> None:
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown ranker objective {objective!r}; choose from {sorted(OBJECTIVES)}")
+        if parallel_exponent and objective != "regression":
+            raise ValueError(f"parallel_exponent {parallel_exponent} needs the regression objective (it scales "
+                             f"predicted relevances), not {objective!r}; pass parallel_exponent=0")
+        self.parallel_exponent = float(parallel_exponent)
         self.params = {"max_depth": max_depth, "eta": eta, "subsample": subsample, "colsample_bytree": colsample,
                        "min_child_weight": min_child_weight, "seed": seed, "nthread": threads,
                        **OBJECTIVES[objective]}
@@ -64,10 +91,15 @@ class Ranker:
             return xgb.DMatrix(x, feature_names=self.feature_names)
         order = np.argsort(groups, kind="stable")
         _, qid = np.unique(groups[order], return_inverse=True)
-        label = relevance(latency, groups)[order]
+        label = relevance(np.asarray(latency, np.float64) * self._scale(x), groups)[order]
         if self.params["objective"] == "rank:ndcg":
             label = np.floor(label * 31.0)  # graded relevance 0..31, as NDCG's exponential gain needs
         return xgb.DMatrix(x[order], label=label, qid=qid, feature_names=self.feature_names)
+
+    def _scale(self, x: np.ndarray) -> np.ndarray | float:
+        """``parallel_share(x) ** parallel_exponent`` (1.0 when off or when the features lack the extent)."""
+        share = parallel_share(x, self.feature_names) if self.parallel_exponent else None
+        return 1.0 if share is None else share ** self.parallel_exponent
 
     def fit(self, x: np.ndarray, latency: np.ndarray, groups: np.ndarray) -> Ranker:
         """Train on feature rows ``x``, measured latencies (NaN for failures) and group labels."""
@@ -95,6 +127,7 @@ class Ranker:
         """A copy whose online updates leave this ranker unchanged."""
         other = Ranker(feature_names=self.feature_names)
         other.params, other.rounds, other.base_rounds = dict(self.params), self.rounds, self.base_rounds
+        other.parallel_exponent = self.parallel_exponent
         other.booster = self.booster.copy() if self.booster is not None else None
         other._online = list(self._online)
         return other
@@ -102,11 +135,15 @@ class Ranker:
     def predict(self, x: np.ndarray) -> np.ndarray:
         if self.booster is None:
             raise RuntimeError("the ranker is not trained; call fit first")
-        return self.booster.predict(self._dmatrix(np.asarray(x, np.float32)))
+        x = np.asarray(x, np.float32)
+        return self.booster.predict(self._dmatrix(x)) * self._scale(x)
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
-        """Per-feature SHAP contributions to each score (last column: bias)."""
-        return self.booster.predict(self._dmatrix(np.asarray(x, np.float32)), pred_contribs=True)
+        """Per-feature SHAP contributions to each score (last column: bias), scaled as :meth:`predict` scales
+        the score, so they still sum to it."""
+        x = np.asarray(x, np.float32)
+        scale = np.broadcast_to(np.asarray(self._scale(x), np.float64), (len(x),))
+        return self.booster.predict(self._dmatrix(x), pred_contribs=True) * scale[:, None]
 
     def save(self, path: str | Path) -> None:
         self.booster.save_model(str(path))

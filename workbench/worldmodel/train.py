@@ -170,7 +170,8 @@ def fit_ranker(encoder: Encoder, transition: TransitionModel | None, df: Any, co
     ranker = Ranker(rounds=config.ranker_rounds, max_depth=config.ranker_max_depth, eta=config.ranker_eta,
                     subsample=config.ranker_subsample, colsample=config.ranker_colsample,
                     min_child_weight=config.ranker_min_child_weight, threads=config.ranker_threads,
-                    seed=config.seed, feature_names=ev_config.feature_names(), objective=config.ranker_objective)
+                    seed=config.seed, feature_names=ev_config.feature_names(), objective=config.ranker_objective,
+                    parallel_exponent=config.ranker_parallel_exponent)
     ev = Evaluator(encoder, transition, ranker, ev_config)
     items = items if items is not None else items_from_logs(df)
     x = ev.feature_matrix(items, latents)
