@@ -78,8 +78,7 @@ def main() -> None:
 
     t_start = time.perf_counter()
     shipped = Evaluator.load(args.model) if args.model else load_default("cpu")
-    base_cfg = TrainConfig(**{k: v for k, v in shipped.config.info["config"].items()
-                              if k in TrainConfig.__dataclass_fields__})
+    base_cfg = TrainConfig.from_saved(shipped.config.info["config"])
     holdout = shipped.config.info.get("holdout") or "default"
     df = load_logs(args.logs, progress=False)
     train, test = split_by_subgraph(df, holdout)

@@ -414,9 +414,7 @@ def _cross_hardware_model(train: Any, here: str, root: Path, world: Any) -> str:
     if (path / "config.json").is_file():
         return str(path)
     others = train[train["machine"] != here].reset_index(drop=True)
-    fields = {k: v for k, v in (world.config.info.get("config") or {}).items()
-              if k in TrainConfig.__dataclass_fields__}
-    ev, _ = train_evaluator(others, TrainConfig(**fields), progress=False)
+    ev, _ = train_evaluator(others, TrainConfig.from_saved(world.config.info.get("config")), progress=False)
     ev.save(path)
     print(f"world_xhw: trained on {len(others)} records of machines other than {here}", flush=True)
     return str(path)

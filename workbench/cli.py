@@ -116,14 +116,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     train, test = split_by_subgraph(df, args.holdout)
     if train.empty:
         raise ValueError("the holdout leaves no subgraph to train on")
-    exponent = args.ranker_parallel_exponent
-    if exponent is None:  # the default's exponent scales regression scores; ranking objectives go without it
-        exponent = TrainConfig.ranker_parallel_exponent if args.ranker_objective == "regression" else 0.0
     config = TrainConfig(encoder=args.encoder, seed=args.seed, encoder_steps=args.encoder_steps,
                          replay_traces=args.replay_traces, transition_epochs=args.transition_epochs,
                          ranker_rounds=args.ranker_rounds, latent_dim=args.latent_dim,
                          ranker_objective=args.ranker_objective, value_weight=args.value_weight,
-                         ranker_parallel_exponent=exponent)
+                         ranker_parallel_exponent=args.ranker_parallel_exponent)
     print(f"training on {train['subgraph'].nunique()} subgraphs ({len(train)} records); "
           f"held out {test['subgraph'].nunique()} subgraphs", flush=True)
     evaluator, report = train_evaluator(train, config, progress=not args.quiet)
@@ -350,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "pairwise or ndcg ranking")
     p.add_argument("--ranker-parallel-exponent", type=_non_negative_float, default=None,
                    help="learn speed per busy core and score programs that leave cores idle down by that share "
-                        "to this power (regression only; 0: off; default: the shipped model's setting)")
+                        "to this power (regression only; 0: off; default: 0.5 with regression, else 0)")
     p.add_argument("--verifier", action="store_true",
                    help="also fit MetaSchedule's XGBModel on the same records and save it as DIR/verifier, for "
                         "`workbench tune --cost-model world_verify` (a few minutes on the shipped logs)")

@@ -75,7 +75,9 @@ def test_stepper_scores_edits_and_explains_refusals(evaluator, held_out_records,
 def test_plan_from_here_completes_the_rest_as_an_edit(evaluator, held_out_records, held_out_space):
     from widgets import ActionStepper
 
-    cand = held_out_space.candidate(held_out_records["trace"].iloc[0])
+    # Start from the record the model scores lowest of the first ten: a candidate with a better completion to find.
+    rows = held_out_records.head(10)
+    cand = held_out_space.candidate(rows["trace"].iloc[int(evaluator.score(rows).argmin())])
     sampling = [a.index for a in cand.actions if a.decision is not None and a.phase != "postproc"]
     st = ActionStepper(cand, evaluator=evaluator)
     assert not st.plan_button.disabled

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from workbench.worldmodel import Evaluator
-from workbench.worldmodel.ranker import Ranker, parallel_share
+from workbench.worldmodel.config import TrainConfig
+from workbench.worldmodel.ranker import Ranker, parallel_share, relevance
 
 NAMES = ["act:par_extent", "act:par_per_core", "act:par_balance", "f"]
 
@@ -74,6 +75,8 @@ def test_only_the_regression_objective_takes_an_exponent():
     with pytest.raises(ValueError, match="needs the regression objective"):
         Ranker(objective="pairwise", parallel_exponent=1.0)
     Ranker(objective="pairwise", parallel_exponent=0.0)
+    with pytest.raises(ValueError, match="finite number"):
+        Ranker(parallel_exponent=-0.5)
 
 
 def test_a_saved_model_keeps_its_exponent(evaluator, small_logs, tmp_path):
@@ -82,3 +85,28 @@ def test_a_saved_model_keeps_its_exponent(evaluator, small_logs, tmp_path):
     loaded = Evaluator.load(ev.save(tmp_path / "model"))
     assert loaded.ranker.parallel_exponent == 1.0
     np.testing.assert_array_equal(loaded.score(small_logs.head(20)), ev.score(small_logs.head(20)))
+
+
+def test_labels_for_fit_and_update_are_read_per_busy_core():
+    """fit and the online update both label rows with relevance of latency x busy cores ** exponent."""
+    x = np.array([_row(1, 2, 0.0), _row(2, 2, 1.0), _row(4, 2, 2.0)], np.float32)
+    lat, groups = np.array([2.0, 1.0, 4.0]), np.array(["g"] * 3, dtype=object)
+    for exponent, scaled in ((0.0, lat), (1.0, lat * [1, 2, 2]), (0.5, lat * np.sqrt([1, 2, 2]))):
+        r = Ranker(feature_names=NAMES, parallel_exponent=exponent)
+        np.testing.assert_allclose(r._dmatrix(x, lat, groups).get_label(), relevance(scaled, groups), rtol=1e-6)
+    r = Ranker(rounds=5, seed=0, feature_names=NAMES, parallel_exponent=1.0).fit(x, lat, groups)
+    r.update(x, lat, groups, rounds=3)
+    assert r.predict(x).dtype == np.float32 and np.isfinite(r.predict(x)).all()
+
+
+def test_the_config_resolves_the_exponent_by_objective():
+    assert TrainConfig().ranker_parallel_exponent == 0.5
+    assert TrainConfig(ranker_objective="pairwise").ranker_parallel_exponent == 0.0
+    assert Ranker(objective="ndcg").parallel_exponent == 0.0 and Ranker().parallel_exponent == 0.5
+    for bad in ({"ranker_objective": "pairwise", "ranker_parallel_exponent": 1.0},
+                {"ranker_parallel_exponent": -1.0}, {"ranker_parallel_exponent": float("nan")}):
+        with pytest.raises(ValueError, match="parallel exponent"):
+            TrainConfig(**bad)
+    # A model saved before the exponent existed was trained without it.
+    assert TrainConfig.from_saved({"ranker_rounds": 7, "gone": 1}).ranker_parallel_exponent == 0.0
+    assert TrainConfig.from_saved({"ranker_parallel_exponent": 1.0}).ranker_parallel_exponent == 1.0

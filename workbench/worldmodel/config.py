@@ -7,6 +7,7 @@ are read from :data:`DEFAULTS`, so there is one default for each.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,14 +61,44 @@ class TrainConfig:
     ranker_rounds: int = 300  # boosting rounds
     ranker_objective: str = "regression"  # regression | pairwise | pairwise_top | ndcg (ranker_objective_cv.py)
     # learn speed per busy core and score programs that leave a machine's cores idle down by that share (ranker.py);
-    # 0 turns it off. 0.5 chosen by cross-validation over training subgraphs (ranker_parallel_cv.md)
-    ranker_parallel_exponent: float = 0.5
+    # 0 turns it off; None: PARALLEL_EXPONENT with the regression objective, 0 with the ranking ones (it scales
+    # predicted relevances, which only regression predicts)
+    ranker_parallel_exponent: float | None = None
     ranker_max_depth: int = 6  # tree depth
     ranker_eta: float = 0.05  # learning rate
     ranker_subsample: float = 0.8  # rows per tree
     ranker_colsample: float = 0.8  # columns per tree
     ranker_min_child_weight: float = 2.0  # minimum hessian per leaf
     ranker_threads: int = 2  # XGBoost threads
+
+    def __post_init__(self) -> None:
+        if self.ranker_parallel_exponent is None:
+            self.ranker_parallel_exponent = PARALLEL_EXPONENT if self.ranker_objective == "regression" else 0.0
+        check_parallel_exponent(self.ranker_parallel_exponent, self.ranker_objective)
+
+    @classmethod
+    def from_saved(cls, saved: dict[str, Any] | None) -> TrainConfig:
+        """The config a model was trained with, from its ``info["config"]``: fields this version does not know
+        are dropped, and a model saved before the parallel exponent existed was trained without it (0)."""
+        if not saved:
+            return cls()
+        fields = {k: v for k, v in saved.items() if k in cls.__dataclass_fields__}
+        fields.setdefault("ranker_parallel_exponent", 0.0)
+        return cls(**fields)
+
+
+# The ranker's parallel exponent by default: chosen by cross-validation over training subgraphs
+# (benchmarks/results/ranker_parallel_cv.md).
+PARALLEL_EXPONENT = 0.5
+
+
+def check_parallel_exponent(exponent: float, objective: str) -> None:
+    """ValueError unless ``exponent`` is a finite number >= 0, and 0 for a ranking objective."""
+    if not (isinstance(exponent, int | float) and math.isfinite(exponent) and exponent >= 0):
+        raise ValueError(f"the ranker's parallel exponent must be a finite number >= 0, got {exponent!r}")
+    if exponent and objective != "regression":
+        raise ValueError(f"parallel exponent {exponent} needs the regression objective (it scales predicted "
+                         f"relevances), not {objective!r}; set it to 0")
 
 
 DEFAULTS = TrainConfig()

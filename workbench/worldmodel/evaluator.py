@@ -17,7 +17,7 @@ import numpy as np
 from workbench.subgraphs import structural_hash
 from workbench.worldmodel import features as feats
 from workbench.worldmodel import items as items_
-from workbench.worldmodel.config import EvaluatorConfig
+from workbench.worldmodel.config import EvaluatorConfig, check_parallel_exponent
 from workbench.worldmodel.decisions import batch_features
 from workbench.worldmodel.effects import Machine, ProgramInfo, program_info
 from workbench.worldmodel.encoders import Encoder
@@ -294,6 +294,9 @@ class Evaluator:
             ranker.rounds = int(cfg.get("ranker_rounds", ranker.rounds))
             # models saved before the exponent existed were trained without it
             ranker.parallel_exponent = float(cfg.get("ranker_parallel_exponent", 0.0))
+            objective = ranker.params.get("objective")
+            check_parallel_exponent(ranker.parallel_exponent,
+                                    "regression" if objective == "reg:squarederror" else str(objective))
         except (TypeError, ValueError) as err:
             raise ModelFileError(f"{path / CONFIG_FILE}: bad ranker settings ({err})") from err
         ranker.load_booster(path / RANKER_FILE)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.worldmodel.config import DEFAULTS
+from workbench.worldmodel.config import DEFAULTS, check_parallel_exponent
 from workbench.worldmodel.files import ModelFileError
 
 
@@ -45,7 +45,7 @@ def parallel_share(x: np.ndarray, feature_names: list[str] | None) -> np.ndarray
     need = ("act:par_extent", "act:par_per_core", "act:par_balance")
     if not all(n in names for n in need):
         return None
-    ext, per_core, balance = (np.asarray(x, np.float64)[:, names.index(n)] for n in need)
+    ext, per_core, balance = np.asarray(x)[:, [names.index(n) for n in need]].astype(np.float64).T
     with np.errstate(invalid="ignore", over="ignore"):
         busy = balance * np.exp2(ext - per_core)  # par_extent - par_per_core = log2(threads)
     return np.where(np.isfinite(busy) & (busy > 0), busy, 1.0)
@@ -59,7 +59,7 @@ class Ranker:
     training, and predicted relevances (best latency / latency) are multiplied by the same factor. Records of
     one-thread machines are unchanged by it (every program keeps its one core busy); on a machine with more
     threads a program that leaves cores idle is scored down by the share it leaves idle, which the trees cannot
-    learn from one-thread records. 0 turns it off.
+    learn from one-thread records. 0 turns it off; None: the default's with regression, 0 otherwise.
     """
 
     def __init__(self, *, rounds: int = DEFAULTS.ranker_rounds, max_depth: int = DEFAULTS.ranker_max_depth,
@@ -68,12 +68,12 @@ class Ranker:
                  min_child_weight: float = DEFAULTS.ranker_min_child_weight, threads: int = DEFAULTS.ranker_threads,
                  seed: int = DEFAULTS.seed, feature_names: list[str] | None = None,
                  objective: str = DEFAULTS.ranker_objective,
-                 parallel_exponent: float = DEFAULTS.ranker_parallel_exponent) -> None:
+                 parallel_exponent: float | None = None) -> None:
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown ranker objective {objective!r}; choose from {sorted(OBJECTIVES)}")
-        if parallel_exponent and objective != "regression":
-            raise ValueError(f"parallel_exponent {parallel_exponent} needs the regression objective (it scales "
-                             f"predicted relevances), not {objective!r}; pass parallel_exponent=0")
+        if parallel_exponent is None:
+            parallel_exponent = DEFAULTS.ranker_parallel_exponent if objective == "regression" else 0.0
+        check_parallel_exponent(parallel_exponent, objective)
         self.parallel_exponent = float(parallel_exponent)
         self.params = {"max_depth": max_depth, "eta": eta, "subsample": subsample, "colsample_bytree": colsample,
                        "min_child_weight": min_child_weight, "seed": seed, "nthread": threads,
@@ -125,7 +125,7 @@ class Ranker:
 
     def copy(self) -> Ranker:
         """A copy whose online updates leave this ranker unchanged."""
-        other = Ranker(feature_names=self.feature_names)
+        other = Ranker(feature_names=self.feature_names, parallel_exponent=0)
         other.params, other.rounds, other.base_rounds = dict(self.params), self.rounds, self.base_rounds
         other.parallel_exponent = self.parallel_exponent
         other.booster = self.booster.copy() if self.booster is not None else None
@@ -136,7 +136,7 @@ class Ranker:
         if self.booster is None:
             raise RuntimeError("the ranker is not trained; call fit first")
         x = np.asarray(x, np.float32)
-        return self.booster.predict(self._dmatrix(x)) * self._scale(x)
+        return (self.booster.predict(self._dmatrix(x)) * self._scale(x)).astype(np.float32)
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Per-feature SHAP contributions to each score (last column: bias), scaled as :meth:`predict` scales
