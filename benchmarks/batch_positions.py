@@ -25,6 +25,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _report import write_report  # noqa: E402
 
+# Sources of runs whose batches end with the world model's random share: the world model, and the draft-then-verify
+# model of ``tune_search.py``'s ``world_verify`` arm (it runs with the same share). ``tune:CountingCostModel`` is
+# ``tune_search.py``'s wrapper of MetaSchedule's own models (``xgb``, ``random``): no random tail at 16 a batch.
+TAILED = ("tune:world", "tune:VerifiedCostModel")
+
 
 def batch_offsets(latency: np.ndarray, per_iter: int) -> list[np.ndarray]:
     """Per full batch of ``per_iter`` (with at least half its programs measured): each position's log latency
@@ -80,7 +85,7 @@ def main() -> None:
         offsets = batch_offsets(lat, n)
         if not offsets:
             continue
-        picks = n - tail if arm.startswith("tune:world") else n
+        picks = n - tail if arm.startswith(TAILED) else n
         half = picks // 2
         runs.append({"run": run, "arm": arm, "batches": len(offsets),
                      "first_half_minus_second": float(np.nanmean([np.nanmean(o[:half]) - np.nanmean(o[half:picks])
@@ -114,7 +119,7 @@ def main() -> None:
                          f"{g[g['position'] == i]['failed'].mean():.2f} |")
         diff = r["first_half_minus_second"].to_numpy()
         boot = [np.mean(rng.choice(diff, len(diff))) for _ in range(2000)]
-        picks = n - tail if arm.startswith("tune:world") else n
+        picks = n - tail if arm.startswith(TAILED) else n
         summary.append({"arm": arm, "runs": len(r), "model_picks": picks,
                         "first_vs_second_half": float(np.exp(diff.mean())),
                         "ci": [float(np.exp(np.percentile(boot, 2.5))), float(np.exp(np.percentile(boot, 97.5)))],
