@@ -130,11 +130,11 @@ def main() -> None:
         picks = n - tail if arm.startswith(TAILED) and machine not in args.no_tail_machines else n
         half = picks // 2
         best = int(np.argmin(np.where(np.isfinite(lat), lat, np.inf)))
-        where = [(b, best - start) for b, start, o in batches if start <= best < start + n]
+        where = next((best - start for _, start, _ in batches if start <= best < start + n), None)
         runs.append({"run": name, "subgraph": sub, "arm": arm, "batches": len(batches), "model_picks": picks,
                      "sizes": how, "first_half_minus_second": float(np.nanmean(
                          [np.nanmean(o[:half]) - np.nanmean(o[half:picks]) for _, _, o in batches])),
-                     "best_position": where[0][1] if where else None})
+                     "best_position": where})
         for b, _, o in batches:
             for i, v in enumerate(o):
                 rows.append({"arm": arm, "model_picks": picks, "later": b > 0, "position": i, "offset": v,
