@@ -31,7 +31,7 @@ from _report import write_report  # noqa: E402
 # Sources of runs whose batches end with the world model's random share: the world model, and the draft-then-verify
 # model of ``tune_search.py``'s ``world_verify`` arm (it runs with the same share). ``tune:CountingCostModel`` is
 # ``tune_search.py``'s wrapper of MetaSchedule's own models (``xgb``, ``random``): no random tail at 16 a batch.
-TAILED = ("tune:world", "tune:VerifiedCostModel")
+TAILED = ("tune:world", "tune:world_verify", "tune:VerifiedCostModel")
 
 
 def cut_batches(latency: np.ndarray, sizes: list[int], per_iter: int) -> list[tuple[int, int, np.ndarray]]:

@@ -233,11 +233,19 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
         trials = args.trials_per_task * len(model_subgraphs(args.model))
     name = args.model or args.subgraph
+    named = args.cost_model is not None
+    if not named and not args.work_dir:  # the default dir is named by the cost model
+        from workbench.tuning.cost_model import default_cost_model
+
+        args.cost_model = default_cost_model(args.evaluator, args.target, args.strategy)
     work_dir = args.work_dir or f"work/tune/{str(name).replace('/', '__')}-{args.cost_model}-s{args.seed}"
     run = TuningRun(args.subgraph, model=args.model, target=args.target, trials=trials,
                     cost_model=args.cost_model, evaluator=args.evaluator, work_dir=work_dir, seed=args.seed,
                     trials_per_iter=args.trials_per_iter, runner=args.rpc or "local", strategy=args.strategy,
                     confirm=args.confirm, explore=args.explore)
+    if not named:  # say which one a run that named none got
+        print(f"cost model {run.config.cost_model} (the default; --cost-model world, world_verify, xgb or random)",
+              flush=True)
     if run.measured:
         print(f"resuming {work_dir}: {run.measured} of {run.budget} trials already measured", flush=True)
     try:
@@ -376,10 +384,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="for --model: when the run is done, compile the tuned model and time it against PyTorch "
                         "eager and torch.compile on the same inputs (CALLS each, default 20, interleaved), "
                         "outputs checked")
-    p.add_argument("--cost-model", default="world", choices=["world", "world_verify", "xgb", "random"],
+    p.add_argument("--cost-model", default=None, choices=["world", "world_verify", "xgb", "random"],
                    help="world: the world model; world_verify: the world model's best 64 re-scored by the "
                         "MetaSchedule XGBModel saved beside it (workbench train --verifier); xgb: MetaSchedule's "
-                        "default; random")
+                        "default; random (default: a resumed --work-dir's own, else world_verify where the world "
+                        "model has a verifier, as the shipped CPU model does, else world)")
     p.add_argument("--strategy", default="evolutionary", choices=["evolutionary", "plan", "diverse"],
                    help="evolutionary: MetaSchedule's search (any cost model); plan: candidates proposed and scored "
                         "as decisions by the world model, only the best few built (cost model world); diverse: "

@@ -72,3 +72,31 @@ def test_world_verify_needs_the_verifier_beside_the_world_model(tmp_path):
         verifier_dir(built)
     saved = Evaluator.load(built.save(tmp_path / "model"))
     assert saved.source == tmp_path / "model" and "no verifier" in cost_model_problem("world_verify", saved)
+
+
+def test_a_run_that_names_no_cost_model_drafts_then_verifies_where_it_can_and_a_resumed_run_keeps_its_own(tmp_path):
+    from workbench.tuning import TuningRun
+    from workbench.tuning.cost_model import default_cost_model
+    from workbench.tuning.run import WORLD_EXPLORE
+    from workbench.worldmodel import Evaluator, load_default
+
+    assert default_cost_model() == "world_verify"  # the shipped CPU model has its verifier
+    assert default_cost_model(strategy="plan") == default_cost_model(target="cuda") == "world"
+    shipped = load_default("cpu")
+    bare = Evaluator(shipped.encoder, shipped.transition, shipped.ranker, shipped.config).save(tmp_path / "model")
+    assert default_cost_model(bare) == default_cost_model(Evaluator.load(bare)) == "world"  # no verifier beside it
+    in_memory = Evaluator(shipped.encoder, shipped.transition, shipped.ranker, shipped.config)
+    assert default_cost_model(in_memory) == "world"  # from no directory: no verifier to find
+    new = TuningRun("matmul_128", work_dir=tmp_path / "new", confirm=0)
+    assert new.config.cost_model == "world_verify" and new.explore == WORLD_EXPLORE
+    assert TuningRun("matmul_128", work_dir=tmp_path / "p", strategy="plan").config.cost_model == "world"
+    older = TuningRun("matmul_128", cost_model="world", work_dir=tmp_path / "old", confirm=0)
+    (tmp_path / "old").mkdir()
+    older.run_file.begin_session(0)  # a run of an earlier session, saved with the plain world model
+    assert default_cost_model(work_dir=tmp_path / "old") == "world"
+    assert TuningRun("matmul_128", work_dir=tmp_path / "old", confirm=0).config.cost_model == "world"
+    xgb = TuningRun("matmul_128", cost_model="xgb", work_dir=tmp_path / "xgb", confirm=0)
+    (tmp_path / "xgb").mkdir()
+    xgb.run_file.begin_session(0)
+    resumed = TuningRun("matmul_128", work_dir=tmp_path / "xgb", confirm=0)
+    assert resumed.config.cost_model == "xgb" and resumed.explore is None  # MetaSchedule's own share, as before

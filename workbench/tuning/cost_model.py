@@ -30,6 +30,7 @@ from workbench.hardware import hardware_descriptor
 from workbench.measure import median_latency
 from workbench.subgraphs import estimate_flops, structural_hash
 from workbench.tuning.online import OnlineBlend
+from workbench.tuning.state import read_run_file
 from workbench.worldmodel import Evaluator, ModelFileError, default_model_dir, load_default
 
 import_tvm()
@@ -263,6 +264,21 @@ def cost_model_problem(spec: Any, evaluator: Any = None, target: Any = "cpu", st
         except ModelFileError as err:
             return str(err)
     return None
+
+
+def default_cost_model(evaluator: Any = None, target: Any = "cpu", strategy: str = "evolutionary",
+                       work_dir: str | Path | None = None) -> str:
+    """The cost model of a run that names none: the one saved in ``work_dir``'s run file (a resumed run keeps
+    its own), else ``"world_verify"`` where a verifier is saved beside the world model (the shipped CPU model has
+    one) and the search is MetaSchedule's evolutionary one, else ``"world"``. The draft-then-verify runs found
+    faster programs than the world model's alone on both CPUs measured
+    (``benchmarks/results/tune_search_znver3_verify45.md``, ``tune_search_verify.md``)."""
+    saved = (read_run_file(work_dir) or {}).get("config", {}).get("cost_model") if work_dir is not None else None
+    if saved in COST_MODELS:
+        return saved
+    if strategy == "evolutionary" and cost_model_problem("world_verify", evaluator, target, strategy) is None:
+        return "world_verify"
+    return "world"
 
 
 def make_cost_model(spec: Any, *, target: Any = "cpu", evaluator: Any = None, num_tuning_cores: int = 1,

@@ -43,7 +43,7 @@ from workbench.tuning.callbacks import (
     infrastructure_error,
     is_stop,
 )
-from workbench.tuning.cost_model import cost_model_problem, make_cost_model
+from workbench.tuning.cost_model import cost_model_problem, default_cost_model, make_cost_model
 from workbench.tuning.e2e import TorchModel, compare_with_torch, compile_tuned
 from workbench.tuning.online import ROUNDS_FILE, read_rounds
 from workbench.tuning.results import (
@@ -67,7 +67,9 @@ class TuningRun:
     """Tune a subgraph (or a catalog model's tasks) with MetaSchedule's evolutionary search.
 
     ``cost_model``: "world" (the shipped world model, or ``evaluator=``), "world_verify" (the world model's best
-    re-scored by the verifier saved beside it), "xgb" (MetaSchedule's default), "random", or a ``CostModel``. ``runner``: "local", or ``"rpc://host:port/key"`` to
+    re-scored by the verifier saved beside it), "xgb" (MetaSchedule's default), "random", or a ``CostModel``;
+    None: a resumed run's own, else "world_verify" where the world model has a verifier, else "world"
+    (:func:`~workbench.tuning.cost_model.default_cost_model`). ``runner``: "local", or ``"rpc://host:port/key"`` to
     measure on the RPC servers registered with that TVM tracker. ``measure``: how candidates are built and
     timed (:class:`~workbench.measure.MeasureConfig`). ``confirm``: at the end of a session, the best records
     of each task measured again (``confirm_rounds`` interleaved rounds, long repeats) so that the best reported
@@ -83,7 +85,7 @@ class TuningRun:
     """
 
     def __init__(self, subgraph: str | Path | Subgraph | None = None, *, model: Any = None,
-                 target: Any = "cpu", trials: int = 64, cost_model: Any = "world", work_dir: str | Path,
+                 target: Any = "cpu", trials: int = 64, cost_model: Any = None, work_dir: str | Path,
                  seed: int = 0, trials_per_iter: int = 16, evaluator: Any = None, runner: str = "local",
                  strategy: str = "evolutionary", measure: MeasureConfig | None = None, confirm: int | None = None,
                  confirm_rounds: int = 3, explore: float | None = None) -> None:
@@ -115,7 +117,8 @@ class TuningRun:
         self.model = model
         self.work_dir = Path(work_dir)
         self.trials = trials
-        self.cost_model_spec = cost_model
+        self.cost_model_spec = cost_model = default_cost_model(evaluator, self.target, strategy, self.work_dir) \
+            if cost_model is None else cost_model
         self.evaluator = evaluator
         self.seed = seed
         self.trials_per_iter = trials_per_iter

@@ -42,6 +42,18 @@ class RunConfig:
     runner: str  # "local" or "rpc://host:port/key"
 
 
+def read_run_file(work_dir: str | Path) -> dict[str, Any] | None:
+    """The run file of ``work_dir`` (settings and sessions); None when it is missing, empty or unreadable."""
+    try:
+        data = json.loads((Path(work_dir) / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(data, dict) and isinstance(data.get("config"), dict)
+            and isinstance(data.get("sessions"), list)):
+        return None
+    return data
+
+
 class RunFile:
     """``workbench_run.json``: the run's settings and one entry per session (start, end, status, timings)."""
 
@@ -52,14 +64,7 @@ class RunFile:
 
     def saved(self) -> dict[str, Any] | None:
         """The file's content; None when it is missing, empty or unreadable (it is then rebuilt on start)."""
-        try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return None
-        if not (isinstance(data, dict) and isinstance(data.get("config"), dict)
-                and isinstance(data.get("sessions"), list)):
-            return None
-        return data
+        return read_run_file(self.path.parent)
 
     def check(self) -> None:
         """Refuse a work dir that holds another run, or files that are not a tuning work dir."""
