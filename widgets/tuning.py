@@ -14,6 +14,7 @@ import traitlets
 from widgets.background import BackgroundTask
 from widgets.common import Panel, error_html, figure_widget, placeholder, set_figure, table_html
 from workbench import views
+from workbench.tuning.cost_model import default_cost_model
 from workbench.tuning.online import read_rounds
 from workbench.views.tuning import X_AXES
 
@@ -31,10 +32,12 @@ class TuningDashboard(Panel):
     # -- state others set
     subgraph = traitlets.Unicode()  # name (or TVMScript path) of the subgraph the next start tunes
 
-    def __init__(self, subgraph: str = "matmul_256", *, trials: int = 64, cost_models: tuple[str, ...] = ("world", "xgb"),
+    def __init__(self, subgraph: str = "matmul_256", *, trials: int = 64, cost_models: tuple[str, ...] | None = None,
                  trials_per_iter: int = 16, seed: int = 0, work_root: str | Path = "work/tune",
                  evaluator: Any = None, interval: float = 1.0, confirm: int | None = None, **kwargs: Any) -> None:
         self.work_root = Path(work_root)
+        if cost_models is None:  # what a run that names none gets (world_verify with the shipped CPU model), and xgb
+            cost_models = (default_cost_model(evaluator), "xgb")
         self.confirm = confirm  # best records re-measured at the end of each run (TuningRun's confirm)
         self.evaluator = evaluator
         self.interval = interval  # seconds between redraws while a run tunes

@@ -387,8 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cost-model", default=None, choices=["world", "world_verify", "xgb", "random"],
                    help="world: the world model; world_verify: the world model's best 64 re-scored by the "
                         "MetaSchedule XGBModel saved beside it (workbench train --verifier); xgb: MetaSchedule's "
-                        "default; random (default: a resumed --work-dir's own, else world_verify where the world "
-                        "model has a verifier, as the shipped CPU model does, else world)")
+                        "default; random (default: a resumed --work-dir's own, else world_verify with the evolutionary "
+                        "strategy where the world model has a verifier, as the shipped CPU model does, else world)")
     p.add_argument("--strategy", default="evolutionary", choices=["evolutionary", "plan", "diverse"],
                    help="evolutionary: MetaSchedule's search (any cost model); plan: candidates proposed and scored "
                         "as decisions by the world model, only the best few built (cost model world); diverse: "

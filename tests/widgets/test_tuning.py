@@ -82,3 +82,15 @@ def test_the_planned_world_model_is_a_choice_and_its_batches_have_a_view(tmp_pat
     dash.runs = runs
     dash.refresh()  # nothing measured yet: empty figures, no table rows, no error
     assert len(dash.rounds_figure.data) == 0 and dash.rounds_table.value == ""
+
+
+def test_the_dashboard_checks_the_default_cost_model_and_metaschedules_unless_told(tmp_path):
+    from widgets import TuningDashboard
+    from workbench.worldmodel import load_default
+
+    checked = [cm for cm, box in TuningDashboard("matmul_128", work_root=tmp_path).models.items() if box.value]
+    assert checked == ["world_verify", "xgb"]  # the shipped CPU model has its verifier
+    shipped = load_default("cpu")
+    bare = shipped.save(tmp_path / "bare")  # a world model saved without a verifier beside it
+    dash = TuningDashboard("matmul_128", work_root=tmp_path, evaluator=bare)
+    assert [cm for cm, box in dash.models.items() if box.value] == ["world", "xgb"]

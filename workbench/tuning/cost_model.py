@@ -271,8 +271,9 @@ def default_cost_model(evaluator: Any = None, target: Any = "cpu", strategy: str
     """The cost model of a run that names none: the one saved in ``work_dir``'s run file (a resumed run keeps
     its own), else ``"world_verify"`` where a verifier is saved beside the world model (the shipped CPU model has
     one) and the search is MetaSchedule's evolutionary one, else ``"world"``. The draft-then-verify runs found
-    faster programs than the world model's alone on both CPUs measured
-    (``benchmarks/results/tune_search_znver3_verify45.md``, ``tune_search_verify.md``)."""
+    faster programs than the world model's alone on the AMD EPYC measured (0.92x its latency, 5 seeds,
+    ``benchmarks/results/tune_search_znver3_verify45.md``) and, with a CI reaching 1.02, on the Intel Xeon
+    (``tune_search_verify.md``)."""
     saved = (read_run_file(work_dir) or {}).get("config", {}).get("cost_model") if work_dir is not None else None
     if saved in COST_MODELS:
         return saved

@@ -67,16 +67,16 @@ class TuningRun:
     """Tune a subgraph (or a catalog model's tasks) with MetaSchedule's evolutionary search.
 
     ``cost_model``: "world" (the shipped world model, or ``evaluator=``), "world_verify" (the world model's best
-    re-scored by the verifier saved beside it), "xgb" (MetaSchedule's default), "random", or a ``CostModel``;
-    None: a resumed run's own, else "world_verify" where the world model has a verifier, else "world"
-    (:func:`~workbench.tuning.cost_model.default_cost_model`). ``runner``: "local", or ``"rpc://host:port/key"`` to
-    measure on the RPC servers registered with that TVM tracker. ``measure``: how candidates are built and
-    timed (:class:`~workbench.measure.MeasureConfig`). ``confirm``: at the end of a session, the best records
-    of each task measured again (``confirm_rounds`` interleaved rounds, long repeats) so that the best reported
-    is a latency the schedule shows again (default: the top 3 of a subgraph, the top 1 of each task of a model;
-    0: off; see :mod:`workbench.tuning.results`). ``explore``: the share of each batch the search draws at
-    random from its population instead of the cost model's top (default: 1/8 with world models, two of a
-    batch of 16, so the run's own model learns from more than the prior's picks; MetaSchedule's 0.05 with the
+    re-scored by the verifier saved beside it), "xgb" (MetaSchedule's default), "random", or a ``CostModel``; None:
+    :func:`~workbench.tuning.cost_model.default_cost_model` (a resumed run's own, else "world_verify" where the
+    world model has a verifier and the strategy is "evolutionary", else "world"). ``runner``: "local", or
+    ``"rpc://host:port/key"`` to measure on the RPC servers registered with that TVM tracker. ``measure``: how
+    candidates are built and timed (:class:`~workbench.measure.MeasureConfig`). ``confirm``: at the end of a
+    session, the best records of each task measured again (``confirm_rounds`` interleaved rounds, long repeats) so
+    that the best reported is a latency the schedule shows again (default: the top 3 of a subgraph, the top 1 of
+    each task of a model; 0: off; see :mod:`workbench.tuning.results`). ``explore``: the share of each batch the
+    search draws at random from its population instead of the cost model's top (default: 1/8 with world models, two
+    of a batch of 16, so the run's own model learns from more than the prior's picks; MetaSchedule's 0.05 with the
     others, which rounds to none of 16).
 
     ``start()`` returns at once and tunes in a background thread; ``progress()``, ``history()`` and
