@@ -100,7 +100,7 @@ def _run(sub: str, arm: str, seed: int, trials: int, per_iter: int, ctx: dict[st
           f"({run.measured - before} new, {wall:.0f} s)", flush=True)
     return {"subgraph": sub, "arm": arm, "seed": seed, "trials": trials, "per_iter": per_iter,
             "work_dir": str(work_dir), "best_ms_during_run": curve[-1] if curve else math.nan, "curve_ms": curve,
-            "timings": timings, "candidates_scored": scored,
+            "timings": timings, "candidates_scored": scored, "new_trials": run.measured - before,
             "failures": int((df["status"] != "ok").sum())}
 
 
@@ -532,10 +532,22 @@ def _report(runs: list[dict], args: argparse.Namespace, summary: dict[str, Any],
         + "\n\nBest-so-far curves: " + (f"`{Path(html).with_suffix('.png')}` (interactive: `{html}`)" if png
                                           else f"`{html}` (no PNG: kaleido could not run)") + ".\n\n## Wall time per run (mean seconds)\n\n" + "\n".join(timing)
         + f"\n\nThis run's own runs only (seeds {sorted({r['seed'] for r in own})}): wall times are compared "
-        "within one run. " + _plan_cost(summary)
+        "within one run. " + _resumed_note(own) + _plan_cost(summary)
         + "`search` is everything but building and running (candidate generation, the cost model's predict "
         "and update; starting the build and run pools counts as build and run). `xgb` ranks at random below 100 measured records (`num_warmup_samples=100`), so at 64 "
         "trials it is evolutionary search without a trained model, as a MetaSchedule user gets it.")
+
+
+def _resumed_note(own: list[dict]) -> str:
+    """Which of this run's own runs it found complete in the work root (nothing tuned here): their wall times are
+    the sessions' that tuned them, not side by side with the runs tuned here."""
+    done = [r for r in own if r.get("new_trials") == 0]
+    if not done:
+        return ""
+    arms = ", ".join(f"{a} {sum(r['arm'] == a for r in done)}" for a in sorted({r["arm"] for r in done}))
+    return (f"Of these, {len(done)} runs ({arms}) were found complete in the work root and not tuned in this run: "
+            "their wall times are those of the sessions that tuned them, not timed side by side with the runs "
+            "tuned here. ")
 
 
 def _provenance(runs: list[dict]) -> str:
