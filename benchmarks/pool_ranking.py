@@ -36,14 +36,23 @@ def _rank(a: np.ndarray) -> np.ndarray:
     return out
 
 
+class _Scores:
+    """A stand-in cost model over the pool: candidates are row numbers, scores fixed."""
+
+    def __init__(self, scores: np.ndarray) -> None:
+        self.scores = scores
+
+    def predict(self, context: object, candidates: list[int]) -> np.ndarray:
+        return self.scores[candidates]
+
+
 def _topk_then_rest(world: np.ndarray, top_scores: np.ndarray, k: int) -> np.ndarray:
-    """Scores that put the world model's top ``k`` first in ``top_scores``' order, the rest in the world's."""
-    order = np.argsort(-world, kind="stable")
-    top, rest = order[:k], order[k:]
-    out = np.empty(len(world))
-    out[rest] = -np.arange(1, len(rest) + 1, dtype=float)
-    out[top] = 1.0 + _rank(top_scores[top])
-    return out
+    """The world model's top ``k`` first in ``top_scores``' order, the rest in the world's: the ranking of
+    ``world_verify``'s own cost model (VerifiedCostModel), run on the pool."""
+    from workbench.tuning.cost_model import VerifiedCostModel
+
+    model = VerifiedCostModel(_Scores(world), _Scores(top_scores), k, update_verifier=False)._inst  # the Python object
+    return model.predict(None, list(range(len(world))))
 
 
 def _metrics(score: np.ndarray, lat: np.ndarray) -> dict[str, float]:
