@@ -1,7 +1,7 @@
 """Scoring speed: the world model vs MetaSchedule's XGBModel.predict on the same 1,000 candidates.
 
 Both sides start from the same TVM schedules (what the evolutionary search hands a cost model) and include
-their own feature work: PerStoreFeature extraction for XGBoost; reading the trace's design actions, the
+their own feature work: PerStoreFeature extraction for XGBModel; reading the trace's design actions, the
 latent rollout and the ranker for the world model. A third row times draft then verify (the ``world_verify``
 cost model, the default of an evolutionary run): the world model scores all candidates, then the verifier
 (MetaSchedule's XGBModel saved beside the world model) re-scores the world model's top ``--verify-k``. Its cost
@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", default=None, help="evaluator dir (default: the shipped CPU model)")
-    parser.add_argument("--logs", default="sample_logs/cpu", help="records to train the XGBModel baseline on")
+    parser.add_argument("--logs", default="sample_logs/cpu", help="records to fit the XGBModel on where the model has no verifier saved beside it")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verify-k", type=int, default=None,
                         help="draft then verify: how many of the world model's best the verifier re-scores "
