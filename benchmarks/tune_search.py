@@ -18,6 +18,8 @@ Arms, interleaved (every subgraph and seed runs each arm before the next starts,
   proposed and scored in latent space, only the best few built;
 - ``world_verify``: draft then verify: the world model (as in ``world``) scores every candidate and
   ``xgb_pretrained``'s model re-scores its best ``--verify-k``, which the search then takes in that order;
+- ``world_mix``: draft then verify, mixed: the world model and ``xgb_pretrained``'s model both score every
+  candidate, ranked by the mean of their two rank orders (``pool_ranking.md``: they err in different places);
 - ``world_diverse``: the world model (as in ``world``) with the ``"diverse"`` search: each task's first batch is
   picked from MetaSchedule's search asked for 4x the batch, at most half of the model's picks with one
   compute-location plan;
@@ -53,7 +55,7 @@ TEST_SPLIT = ["matmul_256", "batch_matmul_12x128x64", "depthwise_14x14x512_s2", 
               "vit_b16/layer_norm", "conv2d_7x7x512_3x3", "conv1d_64x256x256_k5", "conv2d_transpose_4x4x512",
               "max_pool2d_56x56x64", "vit_b16/fused_reshape11_gelu_reshape12"]
 ARMS = ["random", "xgb", "xgb_pretrained", "world"]
-EXTRA_ARMS = ["world_xhw", "world_plan", "world_verify", "world_diverse"]
+EXTRA_ARMS = ["world_xhw", "world_plan", "world_verify", "world_mix", "world_diverse"]
 
 
 def _cost_model(arm: str, ctx: dict[str, Any], work_dir: Path, seed: int) -> Any:
@@ -69,10 +71,11 @@ def _cost_model(arm: str, ctx: dict[str, Any], work_dir: Path, seed: int) -> Any
         return CountingCostModel(inner), None
     if arm == "xgb_pretrained":
         return CountingCostModel(ctx["pretrained"].cost_model()), None
-    if arm == "world_verify":
+    if arm in ("world_verify", "world_mix"):
         draft = world_cost_model(ctx["world"], rounds_file=work_dir / ROUNDS_FILE, seed=seed)
         # A loaded verifier never retrains: measured batches would only be turned into features for nothing.
-        return VerifiedCostModel(draft, ctx["pretrained"].cost_model(), ctx["verify_k"],
+        return VerifiedCostModel(draft, ctx["pretrained"].cost_model(),
+                                 ctx["verify_k"] if arm == "world_verify" else None, mix=arm == "world_mix",
                                  update_verifier=not ctx["pretrained_saved"]), None
     return "world", ctx["world_xhw"] if arm == "world_xhw" else ctx["world"]
 
@@ -86,7 +89,7 @@ def _run(sub: str, arm: str, seed: int, trials: int, per_iter: int, ctx: dict[st
     run = TuningRun(sub, trials=trials, trials_per_iter=per_iter, cost_model=cost_model, work_dir=work_dir,
                     seed=seed, evaluator=evaluator, confirm=0,
                     strategy={"world_plan": "plan", "world_diverse": "diverse"}.get(arm, "evolutionary"),
-                    explore=WORLD_EXPLORE if arm == "world_verify" else None)
+                    explore=WORLD_EXPLORE if arm in ("world_verify", "world_mix") else None)
     before = run.measured
     start = time.perf_counter()
     run.run(progress=False)
@@ -260,7 +263,7 @@ def main() -> None:
     df = load_logs(args.logs, progress=False)
     held = holdout_names(world.config.info.get("holdout") or "default", set(df["subgraph"]))
     train, _ = split_by_subgraph(df, sorted(held | set(args.subgraphs) & set(df["subgraph"])))
-    if {"xgb_pretrained", "world_verify"} & set(args.arms):
+    if {"xgb_pretrained", "world_verify", "world_mix"} & set(args.arms):
         ctx["pretrained"], ctx["pretrained_saved"] = _pretrained(train, world_dir)
     if args.cross_hardware:
         ctx["world_xhw"] = _cross_hardware_model(train, here, ctx["root"], world)
@@ -282,7 +285,7 @@ def main() -> None:
     body = _report(runs, args, summary, curves.name, here, png)
     body += f"\n\nWhole benchmark: {time.perf_counter() - t0:.0f} s (runs already in the work root are resumed).\n"
     if "pretrained" in ctx:
-        body += ("\nMetaSchedule's XGBModel of `xgb_pretrained` / `world_verify`: "
+        body += ("\nMetaSchedule's XGBModel of `xgb_pretrained` / `world_verify` / `world_mix`: "
                  + ("the verifier saved beside the world model (fitted on the same records)"
                     if ctx["pretrained_saved"] else "fitted at the start of this run") + ".\n")
     title = "Search: the world model against every baseline at the same trial budget (CPU)"

@@ -41,6 +41,24 @@ def test_the_verifier_reorders_only_the_drafts_top_k_and_both_see_each_batch():
         VerifiedCostModel(draft, verifier, k=0)
 
 
+def test_mixed_verification_ranks_by_the_mean_of_both_rank_orders():
+    from workbench.tuning.cost_model import VerifiedCostModel
+
+    draft = _Scores({0: 5.0, 1: 4.0, 2: 3.0, 3: 2.0, 4: 1.0})
+    verifier = _Scores({0: 0.0, 1: 9.0, 2: 8.0, 3: 7.0, 4: 7.0})
+    model = VerifiedCostModel(draft, verifier, k=None, mix=True)._inst
+    scores = model.predict(None, [0, 1, 2, 3, 4])
+    assert verifier.asked == [[0, 1, 2, 3, 4]]  # k=None: the verifier scores every candidate
+    # Rank sums (0: worst, 4: best): 0 -> 4+0, 1 -> 3+4, 2 -> 2+3, 3 -> 1+1.5, 4 -> 0+1.5 (the tie shares it).
+    assert list(np.argsort(-scores)) == [1, 2, 0, 3, 4]
+    assert (scores >= 1).all() and (scores <= 2).all()
+    # Inside a top k only: the verified top keeps the mixed order above the rest in the draft's.
+    top2 = VerifiedCostModel(draft, _Scores({0: 0.0, 1: 9.0, 2: 8.0, 3: 99.0, 4: 99.0}), k=2, mix=True)._inst
+    assert list(np.argsort(-top2.predict(None, [0, 1, 2, 3, 4]), kind="stable")) == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="or None"):
+        VerifiedCostModel(draft, verifier, k=-1, mix=True)
+
+
 def test_a_verifier_that_drops_featureless_candidates_or_never_retrains():
     from workbench.tuning.cost_model import VerifiedCostModel
 

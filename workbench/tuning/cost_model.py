@@ -166,15 +166,21 @@ class VerifiedCostModel(PyCostModel):
     """Draft then verify: the ``draft`` cost model (the world model, fast: no candidate is built) scores every
     candidate, and the ``verifier`` (e.g. MetaSchedule's ``XGBModel`` on the built program's features, slower)
     re-scores only the draft's top ``k``, which then rank above the rest in the verifier's order; the rest keep
-    the draft's order below them. Both models see every measured batch. ``stats`` counts what each scored."""
+    the draft's order below them. Both models see every measured batch. ``stats`` counts what each scored.
 
-    def __init__(self, draft: Any, verifier: Any, k: int = 64, *, update_verifier: bool = True) -> None:
+    ``mix=True`` orders the verified top by the mean of both models' rank orders instead of the verifier's
+    alone (``k=None``: the verifier scores every candidate). ``pool_ranking.md`` found the two models err in
+    different places: the mean of their rank orders picks better than either order."""
+
+    def __init__(self, draft: Any, verifier: Any, k: int | None = 64, *, update_verifier: bool = True,
+                 mix: bool = False) -> None:
         """``update_verifier``: also feed measured batches to the verifier (False for one that never retrains,
         as a loaded :class:`~workbench.worldmodel.baseline.MetaScheduleXGB`: its features would be wasted)."""
         super().__init__()
-        if k < 1:
-            raise ValueError(f"the verified top k must be >= 1, got {k}")
-        self.draft, self.verifier, self.k, self.update_verifier = draft, verifier, int(k), update_verifier
+        if k is not None and k < 1:
+            raise ValueError(f"the verified top k must be >= 1 (or None: every candidate), got {k}")
+        self.draft, self.verifier, self.update_verifier, self.mix = draft, verifier, update_verifier, bool(mix)
+        self.k = None if k is None else int(k)
         self.stats = {"predict_calls": 0, "predicted": 0, "verified": 0, "verify_seconds": 0.0}
 
     def predict(self, context: Any, candidates: list[Any]) -> np.ndarray:
@@ -184,7 +190,8 @@ class VerifiedCostModel(PyCostModel):
         if len(draft) == 0:
             return draft
         order = np.argsort(-draft, kind="stable")
-        top, rest = order[:self.k], order[self.k:]
+        k = len(order) if self.k is None else self.k
+        top, rest = order[:k], order[k:]
         start = time.perf_counter()
         verified = np.asarray(self.verifier.predict(context, [candidates[i] for i in top]), dtype="float64")
         # XGBModel's pack-sum leaves out trailing candidates without any store feature: they score 0.
@@ -195,6 +202,9 @@ class VerifiedCostModel(PyCostModel):
         # the rest in (0, 0.5] by the draft's rank, the verified top in [1, 2] by the verifier's scores.
         out = np.empty(len(draft))
         out[rest] = 0.5 * (1.0 - np.arange(len(rest)) / max(len(rest), 1))
+        if self.mix:  # the mean of both rank orders within the verified top, in [1, 2]
+            out[top] = 1.0 + 0.5 * (_rank01(draft[top]) + _rank01(verified))
+            return out
         span = float(verified.max() - verified.min())
         out[top] = 1.0 + ((verified - verified.min()) / span if span > 0 else 0.5)
         return out
@@ -209,6 +219,13 @@ class VerifiedCostModel(PyCostModel):
 
     def load(self, path: str) -> None:
         self.draft.load(path)
+
+
+def _rank01(scores: np.ndarray) -> np.ndarray:
+    """Each score's rank among ``scores`` scaled to [0, 1] (1: the highest; ties share their mean rank)."""
+    from scipy.stats import rankdata
+
+    return (rankdata(scores) - 1.0) / max(len(scores) - 1, 1)
 
 
 def world_cost_model(evaluator: Any = None, *, target: Any = "cpu", **kwargs: Any) -> WorldModelCostModel:
