@@ -169,8 +169,9 @@ class VerifiedCostModel(PyCostModel):
     the draft's order below them. Both models see every measured batch. ``stats`` counts what each scored.
 
     ``mix=True`` orders the verified top by the mean of both models' rank orders instead of the verifier's
-    alone (``k=None``: the verifier scores every candidate). ``pool_ranking.md`` found the two models err in
-    different places: the mean of their rank orders picks better than either order."""
+    alone (``k=None``: the verifier scores every candidate). On the searches' pooled programs the mean picked
+    better than either order (``pool_ranking.md``); as a search (``tune_search_znver3_mix45.md``, ``world_mix``)
+    it ties the verifier's order at 1.5x its search time, so no named cost model uses it."""
 
     def __init__(self, draft: Any, verifier: Any, k: int | None = 64, *, update_verifier: bool = True,
                  mix: bool = False) -> None:
