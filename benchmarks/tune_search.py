@@ -20,7 +20,7 @@ Arms, interleaved (every subgraph and seed runs each arm before the next starts,
   ``xgb_pretrained``'s model re-scores its best ``--verify-k``, which the search then takes in that order;
 - ``world_mix``: draft then verify, mixed: the world model and ``xgb_pretrained``'s model both score every
   candidate, ranked by the mean of their two rank orders (``pool_ranking.md``: they err in different places;
-  as a search it ties ``world_verify`` at 1.5x its search time, ``tune_search_znver3_mix45.md``);
+  as a search it ties ``world_verify`` and searches longer, ``tune_search_znver3_mix45.md``);
 - ``world_diverse``: the world model (as in ``world``) with the ``"diverse"`` search: each task's first batch is
   picked from MetaSchedule's search asked for 4x the batch, at most half of the model's picks with one
   compute-location plan;

@@ -171,7 +171,7 @@ class VerifiedCostModel(PyCostModel):
     ``mix=True`` orders the verified top by the mean of both models' rank orders instead of the verifier's
     alone (``k=None``: the verifier scores every candidate). On the searches' pooled programs the mean picked
     better than either order (``pool_ranking.md``); as a search (``tune_search_znver3_mix45.md``, ``world_mix``)
-    it ties the verifier's order at 1.5x its search time, so no named cost model uses it."""
+    it ties the verifier's order and searches longer, so no named cost model uses it."""
 
     def __init__(self, draft: Any, verifier: Any, k: int | None = 64, *, update_verifier: bool = True,
                  mix: bool = False) -> None:
