@@ -25,6 +25,8 @@ Arms, interleaved (every subgraph and seed runs each arm before the next starts,
   picked from MetaSchedule's search asked for 4x the batch, at most half of the model's picks with one
   compute-location plan;
 - ``world_xhw`` (with ``--cross-hardware``): a world model trained without any record of this machine;
+- ``world_verify_i8``: ``world_verify`` measuring 8 candidates a round instead of ``--trials-per-iter`` (twice
+  the rounds at the same budget: the online model and the population's measured parents update twice as often);
 - ``xgb640`` (with ``--long-trials``): MetaSchedule's default at ``--long-trials`` trials (64 per round), one seed
   (``--long-seed``); every arm's runs of every seed of this run are compared with it (``over_xgb640``).
 
@@ -57,11 +59,18 @@ TEST_SPLIT = ["matmul_256", "batch_matmul_12x128x64", "depthwise_14x14x512_s2", 
               "vit_b16/layer_norm", "conv2d_7x7x512_3x3", "conv1d_64x256x256_k5", "conv2d_transpose_4x4x512",
               "max_pool2d_56x56x64", "vit_b16/fused_reshape11_gelu_reshape12"]
 ARMS = ["random", "xgb", "xgb_pretrained", "world"]
-EXTRA_ARMS = ["world_xhw", "world_plan", "world_verify", "world_mix", "world_diverse"]
+EXTRA_ARMS = ["world_xhw", "world_plan", "world_verify", "world_mix", "world_diverse", "world_verify_i8"]
+
+
+def _per_iter(arm: str, per_iter: int) -> tuple[str, int]:
+    """An arm ``<base>_i<n>`` is arm ``base`` measuring ``n`` candidates a round instead of ``per_iter``."""
+    base, sep, n = arm.rpartition("_i")
+    return (base, int(n)) if sep and n.isdigit() else (arm, per_iter)
 
 
 def _cost_model(arm: str, ctx: dict[str, Any], work_dir: Path, seed: int) -> Any:
     """The cost model of one run (a fresh one each run) and the evaluator, for a world arm."""
+    arm, _ = _per_iter(arm, 0)
     from workbench.tuning.cost_model import CountingCostModel, VerifiedCostModel, world_cost_model
     from workbench.tuning.online import ROUNDS_FILE
 
@@ -88,10 +97,11 @@ def _run(sub: str, arm: str, seed: int, trials: int, per_iter: int, ctx: dict[st
 
     work_dir = ctx["root"] / f"{sub.replace('/', '__')}-{arm}-t{trials}-s{seed}"
     cost_model, evaluator = _cost_model(arm, ctx, work_dir, seed)
+    base, per_iter = _per_iter(arm, per_iter)
     run = TuningRun(sub, trials=trials, trials_per_iter=per_iter, cost_model=cost_model, work_dir=work_dir,
                     seed=seed, evaluator=evaluator, confirm=0,
-                    strategy={"world_plan": "plan", "world_diverse": "diverse"}.get(arm, "evolutionary"),
-                    explore=WORLD_EXPLORE if arm in ("world_verify", "world_mix") else None)
+                    strategy={"world_plan": "plan", "world_diverse": "diverse"}.get(base, "evolutionary"),
+                    explore=WORLD_EXPLORE if base in ("world_verify", "world_mix") else None)
     before = run.measured
     start = time.perf_counter()
     run.run(progress=False)
@@ -266,7 +276,7 @@ def main() -> None:
     df = load_logs(args.logs, progress=False)
     held = holdout_names(world.config.info.get("holdout") or "default", set(df["subgraph"]))
     train, _ = split_by_subgraph(df, sorted(held | set(args.subgraphs) & set(df["subgraph"])))
-    if {"xgb_pretrained", "world_verify", "world_mix"} & set(args.arms):
+    if {"xgb_pretrained", "world_verify", "world_mix"} & {_per_iter(a, 0)[0] for a in args.arms}:
         ctx["pretrained"], ctx["pretrained_saved"] = _pretrained(train, world_dir)
     if args.cross_hardware:
         ctx["world_xhw"] = _cross_hardware_model(train, here, ctx["root"], world)
