@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tune_search import TEST_SPLIT  # noqa: E402
+from tune_search import TEST_SPLIT, _geomean  # noqa: E402
 
 from workbench.traces import compute_locations  # noqa: E402
 
@@ -59,10 +59,6 @@ def read_run(work_dir: Path) -> list[tuple[tuple, float]]:
 
 def _x(ratio: float) -> str:
     return "-" if math.isnan(ratio) else f"{ratio:.2f}x"
-
-
-def _geomean(values: list[float]) -> float:
-    return math.exp(statistics.mean(math.log(v) for v in values)) if values else math.nan
 
 
 def coverage(root: Path, subgraphs: list[str], arms: list[str] | None) -> dict[str, dict]:
