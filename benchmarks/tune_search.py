@@ -24,6 +24,10 @@ Arms, interleaved (every subgraph and seed runs each arm before the next starts,
 - ``world_diverse``: the world model (as in ``world``) with the ``"diverse"`` search: each task's first batch is
   picked from MetaSchedule's search asked for 4x the batch, at most half of the model's picks with one
   compute-location plan;
+- ``world_verify_hedge``: ``world_verify`` with the ``"hedge"`` search: every batch picked from MetaSchedule's
+  search asked for 4x the batch plus a reserve of what earlier batches passed over, by a bandit over
+  compute-location plans (first batch: one pick per plan for half of it; later: two picks for plans not measured
+  yet, half the rest from the plan of the fastest program measured so far);
 - ``world_xhw`` (with ``--cross-hardware``): a world model trained without any record of this machine;
 - ``world_verify_i8``: ``world_verify`` measuring 8 candidates a round instead of ``--trials-per-iter`` (twice
   the rounds at the same budget: the online model and the population's measured parents update twice as often);
@@ -59,7 +63,9 @@ TEST_SPLIT = ["matmul_256", "batch_matmul_12x128x64", "depthwise_14x14x512_s2", 
               "vit_b16/layer_norm", "conv2d_7x7x512_3x3", "conv1d_64x256x256_k5", "conv2d_transpose_4x4x512",
               "max_pool2d_56x56x64", "vit_b16/fused_reshape11_gelu_reshape12"]
 ARMS = ["random", "xgb", "xgb_pretrained", "world"]
-EXTRA_ARMS = ["world_xhw", "world_plan", "world_verify", "world_mix", "world_diverse", "world_verify_i8"]
+EXTRA_ARMS = ["world_xhw", "world_plan", "world_verify", "world_mix", "world_diverse", "world_verify_i8",
+              "world_verify_hedge"]
+VERIFIED_ARMS = ("world_verify", "world_mix", "world_verify_hedge")  # the world model's top re-scored by XGBModel
 
 
 def _per_iter(arm: str, per_iter: int) -> tuple[str, int]:
@@ -82,11 +88,11 @@ def _cost_model(arm: str, ctx: dict[str, Any], work_dir: Path, seed: int) -> Any
         return CountingCostModel(inner), None
     if arm == "xgb_pretrained":
         return CountingCostModel(ctx["pretrained"].cost_model()), None
-    if arm in ("world_verify", "world_mix"):
+    if arm in VERIFIED_ARMS:
         draft = world_cost_model(ctx["world"], rounds_file=work_dir / ROUNDS_FILE, seed=seed)
         # A loaded verifier never retrains: measured batches would only be turned into features for nothing.
         return VerifiedCostModel(draft, ctx["pretrained"].cost_model(),
-                                 ctx["verify_k"] if arm == "world_verify" else None, mix=arm == "world_mix",
+                                 None if arm == "world_mix" else ctx["verify_k"], mix=arm == "world_mix",
                                  update_verifier=not ctx["pretrained_saved"]), None
     return "world", ctx["world_xhw"] if arm == "world_xhw" else ctx["world"]
 
@@ -100,8 +106,9 @@ def _run(sub: str, arm: str, seed: int, trials: int, per_iter: int, ctx: dict[st
     base, per_iter = _per_iter(arm, per_iter)
     run = TuningRun(sub, trials=trials, trials_per_iter=per_iter, cost_model=cost_model, work_dir=work_dir,
                     seed=seed, evaluator=evaluator, confirm=0,
-                    strategy={"world_plan": "plan", "world_diverse": "diverse"}.get(base, "evolutionary"),
-                    explore=WORLD_EXPLORE if base in ("world_verify", "world_mix") else None)
+                    strategy={"world_plan": "plan", "world_diverse": "diverse",
+                              "world_verify_hedge": "hedge"}.get(base, "evolutionary"),
+                    explore=WORLD_EXPLORE if base in VERIFIED_ARMS else None)
     before = run.measured
     start = time.perf_counter()
     run.run(progress=False)
@@ -276,7 +283,7 @@ def main() -> None:
     df = load_logs(args.logs, progress=False)
     held = holdout_names(world.config.info.get("holdout") or "default", set(df["subgraph"]))
     train, _ = split_by_subgraph(df, sorted(held | set(args.subgraphs) & set(df["subgraph"])))
-    if {"xgb_pretrained", "world_verify", "world_mix"} & {_per_iter(a, 0)[0] for a in args.arms}:
+    if {"xgb_pretrained", *VERIFIED_ARMS} & {_per_iter(a, 0)[0] for a in args.arms}:
         ctx["pretrained"], ctx["pretrained_saved"] = _pretrained(train, world_dir)
     if args.cross_hardware:
         ctx["world_xhw"] = _cross_hardware_model(train, here, ctx["root"], world)

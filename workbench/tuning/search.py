@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from workbench._tvm import import_tvm
+from workbench.measure import median_latency
 from workbench.traces import compute_locations, trace_key
 from workbench.tuning.state import RunState
 
@@ -56,9 +57,41 @@ def quiet_statistics() -> Iterator[None]:
     finally:
         _QUIET.on = before
 
-STRATEGIES = ("evolutionary", "plan", "diverse")
+STRATEGIES = ("evolutionary", "plan", "diverse", "hedge")
 DIVERSE_WIDEN = 4  # "diverse": a session's first batch is picked from a search this many times as wide
 DIVERSE_CAP = 0.5  # "diverse": the most of a batch's model picks that may share one compute-location plan
+HEDGE_WIDEN = 4  # "hedge": every batch is picked from a search this many times as wide, plus the reserve
+HEDGE_RESERVE = 256  # "hedge": candidates proposed but not measured yet, kept (best-scored) for later batches
+HEDGE_PLANS = 0.5  # "hedge", nothing measured yet: the share of the model picks that are one per plan
+HEDGE_NEW = 2  # "hedge", later batches: model picks for plans not measured yet (their best-scored candidate)
+HEDGE_FOCUS = 0.5  # "hedge", later batches: the share of the other model picks from the best measured plan
+
+
+def hedge_picks(plans: list, scores: list[float], n: int, *, plan_best: dict) -> list[int]:
+    """Indices of ``n`` candidates to measure, out of a pool whose compute-location plans are ``plans`` and
+    model scores ``scores`` (higher: predicted faster); ``plan_best`` maps each plan measured so far to the
+    fastest latency measured with it. A bandit over plans, then a search inside the best one:
+
+    - nothing measured yet: the best-scored candidate of each plan, plans in order of their best score, for
+      ``HEDGE_PLANS`` of the batch (the model's favourite plan is not the only one measured first);
+    - later: ``HEDGE_NEW`` picks for plans not measured yet, then ``HEDGE_FOCUS`` of the rest from the plan that
+      holds the fastest program measured so far (its tiles tuned with the trials left);
+
+    and the rest by score, whatever their plan."""
+    order = sorted(range(len(plans)), key=lambda i: (-scores[i], i))
+    firsts: dict = {}  # plan -> its best-scored candidate, in score order
+    for i in order:
+        firsts.setdefault(plans[i], i)
+    if not plan_best:
+        picked = list(firsts.values())[: max(1, int(n * HEDGE_PLANS))]
+    else:
+        picked = [i for p, i in firsts.items() if p not in plan_best][:HEDGE_NEW]
+        best = min(plan_best, key=plan_best.get)
+        focus = int((n - len(picked)) * HEDGE_FOCUS)
+        picked += [i for i in order if plans[i] == best and i not in picked][:focus]
+    chosen = set(picked)
+    picked += [i for i in order if i not in chosen][: max(0, n - len(picked))]
+    return picked[:n]
 
 
 def diverse_picks(candidates: list, want: int, *, randoms: int, n_random: int, key: Any,
@@ -105,6 +138,12 @@ class SeenFilter(PySearchStrategy):
     across compute-location plans. Only the first: TVM's search never proposes again what it returned, measured
     or not, so every batch widened would use up a small design space (norm, pooling) four times as fast and
     drop the runner-up candidates of the plan the run's own model comes to prefer.
+
+    With ``hedge`` (the ``"hedge"`` strategy) every batch comes from the search asked for ``widen`` times the
+    batch; what it proposes and is not measured stays in a reserve (the ``HEDGE_RESERVE`` best-scored), so
+    nothing proposed is lost, and each batch is picked from the new candidates and the reserve, scored again
+    together by the run's cost model, by :func:`hedge_picks` with the fastest latency measured per
+    compute-location plan (this session's batches and the records of earlier ones).
     """
 
     MAX_EMPTY = 2  # batches in a row that held only known candidates before the task is ended, beyond those
@@ -113,10 +152,14 @@ class SeenFilter(PySearchStrategy):
     # up to (records of earlier sessions) / per_iter batches in a row can be all known before new programs come.
 
     def __init__(self, inner: Any, seen: set[str], budget: dict[str, int], *, widen: int = 1,
-                 explore: float = 0.0) -> None:
+                 explore: float = 0.0, hedge: bool = False) -> None:
         super().__init__()
         self.inner, self.seen, self.budget = inner, seen, budget
-        self.widen, self.explore = widen, explore
+        self.widen, self.explore, self.hedge = widen, explore, hedge
+        self.context: Any = None
+        self.cost_model: Any = None
+        self.reserve: dict[str, tuple] = {}  # hedge: trace key -> (candidate, plan), proposed, not measured
+        self.plan_best: dict[tuple, float] = {}  # hedge: plan -> fastest latency measured with it
         self.first: Any = None  # widen > 1: the widened search of a session's first batch
         self.first_pending = False
         self.max_trials = 0
@@ -127,8 +170,9 @@ class SeenFilter(PySearchStrategy):
         self.known = len(seen)
 
     def _initialize_with_tune_context(self, context: Any) -> None:
+        self.context = context
         self.inner._initialize_with_tune_context(context)
-        if self.widen > 1:
+        if self.widen > 1 and not self.hedge:
             self.first = self.inner.clone()
             self.first._initialize_with_tune_context(context)
 
@@ -136,6 +180,12 @@ class SeenFilter(PySearchStrategy):
                    cost_model: Any = None) -> None:
         self.max_trials, self.per_iter, self.given, self.exhausted = max_trials, num_trials_per_iter, 0, False
         self.known = len(self.seen)  # measured by earlier sessions: what the search may propose again first
+        if self.hedge:
+            self.cost_model, self.reserve = cost_model, {}
+            self.plan_best = self._measured_plans(database)
+            self.inner.pre_tuning(max_trials * self.widen, num_trials_per_iter * self.widen, design_spaces,
+                                  database, cost_model)
+            return
         self.inner.pre_tuning(max_trials, num_trials_per_iter, design_spaces, database, cost_model)
         if self.first is not None:
             self.first.pre_tuning(max_trials * self.widen, num_trials_per_iter * self.widen, design_spaces,
@@ -148,6 +198,8 @@ class SeenFilter(PySearchStrategy):
             self.first.post_tuning()
 
     def generate_measure_candidates(self) -> Any:
+        if self.hedge:
+            return self._hedged()
         for _ in range(self.MAX_EMPTY + self.known // max(1, self.per_iter)):
             if self.given >= self.max_trials or self.budget["left"] <= 0 or self.exhausted:
                 return None
@@ -183,11 +235,78 @@ class SeenFilter(PySearchStrategy):
                 return fresh
         return None
 
+    def _hedged(self) -> Any:
+        """A ``hedge`` batch: new candidates of the widened search and the reserve, picked by plan."""
+        for _ in range(self.MAX_EMPTY + self.known // max(1, self.per_iter)):
+            want = min(self.per_iter, self.max_trials - self.given, self.budget["left"])
+            if want <= 0:
+                return None
+            candidates = None if self.exhausted else self.inner.generate_measure_candidates()
+            asked = self.per_iter * self.widen
+            if candidates is None or len(candidates) <= max(1, asked // 4):
+                self.exhausted = True  # no more new programs: the reserve is what is left
+            candidates = list(candidates or [])
+            # TVM's batch ends with int(n * eps_greedy) random picks when it is full
+            tail = int(len(candidates) * self.explore) if len(candidates) == asked else 0
+            fresh: dict[str, tuple] = {}
+            for cand in candidates:
+                key = trace_key(cand.sch.trace)
+                if key in self.seen or key in fresh or key in self.reserve:
+                    self.skipped += 1
+                else:
+                    fresh[key] = (cand, compute_locations(cand.sch.trace))
+            randoms = [k for k in list(fresh)[len(fresh) - min(tail, len(fresh)):]]
+            n_random = min(int(want * self.explore), len(randoms))
+            pool = [k for k in [*fresh, *self.reserve] if k not in randoms[:n_random]]
+            everything = {**self.reserve, **fresh}
+            if not pool and not n_random:
+                if self.exhausted:
+                    return None
+                continue
+            scores = self._scores([everything[k][0] for k in pool])
+            picks = [pool[i] for i in hedge_picks([everything[k][1] for k in pool], scores, want - n_random,
+                                                  plan_best=self.plan_best)] + randoms[:n_random]
+            chosen = set(picks)
+            left = sorted((i for i, k in enumerate(pool) if k not in chosen), key=lambda i: -scores[i])
+            self.reserve = {pool[i]: everything[pool[i]] for i in left[:HEDGE_RESERVE]}
+            self.seen.update(picks)
+            self.given += len(picks)
+            self.budget["left"] -= len(picks)
+            return [everything[k][0] for k in picks]
+        return None
+
+    def _scores(self, candidates: list) -> list[float]:
+        """The run's cost model's scores of ``candidates``, all in one call (a verifier's scale is per call);
+        without a cost model, the order they came in."""
+        if self.cost_model is None or self.context is None or not candidates:
+            return [-float(i) for i in range(len(candidates))]
+        return [float(x) for x in self.cost_model.predict(self.context, candidates)]
+
+    def _measured_plans(self, database: Any) -> dict[tuple, float]:
+        """The fastest latency measured per plan by earlier sessions (the database's valid records)."""
+        best: dict[tuple, float] = {}
+        mod = getattr(self.context, "mod", None)
+        if database is None or mod is None or not database.has_workload(mod):
+            return best
+        for record in database.get_top_k(database.commit_workload(mod), 100000):
+            secs = [float(x) for x in record.run_secs or []]
+            if secs:
+                plan = compute_locations(record.trace)
+                best[plan] = min(best.get(plan, math.inf), median_latency(secs))
+        return best
+
     def notify_runner_results(self, measure_candidates: list, results: list) -> None:
+        if self.hedge:
+            for cand, res in zip(measure_candidates, results, strict=False):
+                secs = [float(x) for x in res.run_secs or []] if res.error_msg is None else []
+                if secs:
+                    plan = compute_locations(cand.sch.trace)
+                    self.plan_best[plan] = min(self.plan_best.get(plan, math.inf), median_latency(secs))
         self.inner.notify_runner_results(measure_candidates, results)
 
     def clone(self) -> Any:
-        return SeenFilter(self.inner.clone(), set(self.seen), self.budget, widen=self.widen, explore=self.explore)
+        return SeenFilter(self.inner.clone(), set(self.seen), self.budget, widen=self.widen, explore=self.explore,
+                          hedge=self.hedge)
 
 
 def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explore: float | None = None,
@@ -195,7 +314,9 @@ def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explor
     """The search strategy ``name`` (one of ``STRATEGIES``), never proposing a trace key in ``seen``:
     ``"evolutionary"`` (MetaSchedule's; ``explore`` is its ``eps_greedy``, None its default), ``"diverse"``
     (the same search, but each session's first batch is picked by :func:`diverse_picks` from a search
-    ``DIVERSE_WIDEN`` times as wide, hedging across compute-location plans) or ``"plan"`` (:class:`workbench.tuning.plan.PlanSearch`,
+    ``DIVERSE_WIDEN`` times as wide, hedging across compute-location plans), ``"hedge"`` (every batch picked by
+    :func:`hedge_picks` from a search ``HEDGE_WIDEN`` times as wide and a reserve: a bandit over compute-location
+    plans, then the best measured plan's tiles) or ``"plan"`` (:class:`workbench.tuning.plan.PlanSearch`,
     which scores with ``cost_model``, the run's world model)."""
     if name not in STRATEGIES:
         raise ValueError(f"unknown search strategy {name!r}: choose from {', '.join(STRATEGIES)}")
@@ -205,6 +326,10 @@ def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explor
         return SeenFilter(PlanSearch(explore=0.125 if explore is None else float(explore), seed=seed,
                                      cost_model=cost_model, seen=seen), seen, budget)
     kwargs = {"eps_greedy": float(explore)} if explore is not None else {}
+    if name == "hedge":
+        eps = 0.05 if explore is None else float(explore)
+        return SeenFilter(SearchStrategy.create("evolutionary", eps_greedy=eps), seen, budget,
+                          widen=HEDGE_WIDEN, explore=eps, hedge=True)
     if name == "diverse":
         eps = 0.05 if explore is None else float(explore)  # MetaSchedule's default eps_greedy
         return SeenFilter(SearchStrategy.create("evolutionary", eps_greedy=eps), seen, budget,
