@@ -234,6 +234,8 @@ def main() -> None:
     parser.add_argument("--verify-k", type=int, default=64,
                         help="world_verify: how many of the world model's best candidates the verifier re-scores")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--ref", default=None, help="the arm every other is compared with, run by run (default: "
+                        "world where it runs, else the first of --arms)")
     parser.add_argument("--trials", type=int, default=64)
     parser.add_argument("--trials-per-iter", type=int, default=16)
     parser.add_argument("--long-trials", type=int, default=0, help="also run xgb640: MetaSchedule's default at "
@@ -444,9 +446,15 @@ def _cross_hardware_model(train: Any, here: str, root: Path, world: Any) -> str:
     return str(path)
 
 
+def _ref_arm(args: argparse.Namespace) -> str:
+    """The arm the report's first table divides by: ``--ref``, else ``world`` where it ran, else the first arm."""
+    return getattr(args, "ref", None) or ("world" if "world" in args.arms else args.arms[0])
+
+
 def _summary(runs: list[dict], args: argparse.Namespace) -> dict[str, Any]:
-    arms = [a for a in args.arms if a != "world"]
-    speed = {a: _speedups(runs, a, args.subgraphs, args.seeds) for a in arms}
+    ref = _ref_arm(args)
+    arms = [a for a in args.arms if a != ref]
+    speed = {a: _speedups(runs, a, args.subgraphs, args.seeds, ref=ref) for a in arms}
     over_long = _over_long(runs)
     # Search time and candidates scored: this run's own runs only (merged runs may predate a change in what a
     # run counts as search time, and wall times are compared only within one run).
@@ -473,7 +481,7 @@ def _summary(runs: list[dict], args: argparse.Namespace) -> dict[str, Any]:
     over_xgb = {a: {s: 1.0 / v for s, v in _speedups(runs, a, args.subgraphs, args.seeds, ref="xgb").items()}
                 for a in args.arms if a != "xgb"} if "xgb" in args.arms else {}
     return {
-        "subgraphs": args.subgraphs, "seeds": args.seeds, "trials": args.trials,
+        "subgraphs": args.subgraphs, "seeds": args.seeds, "trials": args.trials, "ref": ref,
         "speedup_over_xgb": {a: {"geomean": _geomean(list(v.values())), "ci95": _bootstrap(v), "subgraphs": len(v)}
                              for a, v in over_xgb.items() if v},
         "geomean_speedup": {a: _geomean(list(v.values())) for a, v in speed.items()},
@@ -483,7 +491,7 @@ def _summary(runs: list[dict], args: argparse.Namespace) -> dict[str, Any]:
         "search_seconds": search, "candidates_scored": scored, "plan_geomean_speedup": plan,
         "search_and_candidates_by_seed": by_seed,
         "remeasure_spread": _spread_stats(spread),
-        "paired_spread": _spread_stats(_paired_spread(runs)),
+        "paired_spread": _spread_stats(_paired_spread(runs, ref)),
     }
 
 
@@ -517,8 +525,9 @@ def _spread_stats(values: list[float]) -> dict[str, Any]:
 
 def _report(runs: list[dict], args: argparse.Namespace, summary: dict[str, Any], html: str, here: str,
             png: bool) -> str:
-    arms = [a for a in args.arms if a != "world"]
-    lines = ["| subgraph | " + " | ".join(f"{a}/world" for a in arms) + " |", "|---" * (1 + len(arms)) + "|"]
+    ref = _ref_arm(args)
+    arms = [a for a in args.arms if a != ref]
+    lines = ["| subgraph | " + " | ".join(f"{a}/{ref}" for a in arms) + " |", "|---" * (1 + len(arms)) + "|"]
     for sub in args.subgraphs:
         cells = [f"{summary['per_subgraph'][a][sub]:.2f}x" if sub in summary["per_subgraph"][a] else "n/a"
                  for a in arms]
@@ -572,9 +581,9 @@ def _report(runs: list[dict], args: argparse.Namespace, summary: dict[str, Any],
         f"{args.final_repeat} repeats (>= {args.min_repeat_ms} ms each), rebuilt every round, the runs of one "
         "subgraph and seed one after the other; a schedule's latency is its fastest round (each round the median "
         "of its repeats). Re-measurement spread, the fastest round of the first half of the rounds against the "
-        f"second half's: {_pct(sp)} over runs; of the ratio to the world model's run (the comparison "
+        f"second half's: {_pct(sp)} over runs; of the ratio to the `{ref}` run (the comparison "
         f"itself): {_pct(summary['paired_spread'])}.{merged}\n\n"
-        "Latency of each arm's best / the world model's best (> 1: the world model found the faster program); "
+        f"Latency of each arm's best / `{ref}`'s best (> 1: `{ref}` found the faster program); "
         "per subgraph the geomean over seeds, then the geomean over subgraphs with a paired bootstrap 95% CI "
         "(10,000 resamples of subgraphs).\n\n" + "\n".join(lines) + long
         + "\n\nBest-so-far curves: " + (f"`{Path(html).with_suffix('.png')}` (interactive: `{html}`)" if png
@@ -634,7 +643,7 @@ def _pct(stats: dict[str, Any]) -> str:
 
 def _plot_curves(runs: list[dict], args: argparse.Namespace, path: Path) -> bool:
     """Best-so-far latency against trials, one panel per subgraph, median over seeds per arm, relative to the
-    world model's final median: an interactive plotly figure (plotly.js from its CDN, so the file stays small)."""
+    reference arm's final median: an interactive plotly figure (plotly.js from its CDN, so the file stays small)."""
     from plotly.subplots import make_subplots
 
     subs = args.subgraphs
@@ -646,7 +655,8 @@ def _plot_curves(runs: list[dict], args: argparse.Namespace, path: Path) -> bool
                       strict=False))
     for i, sub in enumerate(subs):
         row, col = i // cols + 1, i % cols + 1
-        ref = [r["curve_ms"][-1] for r in runs if r["subgraph"] == sub and r["arm"] == "world" and r["curve_ms"]]
+        ref = [r["curve_ms"][-1] for r in runs if r["subgraph"] == sub and r["arm"] == _ref_arm(args)
+               and r["curve_ms"]]
         scale = statistics.median(ref) if ref else 1.0
         for arm in arms:
             curves = [r["curve_ms"] for r in runs if r["subgraph"] == sub and r["arm"] == arm and r["curve_ms"]]
@@ -660,7 +670,7 @@ def _plot_curves(runs: list[dict], args: argparse.Namespace, path: Path) -> bool
                             line={"color": colors.get(arm), "width": 3 if arm.startswith("world") else 1.5},
                             row=row, col=col)
         fig.update_yaxes(type="log", row=row, col=col)
-    fig.update_yaxes(title_text="best so far / world's final", row=1, col=1)
+    fig.update_yaxes(title_text=f"best so far / {_ref_arm(args)}'s final", row=1, col=1)
     fig.update_layout(height=260 * rows, width=1200, title="Best-so-far latency against trials (median over seeds)")
     fig.write_html(path, include_plotlyjs="cdn")
     png = path.with_suffix(".png")

@@ -103,6 +103,37 @@ def test_diverse_strategy_runs_batches_picked_from_a_wider_search(tmp_path, monk
 
 
 @pytest.mark.slow
+def test_hedge_strategy_picks_by_plan_from_a_wider_search_and_resumes_with_its_plans(tmp_path, monkeypatch):
+    import workbench.tuning.search as search
+
+    calls = []
+
+    def spy(plans, scores, n, *, plan_best):
+        calls.append((len(plans), len(set(plans)), n, dict(plan_best)))
+        return pick(plans, scores, n, plan_best=plan_best)
+
+    pick = search.hedge_picks
+    monkeypatch.setattr(search, "hedge_picks", spy)
+    work_dir = tmp_path / "run"  # softmax: many compute-location plans, a candidate builds in about a second
+    run = TuningRun("softmax_256x256", trials=8, trials_per_iter=4, cost_model="world_verify", work_dir=work_dir,
+                    confirm=0, strategy="hedge")
+    run.run(progress=False)
+    assert run.status == "done" and run.error is None
+    df = _records(work_dir)
+    assert len(df) == 8 and df["trace_key"].nunique() == 8
+    # each batch of 4 is picked from a search of 16 plus the reserve, the second knowing the plans measured
+    assert len(calls) == 2 and calls[0][0] > 4 and calls[0][1] > 1 and calls[0][3] == {}
+    assert calls[1][0] > calls[0][0] - 4 and calls[1][3]
+    # a resumed session starts from the plans its records measured: no plan-blind first batch
+    run = TuningRun("softmax_256x256", trials=12, trials_per_iter=4, cost_model="world_verify", work_dir=work_dir,
+                    confirm=0, strategy="hedge")
+    run.run(progress=False)
+    df = _records(work_dir)
+    assert run.status == "done" and len(df) == 12 and df["trace_key"].nunique() == 12
+    assert len(calls) == 3 and len(calls[2][3]) >= len(calls[1][3])
+
+
+@pytest.mark.slow
 def test_stop_and_resume_keeps_every_record_once(tmp_path):
     work_dir = tmp_path / "run"
     run = TuningRun(SUBGRAPH, trials=16, trials_per_iter=4, cost_model="world", work_dir=work_dir, seed=3,

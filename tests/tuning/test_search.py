@@ -22,6 +22,9 @@ class _Inner:
     def generate_measure_candidates(self):
         return self.batches.pop(0) if self.batches else None
 
+    def notify_runner_results(self, candidates, results):
+        pass
+
 
 def _filter(inner, seen, left, **kwargs):
     import workbench._tvm  # noqa: F401 - TVM first, with the project's settings
@@ -120,3 +123,44 @@ def test_a_diverse_search_hedges_its_first_batch_then_searches_as_usual():
     assert {trace_key(c.sch.trace) for c in got} <= f.seen and trace_key(wide[2].sch.trace) not in f.seen
     # the next batch is the plain search's, which may propose what the first batch passed over
     assert f.generate_measure_candidates() == plain and f.given == 8
+
+
+def test_hedge_picks_one_per_plan_first_then_the_best_measured_plan():
+    from workbench.tuning.search import hedge_picks
+
+    plans = ["a"] * 6 + ["b", "c", "d", "c"]
+    scores = [10.0 - i for i in range(10)]  # in index order, best first
+    # nothing measured: half the batch is the best candidate of each plan (in score order), the rest by score
+    assert hedge_picks(plans, scores, 8, plan_best={}) == [0, 6, 7, 8, 1, 2, 3, 4]
+    # measured: two picks for plans never measured (b, d), then half the rest from the plan of the fastest
+    # program (c: 7 and 9), then by score
+    assert hedge_picks(plans, scores, 8, plan_best={"a": 2.0, "c": 1.0}) == [6, 8, 7, 9, 0, 1, 2, 3]
+    assert hedge_picks(plans[:3], scores[:3], 8, plan_best={"a": 1.0}) == [0, 1, 2]  # fewer than asked
+    assert hedge_picks(["a"] * 4, scores[:4], 2, plan_best={}) == [0, 1]  # one plan: the model's order
+
+
+def test_a_hedged_search_keeps_what_it_passes_over_and_focuses_on_the_plan_measured_fastest():
+    from types import SimpleNamespace as NS
+
+    # per_iter 8, widened 4x: TVM's batch of 32 is 24 model picks (20 inlined, 4 at loop 3), 8 random (root)
+    wide = [_located(i, -2) for i in range(20)] + [_located(20 + i, 3) for i in range(4)]
+    wide += [_located(40 + i, -1) for i in range(8)]
+    late = [_located(60, -2), _located(61, -2)]  # then the search is nearly out of programs
+    f = _filter(_Inner([wide, late]), set(), left=16, widen=4, explore=0.25, hedge=True)
+    f.per_iter = 8
+    got = f.generate_measure_candidates()
+    # 6 model picks: the best of each plan for 3 (the root plan's from the random tail the batch leaves), the
+    # rest by score; then int(8 * 0.25) = 2 random picks
+    assert got == [wide[0], wide[20], wide[26], wide[1], wide[2], wide[3], wide[24], wide[25]]
+    assert len(f.reserve) == 32 - 8 and not set(f.reserve) & f.seen
+    ms = [0.004] * 8
+    ms[1] = 0.001  # the loop-3 program is the fastest
+    f.notify_runner_results(got, [NS(error_msg=None, run_secs=[s]) for s in ms])
+    assert f.plan_best == {(-2,): 0.004, (3,): 0.001, (-1,): 0.004}
+    got2 = f.generate_measure_candidates()
+    # every plan measured: half the batch from loop 3's (all 3 left in the reserve), then by score, the two new
+    # ones first (without a cost model, the order they came in)
+    assert got2[:3] == wide[21:24] and got2[3:5] == late and len(got2) == 8
+    assert f.exhausted and f.given == 16 and f.budget["left"] == 0
+    assert not {trace_key(c.sch.trace) for c in got} & {trace_key(c.sch.trace) for c in got2}
+    assert f.generate_measure_candidates() is None  # the budget is spent
