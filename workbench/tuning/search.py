@@ -94,6 +94,14 @@ def hedge_picks(plans: list, scores: list[float], n: int, *, plan_best: dict) ->
     return picked[:n]
 
 
+def _fastest_by_plan(best: dict[tuple, float], trace: Any, run_secs: Any) -> None:
+    """Fold one measured program (its trace and timed repeats) into ``best``: plan -> fastest latency."""
+    secs = [float(x) for x in run_secs or []]
+    if secs:
+        plan = compute_locations(trace)
+        best[plan] = min(best.get(plan, math.inf), median_latency(secs))
+
+
 def diverse_picks(candidates: list, want: int, *, randoms: int, n_random: int, key: Any,
                   cap: float = DIVERSE_CAP) -> list:
     """``want`` of ``candidates``, a wide batch of MetaSchedule's evolutionary search: its model picks in
@@ -255,7 +263,7 @@ class SeenFilter(PySearchStrategy):
                     self.skipped += 1
                 else:
                     fresh[key] = (cand, compute_locations(cand.sch.trace))
-            randoms = [k for k in list(fresh)[len(fresh) - min(tail, len(fresh)):]]
+            randoms = list(fresh)[len(fresh) - min(tail, len(fresh)):]
             n_random = min(int(want * self.explore), len(randoms))
             pool = [k for k in [*fresh, *self.reserve] if k not in randoms[:n_random]]
             everything = {**self.reserve, **fresh}
@@ -289,19 +297,14 @@ class SeenFilter(PySearchStrategy):
         if database is None or mod is None or not database.has_workload(mod):
             return best
         for record in database.get_top_k(database.commit_workload(mod), 100000):
-            secs = [float(x) for x in record.run_secs or []]
-            if secs:
-                plan = compute_locations(record.trace)
-                best[plan] = min(best.get(plan, math.inf), median_latency(secs))
+            _fastest_by_plan(best, record.trace, record.run_secs)
         return best
 
     def notify_runner_results(self, measure_candidates: list, results: list) -> None:
         if self.hedge:
             for cand, res in zip(measure_candidates, results, strict=False):
-                secs = [float(x) for x in res.run_secs or []] if res.error_msg is None else []
-                if secs:
-                    plan = compute_locations(cand.sch.trace)
-                    self.plan_best[plan] = min(self.plan_best.get(plan, math.inf), median_latency(secs))
+                if res.error_msg is None:
+                    _fastest_by_plan(self.plan_best, cand.sch.trace, res.run_secs)
         self.inner.notify_runner_results(measure_candidates, results)
 
     def clone(self) -> Any:
@@ -326,14 +329,10 @@ def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explor
         return SeenFilter(PlanSearch(explore=0.125 if explore is None else float(explore), seed=seed,
                                      cost_model=cost_model, seen=seen), seen, budget)
     kwargs = {"eps_greedy": float(explore)} if explore is not None else {}
-    if name == "hedge":
-        eps = 0.05 if explore is None else float(explore)
-        return SeenFilter(SearchStrategy.create("evolutionary", eps_greedy=eps), seen, budget,
-                          widen=HEDGE_WIDEN, explore=eps, hedge=True)
-    if name == "diverse":
+    if name in ("diverse", "hedge"):
         eps = 0.05 if explore is None else float(explore)  # MetaSchedule's default eps_greedy
         return SeenFilter(SearchStrategy.create("evolutionary", eps_greedy=eps), seen, budget,
-                          widen=DIVERSE_WIDEN, explore=eps)
+                          widen=HEDGE_WIDEN if name == "hedge" else DIVERSE_WIDEN, explore=eps, hedge=name == "hedge")
     return SeenFilter(SearchStrategy.create(name, **kwargs), seen, budget)
 
 
