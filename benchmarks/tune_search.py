@@ -28,6 +28,9 @@ Arms, interleaved (every subgraph and seed runs each arm before the next starts,
   search asked for 4x the batch plus a reserve of what earlier batches passed over, by a bandit over
   compute-location plans (first batch: one pick per plan for half of it; later: two picks for plans not measured
   yet, half the rest from the plan of the fastest program measured so far);
+- ``world_verify_local``: ``world_verify_hedge`` whose picks from the best plan are the candidates nearest the
+  fastest program measured so far (fewest decisions differing), by score among equally near: a local search
+  around the incumbent;
 - ``world_xhw`` (with ``--cross-hardware``): a world model trained without any record of this machine;
 - ``world_verify_i8``: ``world_verify`` measuring 8 candidates a round instead of ``--trials-per-iter`` (twice
   the rounds at the same budget: the online model and the population's measured parents update twice as often);
@@ -64,8 +67,8 @@ TEST_SPLIT = ["matmul_256", "batch_matmul_12x128x64", "depthwise_14x14x512_s2", 
               "max_pool2d_56x56x64", "vit_b16/fused_reshape11_gelu_reshape12"]
 ARMS = ["random", "xgb", "xgb_pretrained", "world"]
 EXTRA_ARMS = ["world_xhw", "world_plan", "world_verify", "world_mix", "world_diverse", "world_verify_i8",
-              "world_verify_hedge"]
-VERIFIED_ARMS = ("world_verify", "world_mix", "world_verify_hedge")  # the world model's top re-scored by XGBModel
+              "world_verify_hedge", "world_verify_local"]
+VERIFIED_ARMS = ("world_verify", "world_mix", "world_verify_hedge", "world_verify_local")  # the world model's top re-scored by XGBModel
 
 
 def _per_iter(arm: str, per_iter: int) -> tuple[str, int]:
@@ -107,7 +110,7 @@ def _run(sub: str, arm: str, seed: int, trials: int, per_iter: int, ctx: dict[st
     run = TuningRun(sub, trials=trials, trials_per_iter=per_iter, cost_model=cost_model, work_dir=work_dir,
                     seed=seed, evaluator=evaluator, confirm=0,
                     strategy={"world_plan": "plan", "world_diverse": "diverse",
-                              "world_verify_hedge": "hedge"}.get(base, "evolutionary"),
+                              "world_verify_hedge": "hedge", "world_verify_local": "local"}.get(base, "evolutionary"),
                     explore=WORLD_EXPLORE if base in VERIFIED_ARMS else None)
     before = run.measured
     start = time.perf_counter()

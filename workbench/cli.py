@@ -389,13 +389,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "MetaSchedule XGBModel saved beside it (workbench train --verifier); xgb: MetaSchedule's "
                         "default; random (default: a resumed --work-dir's own, else world_verify with the evolutionary "
                         "strategy where the world model has a verifier, as the shipped CPU model does, else world)")
-    p.add_argument("--strategy", default="evolutionary", choices=["evolutionary", "plan", "diverse", "hedge"],
+    p.add_argument("--strategy", default="evolutionary", choices=["evolutionary", "plan", "diverse", "hedge", "local"],
                    help="evolutionary: MetaSchedule's search (any cost model); plan: candidates proposed and scored "
                         "as decisions by the world model, only the best few built (cost model world); diverse: "
                         "each task's first batch picked from MetaSchedule's search asked for 4x the batch, at most "
                         "half of the model's picks with one compute-location plan (any cost model); hedge: every "
                         "batch picked from a 4x search and a reserve by a bandit over compute-location plans, then "
-                        "the best measured plan's tiles (any cost model)")
+                        "the best measured plan's tiles (any cost model); local: hedge, the best plan's picks "
+                        "nearest the fastest program measured so far (any cost model)")
     p.add_argument("--evaluator", help="world-model directory (default: the shipped model)")
     p.add_argument("--explore", type=float, default=None,
                    help="share of each batch drawn at random from the search's population (default: 0.125 with "

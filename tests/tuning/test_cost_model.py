@@ -99,6 +99,7 @@ def test_a_run_that_names_no_cost_model_drafts_then_verifies_where_it_can_and_a_
     from workbench.worldmodel import Evaluator, load_default
 
     assert default_cost_model() == "world_verify"  # the shipped CPU model has its verifier
+    assert default_cost_model(strategy="hedge") == default_cost_model(strategy="local") == "world_verify"
     assert default_cost_model(strategy="plan") == default_cost_model(target="cuda") == "world"
     shipped = load_default("cpu")
     bare = Evaluator(shipped.encoder, shipped.transition, shipped.ranker, shipped.config).save(tmp_path / "model")

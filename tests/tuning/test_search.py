@@ -164,3 +164,22 @@ def test_a_hedged_search_keeps_what_it_passes_over_and_focuses_on_the_plan_measu
     assert f.exhausted and f.given == 16 and f.budget["left"] == 0
     assert not {trace_key(c.sch.trace) for c in got} & {trace_key(c.sch.trace) for c in got2}
     assert f.generate_measure_candidates() is None  # the budget is spent
+
+
+def test_local_picks_the_best_plans_candidates_nearest_the_fastest_program():
+    from workbench.tuning.search import decision_distance, decision_signature, hedge_picks
+
+    insts = [["SamplePerfectTile", ["l0"], [], ["v0"]], ["SampleCategorical", [], [], ["v1"]],
+             ["SampleComputeLocation", ["b0"], [], ["v2"]]]
+    best = decision_signature([insts, [[0, [4, 8]], [1, 2], [2, 3]]])
+    one_off = decision_signature([insts, [[0, [4, 8]], [1, 1], [2, 3]]])
+    two_off = decision_signature([insts, [[0, [8, 4]], [1, 1], [2, 3]]])
+    other = decision_signature([insts[:2], [[0, [4, 8]], [1, 2]]])  # another sketch
+    assert decision_distance(best, best) == 0 and decision_distance(one_off, best) == 1
+    assert decision_distance(two_off, best) == 2 and decision_distance(other, best) == float("inf")
+    plans = ["a"] * 6
+    scores = [10.0 - i for i in range(6)]
+    near = [3.0, 2.0, 1.0, 1.0, 2.0, 0.0]
+    # all plans measured, "a" the best: half of 4 from "a" nearest first (5, then 2 before 3 by score), then by score
+    assert hedge_picks(plans, scores, 4, plan_best={"a": 1.0}, near=near) == [5, 2, 0, 1]
+    assert hedge_picks(plans, scores, 4, plan_best={"a": 1.0}) == [0, 1, 2, 3]  # without: by score

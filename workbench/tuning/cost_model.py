@@ -288,15 +288,15 @@ def default_cost_model(evaluator: Any = None, target: Any = "cpu", strategy: str
                        work_dir: str | Path | None = None) -> str:
     """The cost model of a run that names none: the one saved in ``work_dir``'s run file (a resumed run keeps
     its own), else ``"world_verify"`` where a verifier is saved beside the world model (the shipped CPU model has
-    one) and the search is MetaSchedule's evolutionary one (plain or ``"hedge"``), else ``"world"``. The draft-then-verify runs found
-    faster programs than the world model's alone on the AMD EPYC measured (0.92x its latency, 5 seeds,
+    one) and the search is MetaSchedule's evolutionary one (plain, ``"hedge"`` or ``"local"``), else ``"world"``.
+    The draft-then-verify runs found faster programs than the world model's alone on the AMD EPYC measured (0.92x its latency, 5 seeds,
     ``benchmarks/results/tune_search_znver3_verify45.md``) and, with a CI reaching 1.02, on the Intel Xeon
     (``tune_search_verify.md``)."""
     saved = (read_run_file(work_dir) or {}).get("config", {}).get("cost_model") if work_dir is not None else None
     if saved in COST_MODELS:
         return saved
-    verifiable = cost_model_problem("world_verify", evaluator, target, strategy) is None
-    if strategy in ("evolutionary", "hedge") and verifiable:
+    if strategy in ("evolutionary", "hedge", "local") and \
+            cost_model_problem("world_verify", evaluator, target, strategy) is None:
         return "world_verify"
     return "world"
 

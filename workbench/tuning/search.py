@@ -16,7 +16,7 @@ from typing import Any
 
 from workbench._tvm import import_tvm
 from workbench.measure import median_latency
-from workbench.traces import compute_locations, trace_key
+from workbench.traces import compute_locations, trace_key, trace_to_json
 from workbench.tuning.state import RunState
 
 import_tvm()
@@ -57,7 +57,7 @@ def quiet_statistics() -> Iterator[None]:
     finally:
         _QUIET.on = before
 
-STRATEGIES = ("evolutionary", "plan", "diverse", "hedge")
+STRATEGIES = ("evolutionary", "plan", "diverse", "hedge", "local")
 DIVERSE_WIDEN = 4  # "diverse": a session's first batch is picked from a search this many times as wide
 DIVERSE_CAP = 0.5  # "diverse": the most of a batch's model picks that may share one compute-location plan
 HEDGE_WIDEN = 4  # "hedge": every batch is picked from a search this many times as wide, plus the reserve
@@ -67,10 +67,13 @@ HEDGE_NEW = 2  # "hedge", later batches: model picks for plans not measured yet 
 HEDGE_FOCUS = 0.5  # "hedge", later batches: the share of the other model picks from the best measured plan
 
 
-def hedge_picks(plans: list, scores: list[float], n: int, *, plan_best: dict) -> list[int]:
+def hedge_picks(plans: list, scores: list[float], n: int, *, plan_best: dict, near: list[float] | None = None
+                ) -> list[int]:
     """Indices of ``n`` candidates to measure, out of a pool whose compute-location plans are ``plans`` and
     model scores ``scores`` (higher: predicted faster); ``plan_best`` maps each plan measured so far to the
-    fastest latency measured with it. A bandit over plans, then a search inside the best one:
+    fastest latency measured with it; ``near`` (the ``"local"`` strategy), each candidate's distance to the fastest
+    program measured so far, orders the best plan's picks nearest first (then by score) instead of by score. A
+    bandit over plans, then a search inside the best one:
 
     - nothing measured yet: the best-scored candidate of each plan, plans in order of their best score, for
       ``HEDGE_PLANS`` of the batch (the model's favourite plan is not the only one measured first);
@@ -88,18 +91,44 @@ def hedge_picks(plans: list, scores: list[float], n: int, *, plan_best: dict) ->
         picked = [i for p, i in firsts.items() if p not in plan_best][:HEDGE_NEW]
         best = min(plan_best, key=plan_best.get)
         focus = int((n - len(picked)) * HEDGE_FOCUS)
-        picked += [i for i in order if plans[i] == best and i not in picked][:focus]
+        inside = [i for i in order if plans[i] == best and i not in picked]
+        if near is not None:
+            inside.sort(key=lambda i: near[i])  # stable: by score among equally near
+        picked += inside[:focus]
     chosen = set(picked)
     picked += [i for i in order if i not in chosen][: max(0, n - len(picked))]
     return picked[:n]
 
 
-def _fastest_by_plan(best: dict[tuple, float], trace: Any, run_secs: Any) -> None:
-    """Fold one measured program (its trace and timed repeats) into ``best``: plan -> fastest latency."""
+def _fastest_by_plan(best: dict[tuple, float], trace: Any, run_secs: Any) -> float:
+    """Fold one measured program (its trace and timed repeats) into ``best``: plan -> fastest latency. Returns
+    its latency (NaN: not measured)."""
     secs = [float(x) for x in run_secs or []]
-    if secs:
-        plan = compute_locations(trace)
-        best[plan] = min(best.get(plan, math.inf), median_latency(secs))
+    if not secs:
+        return math.nan
+    plan, latency = compute_locations(trace), median_latency(secs)
+    best[plan] = min(best.get(plan, math.inf), latency)
+    return latency
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(_frozen(v) for v in value) if isinstance(value, list | tuple) else value
+
+
+def decision_signature(trace: Any) -> tuple[tuple, tuple]:
+    """A trace's sampling instructions (their kinds, in order) and its decision for each: what
+    :func:`decision_distance` compares. ``trace``: a TVM ``Trace`` or its JSON ``[insts, decisions]``."""
+    insts, decisions = trace if isinstance(trace, list | tuple) else trace_to_json(trace)
+    chosen = {int(i): d for i, d in decisions}
+    kept = sorted(chosen)
+    return tuple(insts[i][0] for i in kept), tuple(_frozen(chosen[i]) for i in kept)
+
+
+def decision_distance(a: tuple[tuple, tuple], b: tuple[tuple, tuple]) -> float:
+    """How many decisions differ between two programs of one sketch (infinite across sketches)."""
+    if a[0] != b[0]:
+        return math.inf
+    return float(sum(x != y for x, y in zip(a[1], b[1], strict=True)))
 
 
 def diverse_picks(candidates: list, want: int, *, randoms: int, n_random: int, key: Any,
@@ -160,14 +189,15 @@ class SeenFilter(PySearchStrategy):
     # up to (records of earlier sessions) / per_iter batches in a row can be all known before new programs come.
 
     def __init__(self, inner: Any, seen: set[str], budget: dict[str, int], *, widen: int = 1,
-                 explore: float = 0.0, hedge: bool = False) -> None:
+                 explore: float = 0.0, hedge: bool = False, local: bool = False) -> None:
         super().__init__()
         self.inner, self.seen, self.budget = inner, seen, budget
-        self.widen, self.explore, self.hedge = widen, explore, hedge
+        self.widen, self.explore, self.hedge, self.local = widen, explore, hedge or local, local
         self.context: Any = None
         self.cost_model: Any = None
         self.reserve: dict[str, tuple] = {}  # hedge: trace key -> (candidate, plan), proposed, not measured
         self.plan_best: dict[tuple, float] = {}  # hedge: plan -> fastest latency measured with it
+        self.incumbent: tuple[float, Any] = (math.inf, None)  # local: the fastest program's (latency, signature)
         self.first: Any = None  # widen > 1: the widened search of a session's first batch
         self.first_pending = False
         self.max_trials = 0
@@ -189,7 +219,7 @@ class SeenFilter(PySearchStrategy):
         self.max_trials, self.per_iter, self.given, self.exhausted = max_trials, num_trials_per_iter, 0, False
         self.known = len(self.seen)  # measured by earlier sessions: what the search may propose again first
         if self.hedge:
-            self.cost_model, self.reserve = cost_model, {}
+            self.cost_model, self.reserve, self.incumbent = cost_model, {}, (math.inf, None)
             self.plan_best = self._measured_plans(database)
             self.inner.pre_tuning(max_trials * self.widen, num_trials_per_iter * self.widen, design_spaces,
                                   database, cost_model)
@@ -262,7 +292,8 @@ class SeenFilter(PySearchStrategy):
                 if key in self.seen or key in fresh or key in self.reserve:
                     self.skipped += 1
                 else:
-                    fresh[key] = (cand, compute_locations(cand.sch.trace))
+                    js = cand.sch.trace if isinstance(cand.sch.trace, list) else trace_to_json(cand.sch.trace)
+                    fresh[key] = (cand, compute_locations(js), decision_signature(js) if self.local else None)
             randoms = list(fresh)[len(fresh) - min(tail, len(fresh)):]
             n_random = min(int(want * self.explore), len(randoms))
             pool = [k for k in [*fresh, *self.reserve] if k not in randoms[:n_random]]
@@ -272,8 +303,11 @@ class SeenFilter(PySearchStrategy):
                     return None
                 continue
             scores = self._scores([everything[k][0] for k in pool])
+            near = None
+            if self.local and self.incumbent[1] is not None:
+                near = [decision_distance(everything[k][2], self.incumbent[1]) for k in pool]
             picks = [pool[i] for i in hedge_picks([everything[k][1] for k in pool], scores, want - n_random,
-                                                  plan_best=self.plan_best)] + randoms[:n_random]
+                                                  plan_best=self.plan_best, near=near)] + randoms[:n_random]
             chosen = set(picks)
             left = sorted((i for i, k in enumerate(pool) if k not in chosen), key=lambda i: -scores[i])
             self.reserve = {pool[i]: everything[pool[i]] for i in left[:HEDGE_RESERVE]}
@@ -297,19 +331,25 @@ class SeenFilter(PySearchStrategy):
         if database is None or mod is None or not database.has_workload(mod):
             return best
         for record in database.get_top_k(database.commit_workload(mod), 100000):
-            _fastest_by_plan(best, record.trace, record.run_secs)
+            self._observe(best, record.trace, record.run_secs)
         return best
+
+    def _observe(self, best: dict[tuple, float], trace: Any, run_secs: Any) -> None:
+        """A measured program: into the fastest latency per plan and (``local``) the incumbent."""
+        latency = _fastest_by_plan(best, trace, run_secs)
+        if self.local and latency < self.incumbent[0]:
+            self.incumbent = (latency, decision_signature(trace))
 
     def notify_runner_results(self, measure_candidates: list, results: list) -> None:
         if self.hedge:
             for cand, res in zip(measure_candidates, results, strict=False):
                 if res.error_msg is None:
-                    _fastest_by_plan(self.plan_best, cand.sch.trace, res.run_secs)
+                    self._observe(self.plan_best, cand.sch.trace, res.run_secs)
         self.inner.notify_runner_results(measure_candidates, results)
 
     def clone(self) -> Any:
         return SeenFilter(self.inner.clone(), set(self.seen), self.budget, widen=self.widen, explore=self.explore,
-                          hedge=self.hedge)
+                          hedge=self.hedge, local=self.local)
 
 
 def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explore: float | None = None,
@@ -319,7 +359,8 @@ def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explor
     (the same search, but each session's first batch is picked by :func:`diverse_picks` from a search
     ``DIVERSE_WIDEN`` times as wide, hedging across compute-location plans), ``"hedge"`` (every batch picked by
     :func:`hedge_picks` from a search ``HEDGE_WIDEN`` times as wide and a reserve: a bandit over compute-location
-    plans, then the best measured plan's tiles) or ``"plan"`` (:class:`workbench.tuning.plan.PlanSearch`,
+    plans, then the best measured plan's tiles), ``"local"`` (the same, the best plan's picks nearest the fastest
+    program measured so far) or ``"plan"`` (:class:`workbench.tuning.plan.PlanSearch`,
     which scores with ``cost_model``, the run's world model)."""
     if name not in STRATEGIES:
         raise ValueError(f"unknown search strategy {name!r}: choose from {', '.join(STRATEGIES)}")
@@ -329,10 +370,11 @@ def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explor
         return SeenFilter(PlanSearch(explore=0.125 if explore is None else float(explore), seed=seed,
                                      cost_model=cost_model, seen=seen), seen, budget)
     kwargs = {"eps_greedy": float(explore)} if explore is not None else {}
-    if name in ("diverse", "hedge"):
+    if name in ("diverse", "hedge", "local"):
         eps = 0.05 if explore is None else float(explore)  # MetaSchedule's default eps_greedy
         return SeenFilter(SearchStrategy.create("evolutionary", eps_greedy=eps), seen, budget,
-                          widen=HEDGE_WIDEN if name == "hedge" else DIVERSE_WIDEN, explore=eps, hedge=name == "hedge")
+                          widen=DIVERSE_WIDEN if name == "diverse" else HEDGE_WIDEN, explore=eps,
+                          hedge=name == "hedge", local=name == "local")
     return SeenFilter(SearchStrategy.create(name, **kwargs), seen, budget)
 
 
