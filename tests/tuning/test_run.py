@@ -103,20 +103,22 @@ def test_diverse_strategy_runs_batches_picked_from_a_wider_search(tmp_path, monk
 
 
 @pytest.mark.slow
-def test_hedge_strategy_picks_by_plan_from_a_wider_search_and_resumes_with_its_plans(tmp_path, monkeypatch):
+@pytest.mark.parametrize("strategy", ["hedge", "local"])
+def test_hedge_strategy_picks_by_plan_from_a_wider_search_and_resumes_with_its_plans(tmp_path, monkeypatch, strategy):
     import workbench.tuning.search as search
 
-    calls = []
+    calls, nears = [], []
 
-    def spy(plans, scores, n, *, plan_best):
+    def spy(plans, scores, n, *, plan_best, near=None):
         calls.append((len(plans), len(set(plans)), n, dict(plan_best)))
-        return pick(plans, scores, n, plan_best=plan_best)
+        nears.append(near)
+        return pick(plans, scores, n, plan_best=plan_best, near=near)
 
     pick = search.hedge_picks
     monkeypatch.setattr(search, "hedge_picks", spy)
     work_dir = tmp_path / "run"  # softmax: many compute-location plans, a candidate builds in about a second
     run = TuningRun("softmax_256x256", trials=8, trials_per_iter=4, cost_model="world_verify", work_dir=work_dir,
-                    confirm=0, strategy="hedge")
+                    confirm=0, strategy=strategy)
     run.run(progress=False)
     assert run.status == "done" and run.error is None
     df = _records(work_dir)
@@ -126,11 +128,16 @@ def test_hedge_strategy_picks_by_plan_from_a_wider_search_and_resumes_with_its_p
     assert calls[1][0] > calls[0][0] - 4 and calls[1][3]
     # a resumed session starts from the plans its records measured: no plan-blind first batch
     run = TuningRun("softmax_256x256", trials=12, trials_per_iter=4, cost_model="world_verify", work_dir=work_dir,
-                    confirm=0, strategy="hedge")
+                    confirm=0, strategy=strategy)
     run.run(progress=False)
     df = _records(work_dir)
     assert run.status == "done" and len(df) == 12 and df["trace_key"].nunique() == 12
     assert len(calls) == 3 and len(calls[2][3]) >= len(calls[1][3])
+    # "local" measures the distance of every candidate to the fastest program once one is measured (resumed: from
+    # the database's records); "hedge" never does
+    assert [near is not None for near in nears] == ([False, True, True] if strategy == "local" else [False] * 3)
+    if strategy == "local":
+        assert all(len(near) == n for near, (n, *_) in zip(nears[1:], calls[1:], strict=True))
 
 
 @pytest.mark.slow
