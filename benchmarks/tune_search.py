@@ -31,6 +31,9 @@ Arms, interleaved (every subgraph and seed runs each arm before the next starts,
 - ``world_verify_local``: ``world_verify_hedge`` whose picks from the best plan are the candidates nearest the
   fastest program measured so far (fewest decisions differing), by score among equally near: a local search
   around the incumbent;
+- ``world_online``: ``world_verify`` whose verified top is ordered by the verifier and the run's own online model
+  together, each weighted by its skill on the run's measured batches (``VerifiedCostModel(online=True)``):
+  the frozen verifier cannot learn this task, the online model can (``online_ranking_diag.md``);
 - ``world_xhw`` (with ``--cross-hardware``): a world model trained without any record of this machine;
 - ``world_verify_i8``: ``world_verify`` measuring 8 candidates a round instead of ``--trials-per-iter`` (twice
   the rounds at the same budget: the online model and the population's measured parents update twice as often);
@@ -67,8 +70,8 @@ TEST_SPLIT = ["matmul_256", "batch_matmul_12x128x64", "depthwise_14x14x512_s2", 
               "max_pool2d_56x56x64", "vit_b16/fused_reshape11_gelu_reshape12"]
 ARMS = ["random", "xgb", "xgb_pretrained", "world"]
 EXTRA_ARMS = ["world_xhw", "world_plan", "world_verify", "world_mix", "world_diverse", "world_verify_i8",
-              "world_verify_hedge", "world_verify_local"]
-VERIFIED_ARMS = ("world_verify", "world_mix", "world_verify_hedge", "world_verify_local")  # the world model's top re-scored by XGBModel
+              "world_verify_hedge", "world_verify_local", "world_online"]
+VERIFIED_ARMS = ("world_verify", "world_mix", "world_verify_hedge", "world_verify_local", "world_online")  # the world model's top re-scored by XGBModel
 
 
 def _per_iter(arm: str, per_iter: int) -> tuple[str, int]:
@@ -96,7 +99,7 @@ def _cost_model(arm: str, ctx: dict[str, Any], work_dir: Path, seed: int) -> Any
         # A loaded verifier never retrains: measured batches would only be turned into features for nothing.
         return VerifiedCostModel(draft, ctx["pretrained"].cost_model(),
                                  None if arm == "world_mix" else ctx["verify_k"], mix=arm == "world_mix",
-                                 update_verifier=not ctx["pretrained_saved"]), None
+                                 update_verifier=not ctx["pretrained_saved"], online=arm == "world_online"), None
     return "world", ctx["world_xhw"] if arm == "world_xhw" else ctx["world"]
 
 

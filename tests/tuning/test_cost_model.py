@@ -59,6 +59,55 @@ def test_mixed_verification_ranks_by_the_mean_of_both_rank_orders():
         VerifiedCostModel(draft, verifier, k=-1, mix=True)
 
 
+class _Result:
+    def __init__(self, latency):
+        self.error_msg, self.run_secs = None, [latency]
+
+
+class _OnlineDraft(_Scores):
+    """A draft with an online model (a real OnlineBlend whose model is a stand-in) scoring i as ``online[i]``."""
+
+    def __init__(self, table, online):
+        from workbench.tuning.online import OnlineBlend
+
+        super().__init__(table)
+        self.online, self.blend, self.online_last = online, OnlineBlend(), None
+
+    def predict(self, context, candidates):
+        self.online_last = None if self.blend.model is None else np.array([self.online[c] for c in candidates])
+        return super().predict(context, candidates)
+
+
+def test_the_runs_own_model_overrules_the_verifier_inside_the_top_as_far_as_it_predicted_better():
+    from workbench.tuning.cost_model import VerifiedCostModel
+
+    draft = _OnlineDraft({0: 5.0, 1: 4.0, 2: 3.0, 3: 2.0, 4: 1.0}, {0: 9.0, 1: 2.0, 2: 0.0, 3: 99.0, 4: 99.0})
+    verifier = _Scores({0: 0.0, 1: 1.0, 2: 9.0, 3: 8.0, 4: 7.0})
+    model = VerifiedCostModel(draft, verifier, k=3, online=True)._inst
+    # No online model yet: the verifier's order, as world_verify; nothing judged.
+    assert list(np.argsort(-model.predict(None, [0, 1, 2, 3, 4]))) == [2, 1, 0, 3, 4]
+    model.update(None, [0, 1, 2], [_Result(1.0), _Result(2.0), _Result(3.0)])
+    assert model.verifier_pairs == [0, 0] and model.weights() == (0.5, 0.0)
+    # Once the online model exists, each measured batch judges the verifier before anything trains on it:
+    # here it ordered all three pairs the wrong way round (skill 0), the online model half its pairs (skill 0.5).
+    draft.blend.model = object()
+    draft.blend.pairs["online"] = [3, 4]
+    model.update(None, [0, 1, 2], [_Result(1.0), _Result(2.0), _Result(3.0)])
+    assert model.verifier_pairs == [0, 3] and model.weights() == (0.0, 0.5)
+    scores = model.predict(None, [0, 1, 2, 3, 4])
+    # The top 3 in the online model's order; its high scores of 3 and 4 never lift them above the top.
+    assert list(np.argsort(-scores)) == [0, 1, 2, 3, 4] and (scores > 0).all()
+    # A verifier as skilled as the online model shares the order: z-scores summed.
+    model.verifier_pairs = [3, 4]
+    scores = model.predict(None, [0, 1, 2, 3, 4])
+    assert list(np.argsort(-scores)) == [0, 2, 1, 3, 4]
+    # Without online=True the online model is never consulted.
+    plain = VerifiedCostModel(draft, verifier, k=3)._inst
+    assert list(np.argsort(-plain.predict(None, [0, 1, 2, 3, 4]))) == [2, 1, 0, 3, 4]
+    with pytest.raises(ValueError, match="choose one"):
+        VerifiedCostModel(draft, verifier, k=3, mix=True, online=True)
+
+
 def test_a_verifier_that_drops_featureless_candidates_or_never_retrains():
     from workbench.tuning.cost_model import VerifiedCostModel
 

@@ -11,6 +11,7 @@ scores that grow with the blended rank (MetaSchedule draws mutation parents in p
 ``"world_verify"`` drafts then verifies (:class:`VerifiedCostModel`): the world model scores every candidate,
 and MetaSchedule's ``XGBModel`` fitted on the same logs (saved as ``verifier/`` in the model directory by
 ``workbench train --verifier``) re-scores its best :data:`VERIFY_K` from the built programs' features.
+``"world_online"`` is the same, with the run's own model mixed into the verified top's order as it earns it.
 
 Importing this module loads TVM (``WorldModelCostModel`` is a MetaSchedule ``PyCostModel``).
 """
@@ -38,7 +39,8 @@ import_tvm()
 from tvm.ir.utils import derived_object  # noqa: E402
 from tvm.s_tir.meta_schedule.cost_model import CostModel, PyCostModel  # noqa: E402
 
-COST_MODELS = ("world", "world_verify", "xgb", "random")
+COST_MODELS = ("world", "world_verify", "world_online", "xgb", "random")
+VERIFIED = ("world_verify", "world_online")  # the cost models that need the verifier saved beside the world model
 VERIFY_K = 64  # world_verify: how many of the world model's best the verifier re-scores (tune_search's default)
 
 
@@ -58,6 +60,7 @@ class WorldModelCostModel(PyCostModel):
         self.blend = OnlineBlend(seed=seed, learn=online)
         self.rounds_file = Path(rounds_file) if rounds_file is not None else None
         self.round_info: dict[str, dict[str, Any]] = {}  # task -> what the search adds to its next batch record
+        self.online_last: np.ndarray | None = None  # the online model's scores of the last predicted candidates
         self._flops: dict[int, float] = {}
         self.stats = {"predict_calls": 0, "predicted": 0, "predict_seconds": 0.0, "update_calls": 0,
                       "updated": 0, "update_seconds": 0.0}
@@ -83,6 +86,8 @@ class WorldModelCostModel(PyCostModel):
             items = self._items(context, candidates)
             x = self.evaluator.feature_matrix(items)
             scores = self.blend.scores(x, self.evaluator.ranker.predict(x), items[0].group)
+            # What the run's own model alone says of these candidates, for a verifier that mixes it in.
+            self.online_last = self.blend.online_scores(x) if self.blend.model is not None else None
         self.stats["predict_calls"] += 1
         self.stats["predicted"] += len(candidates)
         self.stats["predict_seconds"] += time.perf_counter() - start
@@ -171,18 +176,29 @@ class VerifiedCostModel(PyCostModel):
     ``mix=True`` orders the verified top by the mean of both models' rank orders instead of the verifier's
     alone (``k=None``: the verifier scores every candidate). On the searches' pooled programs the mean picked
     better than either order (``pool_ranking.md``); as a search (``tune_search_znver3_mix45.md``, ``world_mix``)
-    it ties the verifier's order and searches longer, so no named cost model uses it."""
+    it ties the verifier's order and searches longer, so no named cost model uses it.
+
+    ``online=True`` (``"world_online"``) lets the run's own model overrule the verifier inside the verified top:
+    once the draft's online model (:class:`~workbench.tuning.online.OnlineBlend`, trained on the run's own
+    measurements) exists, the top is ordered by the sum of both models' standardized scores, each weighted by
+    its skill (2 x prospective pairwise accuracy - 1) on the run's measured batches, judged before each batch
+    trains anything. A frozen verifier cannot learn the task; replayed on this machine's runs, the online model
+    ranked inside the best plan better than the verifier (``online_ranking_diag.md``)."""
 
     def __init__(self, draft: Any, verifier: Any, k: int | None = 64, *, update_verifier: bool = True,
-                 mix: bool = False) -> None:
+                 mix: bool = False, online: bool = False) -> None:
         """``update_verifier``: also feed measured batches to the verifier (False for one that never retrains,
         as a loaded :class:`~workbench.worldmodel.baseline.MetaScheduleXGB`: its features would be wasted)."""
         super().__init__()
         if k is not None and k < 1:
             raise ValueError(f"the verified top k must be >= 1 (or None: every candidate), got {k}")
+        if mix and online:
+            raise ValueError("mix and online are two orders of the verified top: choose one")
         self.draft, self.verifier, self.update_verifier, self.mix = draft, verifier, update_verifier, bool(mix)
+        self.online = bool(online)
         self.k = None if k is None else int(k)
         self.stats = {"predict_calls": 0, "predicted": 0, "verified": 0, "verify_seconds": 0.0}
+        self.verifier_pairs = [0, 0]  # online: pairs of measured batches the verifier ordered right, judged
 
     def predict(self, context: Any, candidates: list[Any]) -> np.ndarray:
         self.stats["predict_calls"] += 1
@@ -206,11 +222,44 @@ class VerifiedCostModel(PyCostModel):
         if self.mix:  # the mean of both rank orders within the verified top, in [1, 2]
             out[top] = 1.0 + 0.5 * (_rank01(draft[top]) + _rank01(verified))
             return out
+        online = getattr(self.draft, "online_last", None) if self.online else None
+        if online is not None and len(online) == len(draft):
+            verified = self.online_order(verified, np.asarray(online, dtype="float64")[top])
         span = float(verified.max() - verified.min())
         out[top] = 1.0 + ((verified - verified.min()) / span if span > 0 else 0.5)
         return out
 
+    def weights(self) -> tuple[float, float]:
+        """(verifier, online model) weights of the verified top's order: each one's skill on the run's batches
+        (the verifier's 0.5 before it was judged; the online model's 0 before it exists or was judged)."""
+        good, total = self.verifier_pairs
+        w_verifier = max(0.0, 2.0 * good / total - 1.0) if total else 0.5
+        blend = getattr(self.draft, "blend", None)
+        w_online = (blend.skill("online") or 0.0) if blend is not None and blend.model is not None else 0.0
+        return w_verifier, w_online
+
+    def online_order(self, verified: np.ndarray, online: np.ndarray) -> np.ndarray:
+        """The verified top's scores with the online model mixed in by :meth:`weights` (the verifier's own
+        scores where neither has any skill)."""
+        w_verifier, w_online = self.weights()
+        if w_online <= 0:
+            return verified
+        return (w_verifier * _z(verified) + w_online * _z(online)) / (w_verifier + w_online)
+
     def update(self, context: Any, candidates: list[Any], results: list[Any]) -> None:
+        blend = getattr(self.draft, "blend", None)
+        if self.online and blend is not None and blend.model is not None:
+            # Judge the verifier on the batch before anything trains on it, as the draft judges its models.
+            from workbench.tuning.online import pairwise_counts
+
+            ok = [i for i, r in enumerate(results) if r.error_msg is None and r.run_secs]
+            if len(ok) > 1:
+                scores = np.asarray(self.verifier.predict(context, [candidates[i] for i in ok]), dtype="float64")
+                scores = np.concatenate([scores, np.zeros(len(ok) - len(scores))])
+                latency = [median_latency([float(s) for s in results[i].run_secs]) for i in ok]
+                good, total = pairwise_counts(scores, np.array(latency), [0] * len(ok))
+                self.verifier_pairs[0] += good
+                self.verifier_pairs[1] += total
         self.draft.update(context, candidates, results)
         if self.update_verifier:
             self.verifier.update(context, candidates, results)
@@ -220,6 +269,12 @@ class VerifiedCostModel(PyCostModel):
 
     def load(self, path: str) -> None:
         self.draft.load(path)
+
+
+def _z(scores: np.ndarray) -> np.ndarray:
+    """Scores standardized to mean 0 and deviation 1 (all 0 where they are all equal)."""
+    std = float(np.std(scores))
+    return (scores - float(np.mean(scores))) / (std if std > 1e-12 else 1.0)
 
 
 def _rank01(scores: np.ndarray) -> np.ndarray:
@@ -276,7 +331,7 @@ def cost_model_problem(spec: Any, evaluator: Any = None, target: Any = "cpu", st
         return f"unknown cost model {spec!r}: choose from {', '.join(COST_MODELS)}"
     if strategy == "plan" and not (spec == "world" or isinstance(spec, WorldModelCostModel)):
         return "the plan strategy searches with the world model: use cost_model='world'"
-    if spec == "world_verify":
+    if spec in VERIFIED:
         try:
             verifier_dir(evaluator, target)
         except ModelFileError as err:
@@ -304,17 +359,18 @@ def default_cost_model(evaluator: Any = None, target: Any = "cpu", strategy: str
 def make_cost_model(spec: Any, *, target: Any = "cpu", evaluator: Any = None, num_tuning_cores: int = 1,
                     hardware: dict[str, Any] | None = None, rounds_file: str | Path | None = None,
                     seed: int = 0) -> Any:
-    """A MetaSchedule cost model by name (``"world"``, ``"world_verify"``, ``"xgb"``, ``"random"``) or the
-    instance itself;
+    """A MetaSchedule cost model by name (``"world"``, ``"world_verify"``, ``"world_online"``, ``"xgb"``,
+    ``"random"``) or the instance itself;
     ``hardware``: the descriptor of the machine that measures (default: this one); ``rounds_file``: where the
     world model writes each batch's predictions and measurements."""
     if isinstance(spec, CostModel):
         return spec
-    if spec in ("world", "world_verify"):
+    if spec in ("world", *VERIFIED):
         world = world_cost_model(evaluator, target=target, hardware=hardware, rounds_file=rounds_file, seed=seed)
         if spec == "world":
             return world
-        return VerifiedCostModel(world, load_verifier(evaluator, target), VERIFY_K, update_verifier=False)
+        return VerifiedCostModel(world, load_verifier(evaluator, target), VERIFY_K, update_verifier=False,
+                                 online=spec == "world_online")
     if spec in ("xgb", "random"):
         kwargs = {"num_tuning_cores": num_tuning_cores, "tree_method": "auto"} if spec == "xgb" else {}
         return CostModel.create(spec, **kwargs)
