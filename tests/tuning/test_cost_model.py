@@ -71,7 +71,7 @@ class _OnlineDraft(_Scores):
         from workbench.tuning.online import OnlineBlend
 
         super().__init__(table)
-        self.online, self.blend, self.online_last = online, OnlineBlend(), None
+        self.online, self.blend, self.online_last, self.round_info = online, OnlineBlend(), None, {}
 
     def predict(self, context, candidates):
         self.online_last = None if self.blend.model is None else np.array([self.online[c] for c in candidates])
@@ -94,6 +94,8 @@ def test_the_runs_own_model_overrules_the_verifier_inside_the_top_as_far_as_it_p
     draft.blend.pairs["online"] = [3, 4]
     model.update(None, [0, 1, 2], [_Result(1.0), _Result(2.0), _Result(3.0)])
     assert model.verifier_pairs == [0, 3] and model.weights() == (0.0, 0.5)
+    # ... and the batch's record (workbench_rounds.json) says so.
+    assert draft.round_info[""] == {"verifier_pairwise": 0.0, "verifier_weights": [0.0, 0.5]}
     scores = model.predict(None, [0, 1, 2, 3, 4])
     # The top 3 in the online model's order; its high scores of 3 and 4 never lift them above the top.
     assert list(np.argsort(-scores)) == [0, 1, 2, 3, 4] and (scores > 0).all()

@@ -79,3 +79,8 @@ def test_rounds_view_from_batch_records(tmp_path):
     fig = rounds_figure(info)
     assert len(fig.data) == 4 and fig.data[0].x.tolist() == [1.0, 2.0, 3.0, 1.0]
     assert len(rounds_figure(rounds_info(read_rounds(tmp_path / "none"))).data) == 0
+    # A world_online run judges its verifier too, once its online model exists: a fifth line.
+    records[1]["verifier_pairwise"] = 0.25
+    (tmp_path / ROUNDS_FILE).write_text("".join(json.dumps(r) + "\n" for r in records))
+    fig = rounds_figure(rounds_info(read_rounds(tmp_path)))
+    assert len(fig.data) == 5 and fig.data[-1].name == "verifier" and fig.data[-1].y[1] == 0.25

@@ -260,6 +260,10 @@ class VerifiedCostModel(PyCostModel):
                 good, total = pairwise_counts(scores, np.array(latency), [0] * len(ok))
                 self.verifier_pairs[0] += good
                 self.verifier_pairs[1] += total
+                info = getattr(self.draft, "round_info", None)  # the batch's record (workbench_rounds.json)
+                if isinstance(info, dict):
+                    info.setdefault(str(getattr(context, "task_name", "")), {}).update(
+                        verifier_pairwise=good / total if total else None, verifier_weights=list(self.weights()))
         self.draft.update(context, candidates, results)
         if self.update_verifier:
             self.verifier.update(context, candidates, results)

@@ -180,7 +180,8 @@ def tuning_figure(curves: Any, *, title: str = "best latency vs trials", earlier
 def rounds_info(rounds: Any) -> Any:
     """One row per candidate of each measured batch of a world-model run (``TuningRun.rounds()``): batch, task,
     measured latency (ms), the blended score the search ranked it by, the prior's and the online model's
-    scores, and the batch's prospective pairwise accuracy of each (before the batch trained anything)."""
+    scores, and the batch's prospective pairwise accuracy of each (before the batch trained anything; the
+    verifier's too in a ``world_online`` run, once its online model exists)."""
     import pandas as pd
 
     rows = []
@@ -189,9 +190,10 @@ def rounds_info(rounds: Any) -> Any:
         for lat, blended, prior, own in zip(r.latency, r.blended, r.prior, online, strict=True):
             rows.append({"batch": r.batch, "task": r.task, "latency_ms": lat * 1e3, "blended": blended,
                          "prior": prior, "online": own, "prior_pairwise": r.prior_pairwise,
-                         "online_pairwise": r.online_pairwise, "blended_pairwise": r.blended_pairwise})
+                         "online_pairwise": r.online_pairwise, "blended_pairwise": r.blended_pairwise,
+                         "verifier_pairwise": getattr(r, "verifier_pairwise", None)})
     columns = ["batch", "task", "latency_ms", "blended", "prior", "online", "prior_pairwise", "online_pairwise",
-               "blended_pairwise"]
+               "blended_pairwise", "verifier_pairwise"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -210,7 +212,9 @@ def rounds_figure(info: Any, *, title: str = "predicted vs measured, per batch")
                                  text=[f"batch {b}" for b in info["batch"]]), row=1, col=1)
         per = info.drop_duplicates("batch").sort_values("batch")
         for col, color in (("prior_pairwise", "#1f77b4"), ("online_pairwise", "#2ca02c"),
-                           ("blended_pairwise", "#d62728")):
+                           ("blended_pairwise", "#d62728"), ("verifier_pairwise", "#9467bd")):
+            if col == "verifier_pairwise" and per[col].isna().all():
+                continue  # judged only in world_online runs
             fig.add_trace(go.Scatter(x=per["batch"], y=per[col], mode="lines+markers", name=col.split("_")[0],
                                      line={"color": color}), row=1, col=2)
     fig.add_hline(y=0.5, line={"dash": "dot", "color": "grey"}, row=1, col=2)
