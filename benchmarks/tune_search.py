@@ -33,7 +33,8 @@ Arms, interleaved (every subgraph and seed runs each arm before the next starts,
   around the incumbent;
 - ``world_online``: ``world_verify`` whose verified top is ordered by the verifier and the run's own online model
   together, each weighted by its skill on the run's measured batches (``VerifiedCostModel(online=True)``):
-  the frozen verifier cannot learn this task, the online model can (``online_ranking_diag.md``);
+  the frozen verifier cannot learn this task, the online model can (``online_ranking_diag.md``); as a search it
+  lost to ``world_verify`` (``tune_search_online.md``);
 - ``world_xhw`` (with ``--cross-hardware``): a world model trained without any record of this machine;
 - ``world_verify_i8``: ``world_verify`` measuring 8 candidates a round instead of ``--trials-per-iter`` (twice
   the rounds at the same budget: the online model and the population's measured parents update twice as often);

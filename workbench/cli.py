@@ -384,10 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="for --model: when the run is done, compile the tuned model and time it against PyTorch "
                         "eager and torch.compile on the same inputs (CALLS each, default 20, interleaved), "
                         "outputs checked")
-    p.add_argument("--cost-model", default=None, choices=["world", "world_verify", "world_online", "xgb", "random"],
+    p.add_argument("--cost-model", default=None, choices=["world", "world_verify", "xgb", "random"],
                    help="world: the world model; world_verify: the world model's best 64 re-scored by the "
-                        "MetaSchedule XGBModel saved beside it (workbench train --verifier); world_online: "
-                        "world_verify with the run's own model mixed into that order as it earns it; xgb: MetaSchedule's "
+                        "MetaSchedule XGBModel saved beside it (workbench train --verifier); xgb: MetaSchedule's "
                         "default; random (default: a resumed --work-dir's own, else world_verify with the evolutionary "
                         "strategy where the world model has a verifier, as the shipped CPU model does, else world)")
     p.add_argument("--strategy", default="evolutionary", choices=["evolutionary", "plan", "diverse", "hedge", "local"],

@@ -11,7 +11,6 @@ scores that grow with the blended rank (MetaSchedule draws mutation parents in p
 ``"world_verify"`` drafts then verifies (:class:`VerifiedCostModel`): the world model scores every candidate,
 and MetaSchedule's ``XGBModel`` fitted on the same logs (saved as ``verifier/`` in the model directory by
 ``workbench train --verifier``) re-scores its best :data:`VERIFY_K` from the built programs' features.
-``"world_online"`` is the same, with the run's own model mixed into the verified top's order as it earns it.
 
 Importing this module loads TVM (``WorldModelCostModel`` is a MetaSchedule ``PyCostModel``).
 """
@@ -39,8 +38,7 @@ import_tvm()
 from tvm.ir.utils import derived_object  # noqa: E402
 from tvm.s_tir.meta_schedule.cost_model import CostModel, PyCostModel  # noqa: E402
 
-COST_MODELS = ("world", "world_verify", "world_online", "xgb", "random")
-VERIFIED = ("world_verify", "world_online")  # the cost models that need the verifier saved beside the world model
+COST_MODELS = ("world", "world_verify", "xgb", "random")
 VERIFY_K = 64  # world_verify: how many of the world model's best the verifier re-scores (tune_search's default)
 
 
@@ -178,12 +176,14 @@ class VerifiedCostModel(PyCostModel):
     better than either order (``pool_ranking.md``); as a search (``tune_search_znver3_mix45.md``, ``world_mix``)
     it ties the verifier's order and searches longer, so no named cost model uses it.
 
-    ``online=True`` (``"world_online"``) lets the run's own model overrule the verifier inside the verified top:
-    once the draft's online model (:class:`~workbench.tuning.online.OnlineBlend`, trained on the run's own
-    measurements) exists, the top is ordered by the sum of both models' standardized scores, each weighted by
-    its skill (2 x prospective pairwise accuracy - 1) on the run's measured batches, judged before each batch
-    trains anything. A frozen verifier cannot learn the task; replayed on this machine's runs, the online model
-    ranked inside the best plan better than the verifier (``online_ranking_diag.md``)."""
+    ``online=True`` (``tune_search.py``'s arm ``world_online``) lets the run's own model overrule the verifier
+    inside the verified top: once the draft's online model (:class:`~workbench.tuning.online.OnlineBlend`,
+    trained on the run's own measurements) exists, the top is ordered by the sum of both models' standardized
+    scores, each weighted by its skill (2 x prospective pairwise accuracy - 1) on the run's measured batches,
+    judged before each batch trains anything. A frozen verifier cannot learn the task; replayed on the programs
+    the searches measured, the online model ranked inside the best plan better than the verifier
+    (``online_ranking_diag.md``), yet as a search it lost (1.04x ``world_verify``'s latency, [1.01, 1.07],
+    ``tune_search_online.md``), so no named cost model uses it."""
 
     def __init__(self, draft: Any, verifier: Any, k: int | None = 64, *, update_verifier: bool = True,
                  mix: bool = False, online: bool = False) -> None:
@@ -335,7 +335,7 @@ def cost_model_problem(spec: Any, evaluator: Any = None, target: Any = "cpu", st
         return f"unknown cost model {spec!r}: choose from {', '.join(COST_MODELS)}"
     if strategy == "plan" and not (spec == "world" or isinstance(spec, WorldModelCostModel)):
         return "the plan strategy searches with the world model: use cost_model='world'"
-    if spec in VERIFIED:
+    if spec == "world_verify":
         try:
             verifier_dir(evaluator, target)
         except ModelFileError as err:
@@ -363,18 +363,17 @@ def default_cost_model(evaluator: Any = None, target: Any = "cpu", strategy: str
 def make_cost_model(spec: Any, *, target: Any = "cpu", evaluator: Any = None, num_tuning_cores: int = 1,
                     hardware: dict[str, Any] | None = None, rounds_file: str | Path | None = None,
                     seed: int = 0) -> Any:
-    """A MetaSchedule cost model by name (``"world"``, ``"world_verify"``, ``"world_online"``, ``"xgb"``,
-    ``"random"``) or the instance itself;
+    """A MetaSchedule cost model by name (``"world"``, ``"world_verify"``, ``"xgb"``, ``"random"``) or the
+    instance itself;
     ``hardware``: the descriptor of the machine that measures (default: this one); ``rounds_file``: where the
     world model writes each batch's predictions and measurements."""
     if isinstance(spec, CostModel):
         return spec
-    if spec in ("world", *VERIFIED):
+    if spec in ("world", "world_verify"):
         world = world_cost_model(evaluator, target=target, hardware=hardware, rounds_file=rounds_file, seed=seed)
         if spec == "world":
             return world
-        return VerifiedCostModel(world, load_verifier(evaluator, target), VERIFY_K, update_verifier=False,
-                                 online=spec == "world_online")
+        return VerifiedCostModel(world, load_verifier(evaluator, target), VERIFY_K, update_verifier=False)
     if spec in ("xgb", "random"):
         kwargs = {"num_tuning_cores": num_tuning_cores, "tree_method": "auto"} if spec == "xgb" else {}
         return CostModel.create(spec, **kwargs)

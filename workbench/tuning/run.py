@@ -43,7 +43,7 @@ from workbench.tuning.callbacks import (
     infrastructure_error,
     is_stop,
 )
-from workbench.tuning.cost_model import VERIFIED, cost_model_problem, default_cost_model, make_cost_model
+from workbench.tuning.cost_model import cost_model_problem, default_cost_model, make_cost_model
 from workbench.tuning.e2e import TorchModel, compare_with_torch, compile_tuned
 from workbench.tuning.online import ROUNDS_FILE, read_rounds
 from workbench.tuning.results import (
@@ -130,7 +130,7 @@ class TuningRun:
             raise TuningError(problem)
         if explore is not None and not 0.0 <= explore <= 1.0:
             raise TuningError(f"explore must be a share between 0 and 1, got {explore!r}")
-        self.explore = (WORLD_EXPLORE if cost_model in ("world", *VERIFIED) else None) if explore is None else explore
+        self.explore = (WORLD_EXPLORE if cost_model in ("world", "world_verify") else None) if explore is None else explore
         self.measure = measure or MeasureConfig()
         self.confirm_top = (3 if model is None else 1) if confirm is None else confirm
         self.confirm_rounds = confirm_rounds

@@ -36,7 +36,7 @@ class RunConfig:
     model: str | None  # catalog model name for whole-model runs
     target: str  # "cpu", "cuda", or a target JSON string
     trials: int  # trial budget: per subgraph for one subgraph, in total for a model
-    cost_model: str  # "world", "world_verify", "world_online", "xgb", "random", or a class name for instances
+    cost_model: str  # "world", "world_verify", "xgb", "random", or a class name for instances
     seed: int
     trials_per_iter: int
     runner: str  # "local" or "rpc://host:port/key"
