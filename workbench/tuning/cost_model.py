@@ -83,9 +83,10 @@ class WorldModelCostModel(PyCostModel):
         if candidates:
             items = self._items(context, candidates)
             x = self.evaluator.feature_matrix(items)
-            scores = self.blend.scores(x, self.evaluator.ranker.predict(x), items[0].group)
-            # What the run's own model alone says of these candidates, for a verifier that mixes it in.
+            # What the run's own model alone says of these candidates: blended in, and kept for a verifier
+            # that mixes it into its own order (VerifiedCostModel(online=True)).
             self.online_last = self.blend.online_scores(x) if self.blend.model is not None else None
+            scores = self.blend.scores(x, self.evaluator.ranker.predict(x), items[0].group, self.online_last)
         self.stats["predict_calls"] += 1
         self.stats["predicted"] += len(candidates)
         self.stats["predict_seconds"] += time.perf_counter() - start

@@ -86,18 +86,21 @@ class OnlineBlend:
             self._stats[(name, task)] = stats
         return (scores - stats[0]) / stats[1]
 
-    def blended(self, x: np.ndarray, prior: np.ndarray, task: str = "") -> np.ndarray:
-        """The skill-weighted standardized score of each candidate of ``task`` (higher: predicted faster)."""
+    def blended(self, x: np.ndarray, prior: np.ndarray, task: str = "", online: np.ndarray | None = None
+                ) -> np.ndarray:
+        """The skill-weighted standardized score of each candidate of ``task`` (higher: predicted faster);
+        ``online``: the online model's scores of ``x`` where the caller has them already."""
         prior = np.asarray(prior, dtype=np.float64)
         w_prior, w_online = self.weights()
         out = w_prior * self._z("prior", task, prior)
         if w_online > 0:
-            out = out + w_online * self._z("online", task, self.online_scores(x))
+            out = out + w_online * self._z("online", task, self.online_scores(x) if online is None else online)
         return out / (w_prior + w_online)
 
-    def scores(self, x: np.ndarray, prior: np.ndarray, task: str = "") -> np.ndarray:
+    def scores(self, x: np.ndarray, prior: np.ndarray, task: str = "", online: np.ndarray | None = None
+               ) -> np.ndarray:
         """What the search gets: positive, monotone in :meth:`blended` (its parents are drawn in proportion)."""
-        return np.exp(np.clip(self.sharpness * self.blended(x, prior, task), -30.0, 30.0))
+        return np.exp(np.clip(self.sharpness * self.blended(x, prior, task, online), -30.0, 30.0))
 
     def online_scores(self, x: np.ndarray) -> np.ndarray:
         import xgboost as xgb
@@ -115,8 +118,8 @@ class OnlineBlend:
         latency = np.asarray(latency, dtype=np.float64)
         groups = np.asarray([str(g) for g in groups])
         w_prior, w_online = self.weights()
-        blended = self.blended(x, prior, str(groups[0]) if len(groups) else "")
         online = self.online_scores(x) if self.model is not None else None
+        blended = self.blended(x, prior, str(groups[0]) if len(groups) else "", online)
         record: dict[str, Any] = {"batch": self.batches, "n": len(latency), "weights": [w_prior, w_online],
                                   "latency": latency.tolist(), "prior": np.asarray(prior, float).tolist(),
                                   "online": None if online is None else online.tolist(), "blended": blended.tolist()}
