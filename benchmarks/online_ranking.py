@@ -36,6 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import write_report  # noqa: E402
 from plan_coverage import RUN_DIR  # noqa: E402
+from pool_ranking import measured_pool  # noqa: E402
 
 HEAVY = ["matmul_256", "batch_matmul_12x128x64", "depthwise_14x14x512_s2", "conv2d_7x7x512_3x3",
          "conv1d_64x256x256_k5", "conv2d_transpose_4x4x512"]
@@ -103,7 +104,6 @@ def main() -> None:
     parser.add_argument("--name", default="online_ranking")
     args = parser.parse_args()
 
-    from workbench.logs import load_logs
     from workbench.traces import compute_locations
     from workbench.tuning.cost_model import verifier_dir
     from workbench.worldmodel import load_default
@@ -115,18 +115,12 @@ def main() -> None:
     rng = np.random.default_rng(0)
     rows = []
     for sub in args.subgraphs:
-        dirs = sorted(root.glob(f"{sub.replace('/', '__')}-*-t*-s*"))
-        if not dirs:
-            raise SystemExit(f"{root}: no runs of {sub}")
-        df = load_logs(*dirs, progress=False)
-        df = df[(df["status"] == "ok") & df["latency"].notna()]
-        med = df.groupby("trace_key")["latency"].median()
-        uniq = df.drop_duplicates("trace_key").reset_index(drop=True)
+        df, uniq, latency, dirs = measured_pool(root, sub)
         x = evaluator.feature_matrix(evaluator.items_from_logs(uniq)).astype(np.float32)
         pool = {"index": {k: i for i, k in enumerate(uniq["trace_key"])}, "x": x,
                 "prior": evaluator.ranker.predict(x).astype(float),
                 "verifier": np.asarray(verifier.predict(uniq), float),
-                "latency": med.loc[uniq["trace_key"]].to_numpy(float),
+                "latency": latency,
                 "plan": [compute_locations(t) for t in uniq["trace"]]}
         runs = [d for d in dirs if (m := RUN_DIR.match(d.name)) and m["arm"] == args.arm]
         for d in runs:

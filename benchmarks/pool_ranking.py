@@ -55,6 +55,21 @@ def _topk_then_rest(world: np.ndarray, top_scores: np.ndarray, k: int) -> np.nda
     return model.predict(None, list(range(len(world))))
 
 
+def measured_pool(root: Path, sub: str) -> tuple:
+    """The successful records of every run of ``sub`` in ``root`` (all arms and seeds), the distinct programs among
+    them (one row per trace, in first-seen order) and each program's latency: the median over its records."""
+    from workbench.logs import load_logs
+
+    dirs = sorted(root.glob(f"{sub.replace('/', '__')}-*-t*-s*"))
+    if not dirs:
+        raise SystemExit(f"{root}: no runs of {sub} (run tune_search.py with --work-root {root} first)")
+    df = load_logs(*dirs, progress=False)
+    df = df[(df["status"] == "ok") & df["latency"].notna()]
+    programs = df.drop_duplicates("trace_key").reset_index(drop=True)
+    latency = df.groupby("trace_key")["latency"].median().loc[programs["trace_key"]].to_numpy(float)
+    return df, programs, latency, dirs
+
+
 def _metrics(score: np.ndarray, lat: np.ndarray) -> dict[str, float]:
     from scipy.stats import spearmanr
 
@@ -72,7 +87,6 @@ def main() -> None:
     parser.add_argument("--name", default="pool_ranking")
     args = parser.parse_args()
 
-    from workbench.logs import load_logs
     from workbench.tuning.cost_model import verifier_dir
     from workbench.worldmodel import load_default
     from workbench.worldmodel.baseline import MetaScheduleXGB
@@ -84,14 +98,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     rows, pools = [], {}
     for sub in report["test_split"]:
-        dirs = sorted(root.glob(f"{sub.replace('/', '__')}-*-t*-s*"))
-        if not dirs:
-            raise SystemExit(f"{root}: no runs of {sub} (run tune_search.py with --work-root {root} first)")
-        df = load_logs(*dirs, progress=False)
-        df = df[(df["status"] == "ok") & df["latency"].notna()]
-        lat_of = df.groupby("trace_key")["latency"].median()
-        df = df.drop_duplicates("trace_key").reset_index(drop=True)
-        lat = lat_of.loc[df["trace_key"]].to_numpy(float)
+        _, df, lat, dirs = measured_pool(root, sub)
         if len(df) < 32:
             print(f"{sub}: {len(df)} programs, too few to rank: left out", flush=True)
             continue

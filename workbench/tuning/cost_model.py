@@ -183,7 +183,8 @@ class VerifiedCostModel(PyCostModel):
     scores, each weighted by its skill (2 x prospective pairwise accuracy - 1) on the run's measured batches,
     judged before each batch trains anything. A frozen verifier cannot learn the task; replayed on the programs
     the searches measured, the online model ranked inside the best plan better than the verifier
-    (``online_ranking_diag.md``), yet as a search it lost (1.04x ``world_verify``'s latency, [1.01, 1.07],
+    (``online_ranking_diag.md``; on a larger pool neither beat a random order, ``online_ranking_all.md``), and as
+    a search it lost (1.04x ``world_verify``'s latency, [1.01, 1.07],
     ``tune_search_online.md``), so no named cost model uses it."""
 
     def __init__(self, draft: Any, verifier: Any, k: int | None = 64, *, update_verifier: bool = True,
