@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
 import pytest
 
 from workbench.logs import load_logs
@@ -139,3 +140,66 @@ def test_plan_search_checks_its_settings():
     for bad in ({"family": 0}, {"moves": -1}, {"population": 2}, {"materialize": 0}):
         with pytest.raises(ValueError, match="plan search: population >= 4"):
             PlanSearch(**bad)
+    for bad in ({"beam": -1}, {"beam_width": 0}, {"beam_expand": 0}):
+        with pytest.raises(ValueError, match="plan search: beam >= 0"):
+            PlanSearch(**bad)
+
+
+@pytest.mark.slow
+def test_beam_stages_follow_the_rollout_and_prune_by_the_value_head():
+    """Each tile decision sits in one stage, stages in step order; a prefix's value does not move with the
+    decisions of later stages; the beam keeps the prefixes the value head rates best, all in the base's family."""
+    from workbench.tuning.beam import beam_family, decision_stages, prefix_values
+    from workbench.tuning.vectors import compiled_for
+
+    search = _plan_search(population=64)._inst
+    cm = search.cost_model
+    info, z0 = cm.evaluator.program_info(search.context.mod), cm.evaluator.encode_initial(search.context.mod)
+    sk_i, base = next(v for v in search.seeds if len(search.sketches[v[0]].tiles) >= 2)
+    sk = search.sketches[sk_i]
+    cp = compiled_for(info, sk, base, search._compiled)
+    stages = decision_stages(cp)
+    assert sorted(j for group, _ in stages for j in group) == list(range(len(sk.tiles)))
+    ends = [end for _, end in stages]
+    assert ends == sorted(ends) and ends[-1] == len(cp.tokens)
+    rng = random.Random(0)
+    (first, end), later = stages[0], [j for group, _ in stages[1:] for j in group]
+    others = [random_decisions_in(sk, base, later, rng) for _ in range(6)]
+    v = prefix_values(cp, sk, [base, *others], z0, cm.evaluator.transition, end)
+    assert np.allclose(v, v[0], atol=1e-5), "a later stage's decisions reached the prefix's state"
+    changed = [random_decisions_in(sk, base, first, rng) for _ in range(12)]
+    assert len(set(prefix_values(cp, sk, changed, z0, cm.evaluator.transition, end).round(5))) > 1
+    kept, scored = beam_family(sk, base, cp, z0, cm.evaluator.transition, width=8, expand=4, rng=rng)
+    assert 0 < len(kept) <= 8 and scored > 8
+    assert all(sk.family(d) == sk.family(base) for d in kept)
+    assert all(math.prod(d[k]) == sk.extents[k] for d in kept for k in sk.tiles)
+    # The value head rates the kept vectors' full prefixes above random ones of the family.
+    rand = [random_decisions_in(sk, base, list(range(len(sk.tiles))), rng) for _ in range(64)]
+    full = len(cp.tokens)
+    kept_v = prefix_values(cp, sk, kept, z0, cm.evaluator.transition, full)
+    assert np.median(kept_v) > np.median(prefix_values(cp, sk, rand, z0, cm.evaluator.transition, full))
+
+
+def random_decisions_in(sk, base, tile_indices, rng):
+    """``base`` with fresh tile factorizations for the tile decisions ``tile_indices`` (indices into sk.tiles)."""
+    out = list(base)
+    for j in tile_indices:
+        k = sk.tiles[j]
+        out[k] = tuple(random_tiles(sk.extents[k], len(out[k]), sk.max_inner[k], rng))
+    return tuple(out)
+
+
+@pytest.mark.slow
+def test_beam_run_scores_prefixes_measures_once_and_resumes(tmp_path):
+    work_dir = tmp_path / "beam"
+    run = TuningRun("matmul_128", trials=16, trials_per_iter=8, cost_model="world", strategy="beam",
+                    work_dir=work_dir, confirm=0, seed=2)
+    run.run(progress=False)
+    assert run.status == "done" and run.measured == 16
+    resumed = TuningRun("matmul_128", trials=24, trials_per_iter=8, cost_model="world", strategy="beam",
+                        work_dir=work_dir, confirm=0, seed=2)
+    resumed.run(progress=False)
+    df = load_logs(work_dir, progress=False)
+    assert len(df) == 24 and df["trace_key"].is_unique  # nothing measured twice across sessions
+    plans = [p for p in resumed.rounds()["plan"] if isinstance(p, dict)]
+    assert len(plans) == 3 and all(p["prefixes"] > 0 and p["beamed"] > 0 and p["built"] > 0 for p in plans)

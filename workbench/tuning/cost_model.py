@@ -335,8 +335,8 @@ def cost_model_problem(spec: Any, evaluator: Any = None, target: Any = "cpu", st
     """Why a tuning run cannot use this cost model (None if it can), said before the run starts."""
     if isinstance(spec, str) and spec not in COST_MODELS:
         return f"unknown cost model {spec!r}: choose from {', '.join(COST_MODELS)}"
-    if strategy == "plan" and not (spec == "world" or isinstance(spec, WorldModelCostModel)):
-        return "the plan strategy searches with the world model: use cost_model='world'"
+    if strategy in ("plan", "beam") and not (spec == "world" or isinstance(spec, WorldModelCostModel)):
+        return f"the {strategy} strategy searches with the world model: use cost_model='world'"
     if spec == "world_verify":
         try:
             verifier_dir(evaluator, target)

@@ -37,8 +37,10 @@ import numpy as np
 from workbench._tvm import import_tvm
 from workbench.actions import actions_from_trace
 from workbench.traces import trace_key
+from workbench.tuning.beam import beam_family
 from workbench.tuning.vectors import (
     Sketch,
+    compiled_for,
     decisions_of,
     evolve,
     mutate_decisions,
@@ -66,7 +68,8 @@ class PlanState:
         self.invalid: set[tuple] = set()  # (sketch, decisions) TVM refused
         self.proposed: set[tuple] = set()  # materialized (measured or rejected)
         self.elite: list[tuple[float, int, tuple]] = []  # (score, sketch, decisions): the best scored so far
-        self.stats = {"rounds": 0, "scored": 0, "materialized": 0, "rejected": 0, "search_seconds": 0.0}
+        self.stats = {"rounds": 0, "scored": 0, "prefixes": 0, "materialized": 0, "rejected": 0,
+                      "search_seconds": 0.0}
         self.last_round: dict[str, Any] = {}
 
 
@@ -77,12 +80,16 @@ class PlanSearch(PySearchStrategy):
     def __init__(self, *, population: int = 8192, generations: int = 3, mutants_per_parent: int = 4,
                  family: int = 32, moves: int = 64, materialize: int = 3, explore: float = 0.125,
                  seed_samples: int = 64, seed: int = 0, state: PlanState | None = None, cost_model: Any = None,
-                 seen: set[str] | None = None) -> None:
+                 seen: set[str] | None = None, beam: int = 0, beam_width: int = 32, beam_expand: int = 8) -> None:
         super().__init__()
         if population < 4 or generations < 1 or mutants_per_parent < 1 or family < 1 or moves < 0 or materialize < 1:
             raise ValueError(f"plan search: population >= 4, generations, mutants_per_parent, family and "
                              f"materialize >= 1 and moves >= 0 needed; got {population}, {generations}, "
                              f"{mutants_per_parent}, {family}, {materialize}, {moves}")
+        if beam < 0 or beam_width < 1 or beam_expand < 1:
+            raise ValueError(f"plan search: beam >= 0, beam_width and beam_expand >= 1 needed; got {beam}, "
+                             f"{beam_width}, {beam_expand}")
+        self.beam, self.beam_width, self.beam_expand = beam, beam_width, beam_expand
         self.population, self.generations, self.mutants = population, generations, mutants_per_parent
         self.family, self.moves = family, moves
         self.materialize, self.explore, self.seed_samples = materialize, explore, seed_samples
@@ -168,7 +175,8 @@ class PlanSearch(PySearchStrategy):
                           mutants_per_parent=self.mutants, family=self.family, moves=self.moves,
                           materialize=self.materialize, explore=self.explore,
                           seed_samples=self.seed_samples, seed=self.rng.randrange(2**31), state=PlanState(),
-                          cost_model=self.cost_model, seen=self.seen)
+                          cost_model=self.cost_model, seen=self.seen, beam=self.beam, beam_width=self.beam_width,
+                          beam_expand=self.beam_expand)
 
     # ---- sketches ----------------------------------------------------------------------------------------
     def _seed_population(self) -> None:
@@ -296,6 +304,8 @@ class PlanSearch(PySearchStrategy):
                    + list(self.measured_seeds))
         for _ in range(max(1, self.population // 4 // self.family)):
             parents += self._random_family()
+        beamed, prefixes = self._beam_round() if self.beam else ([], 0)
+        parents += beamed
         # Scores are kept for this round only: the online model changes between rounds.
         order, known = evolve(parents, score=self._score, mutate=lambda v: self._mutate(*v), population=self.population,
                               generations=self.generations, mutants=self.mutants, rng=self.rng,
@@ -303,7 +313,40 @@ class PlanSearch(PySearchStrategy):
         ranked = [(known[v], v[0], v[1]) for v in order]
         self.state.elite = ranked[: self.population]
         self.state.last_round = {"scored": len(known), "best_score": ranked[0][0] if ranked else None}
+        if self.beam:
+            self.state.last_round.update(prefixes=prefixes, beamed=len(beamed))
         return ranked
+
+    def _beam_round(self) -> tuple[list[tuple[int, tuple]], int]:
+        """Vectors from a beam over the tile decisions of ``beam`` families (:mod:`workbench.tuning.beam`): the
+        families of the run's best measured programs first, then of the best scored so far, with a quarter of
+        them random families (exploration). They join the round's parents, scored in full with the rest. Returns
+        (the vectors, prefixes the value head scored)."""
+        cm = self.cost_model
+        mod = self.context.mod
+        bases: dict[tuple, tuple[int, tuple]] = {}
+        n_random = self.beam // 4
+        for s, d in list(self.measured_seeds) + [(s, d) for _, s, d in self.state.elite] + list(self.seeds):
+            if len(bases) >= self.beam - n_random:
+                break
+            bases.setdefault((s, self.sketches[s].family(d)), (s, d))
+        for _ in range(4 * n_random):
+            if len(bases) >= self.beam:
+                break
+            v = self._random_vector()
+            if v is not None:
+                bases.setdefault((v[0], self.sketches[v[0]].family(v[1])), v)
+        z0, info, out, prefixes = cm.evaluator.encode_initial(mod), cm.evaluator.program_info(mod), [], 0
+        for s, d in bases.values():
+            sk = self.sketches[s]
+            cp = compiled_for(info, sk, d, self._compiled)
+            vectors, scored = beam_family(sk, d, cp, z0, cm.evaluator.transition, width=self.beam_width,
+                                          expand=self.beam_expand, rng=self.rng,
+                                          skip=lambda c, s=s: (s, c) in self.state.invalid)
+            prefixes += scored
+            out += [(s, v) for v in vectors]
+        self.state.stats["prefixes"] += prefixes
+        return out, prefixes
 
     # ---- materializing -------------------------------------------------------------------------------------
     def _build(self, sketch: int, decisions: tuple) -> Any:

@@ -57,7 +57,9 @@ def quiet_statistics() -> Iterator[None]:
     finally:
         _QUIET.on = before
 
-STRATEGIES = ("evolutionary", "plan", "diverse", "hedge", "local")
+STRATEGIES = ("evolutionary", "plan", "beam", "diverse", "hedge", "local")
+PLANNED = ("plan", "beam")  # the strategies that search in the world model's space (cost model: the world model)
+BEAM_FAMILIES = 8  # families (sketch, categorical values, compute locations) the "beam" strategy beams each round
 DIVERSE_WIDEN = 4  # "diverse": a session's first batch is picked from a search this many times as wide
 DIVERSE_CAP = 0.5  # "diverse": the most of a batch's model picks that may share one compute-location plan
 HEDGE_WIDEN = 4  # "hedge": every batch is picked from a search this many times as wide, plus the reserve
@@ -360,15 +362,18 @@ def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explor
     ``DIVERSE_WIDEN`` times as wide, hedging across compute-location plans), ``"hedge"`` (every batch picked by
     :func:`hedge_picks` from a search ``HEDGE_WIDEN`` times as wide and a reserve: a bandit over compute-location
     plans, then the best measured plan's tiles), ``"local"`` (the same, the best plan's picks nearest the fastest
-    program measured so far) or ``"plan"`` (:class:`workbench.tuning.plan.PlanSearch`,
-    which scores with ``cost_model``, the run's world model)."""
+    program measured so far), ``"plan"`` (:class:`workbench.tuning.plan.PlanSearch`,
+    which scores with ``cost_model``, the run's world model) or ``"beam"`` (the same, each round's parents also
+    from a beam over the tile decisions of ``BEAM_FAMILIES`` families pruned by the world model's value head along
+    the rollout, :mod:`workbench.tuning.beam`)."""
     if name not in STRATEGIES:
         raise ValueError(f"unknown search strategy {name!r}: choose from {', '.join(STRATEGIES)}")
-    if name == "plan":
+    if name in PLANNED:
         from workbench.tuning.plan import PlanSearch
 
         return SeenFilter(PlanSearch(explore=0.125 if explore is None else float(explore), seed=seed,
-                                     cost_model=cost_model, seen=seen), seen, budget)
+                                     cost_model=cost_model, seen=seen, beam=BEAM_FAMILIES if name == "beam" else 0),
+                          seen, budget)
     kwargs = {"eps_greedy": float(explore)} if explore is not None else {}
     if name in ("diverse", "hedge", "local"):
         eps = 0.05 if explore is None else float(explore)  # MetaSchedule's default eps_greedy

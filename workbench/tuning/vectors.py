@@ -258,6 +258,15 @@ def evolve(parents: Iterable[Hashable], *, score: Callable[[list], Sequence[floa
     return ranked, known
 
 
+def compiled_for(info: Any, sketch: Sketch, decisions: tuple, compiled: dict[tuple, CompiledPlan]) -> CompiledPlan:
+    """The compiled plan of the family of ``decisions`` (cached in ``compiled`` by sketch and family)."""
+    key = (sketch.index, sketch.family(decisions))
+    cp = compiled.get(key)
+    if cp is None:
+        cp = compiled[key] = CompiledPlan.build(info, sketch.actions(decisions))
+    return cp
+
+
 def vector_features(evaluator: Any, mod: Any, sketches: Sequence[Sketch], vectors: Sequence[tuple[int, tuple]], *,
                     machine: Machine, hardware: dict[str, Any], target_kind: str, flops: float,
                     compiled: dict[tuple, CompiledPlan]) -> np.ndarray:
@@ -275,9 +284,7 @@ def vector_features(evaluator: Any, mod: Any, sketches: Sequence[Sketch], vector
     trace = np.zeros((n, len(TRACE_FEATURES)), dtype=np.float32)
     for key, rows in groups.items():
         sk = sketches[key[0]]
-        cp = compiled.get(key)
-        if cp is None:
-            cp = compiled[key] = CompiledPlan.build(info, sk.actions(vectors[rows[0]][1]))
+        cp = compiled_for(info, sk, vectors[rows[0]][1], compiled)
         flats = [[t for k in sk.tiles for t in vectors[i][1][k]] for i in rows]
         p, t = group_features(cp, flats, machine=machine, flops=[flops] * len(rows))
         for j, i in enumerate(rows):

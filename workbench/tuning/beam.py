@@ -1,0 +1,103 @@
+"""Beam search over a candidate's tile decisions, pruned by the world model's value head along the rollout.
+
+The plan strategy (:mod:`workbench.tuning.plan`) scores whole decision vectors. Here the tile decisions of one
+*family* (a sketch with its categorical values and compute locations fixed, see
+:meth:`workbench.tuning.vectors.Sketch.family`) are chosen one stage at a time, as the research's planning in a
+world model does: a stage is the decisions whose sizes first reach the same step of the rollout, in step order.
+After a stage, each partial vector's steps are fixed up to the first step a later decision reaches; the
+transition rolls those steps out from the encoded initial program (no program built; siblings share their
+prefix, see :meth:`workbench.worldmodel.transition.TransitionModel.final`), the value head ``v(z_t)`` reads the
+state reached, and only the ``width`` best prefixes are expanded further. The decisions after a stage are still
+the parent's while it is scored; the rollout stops before the first step they reach, so they cannot move it.
+
+On the held-out subgraphs' records of ``sample_logs`` the value head halfway along the rollout already orders
+programs of one family nearly as well as at its end (pairwise 0.73 against 0.75,
+``benchmarks/results/prefix_value.md``): pruning by it is not a blind cut.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from workbench.tuning.vectors import Sketch, move_factor, random_tiles
+from workbench.worldmodel.decisions import CompiledPlan
+from workbench.worldmodel.features import N_PARAMS
+from workbench.worldmodel.transition import Rollouts, torch
+
+
+def decision_stages(cp: CompiledPlan) -> list[tuple[list[int], int]]:
+    """The tile decisions of a compiled plan (indices in its tile order) grouped by the first step of the
+    rollout their sizes reach, in step order: ``[(decisions, steps fixed once they and every earlier stage are
+    chosen)]``. Decisions no step reads (only trace features do) come last, fixing every step."""
+    s = len(cp.tokens)
+    reach = (np.abs(cp.params_w).reshape(s, N_PARAMS, -1).sum(axis=1) > 0) if s else np.zeros((0, 0), bool)
+    first, off = [], 0
+    for size in cp.tile_shapes:
+        hit = np.nonzero(reach[:, off:off + size].any(axis=1))[0] if s else []
+        first.append(int(hit[0]) if len(hit) else s)
+        off += size
+    stages: list[tuple[list[int], int]] = []
+    for j in sorted(range(len(first)), key=first.__getitem__):
+        if stages and first[stages[-1][0][-1]] == first[j]:
+            stages[-1][0].append(j)
+        else:
+            stages.append(([j], 0))
+    ends = [first[group[0]] for group, _ in stages[1:]] + [s]
+    return [(group, end) for (group, _), end in zip(stages, ends, strict=True)]
+
+
+def prefix_values(cp: CompiledPlan, sketch: Sketch, vectors: Sequence[tuple], z0: np.ndarray, transition: Any,
+                  steps: int) -> np.ndarray:
+    """The value head on the state after the first ``steps`` steps of each decision vector of ``cp``'s family
+    (higher = predicted faster), rolled out from the initial program's encoding ``z0``."""
+    n = len(vectors)
+    if steps <= 0 or n == 0:
+        return np.zeros(n, dtype=np.float32)
+    e = cp.params_w.shape[1]
+    flats = np.asarray([[t for k in sketch.tiles for t in v[k]] for v in vectors], dtype=np.float64).reshape(n, e)
+    logs = np.log2(np.maximum(flats, 1e-300))
+    w = cp.params_w.reshape(len(cp.tokens), N_PARAMS, e)[:steps].reshape(steps * N_PARAMS, e)
+    params = (cp.params0[: steps * N_PARAMS] + logs @ w.T).reshape(n, steps, N_PARAMS).astype(np.float32)
+    tokens = torch.as_tensor(np.asarray(cp.tokens[:steps], dtype=np.int64)).expand(n, steps)
+    batch = Rollouts(torch.from_numpy(np.repeat(np.asarray(z0, dtype=np.float32)[None, :], n, axis=0)),
+                     tokens.contiguous(), torch.from_numpy(params), torch.ones((n, steps), dtype=torch.bool))
+    return transition.values(transition.final(batch)).numpy()
+
+
+def beam_family(sketch: Sketch, base: tuple, cp: CompiledPlan, z0: np.ndarray, transition: Any, *,
+                width: int, expand: int, rng: random.Random,
+                skip: Callable[[tuple], bool] = lambda v: False) -> tuple[list[tuple], int]:
+    """The ``width`` best tile choices of ``base``'s family by the value head, stage by stage (see the module
+    docstring): each stage draws ``width * expand`` children of the kept prefixes (a prime factor moved, or a fresh
+    factorization, in each of the stage's decisions). Returns (the last beam's decision vectors, prefixes
+    scored); ``skip`` leaves out a vector (one TVM refused)."""
+    if width < 1 or expand < 1:
+        raise ValueError(f"beam: width and expand >= 1 needed; got {width}, {expand}")
+    beam, scored = [base], 0
+    for group, end in decision_stages(cp):
+        children = dict.fromkeys(beam)
+        per = -(-width * expand // len(beam))  # the first stage spreads from the base alone
+        for d in beam:
+            for _ in range(per):
+                out = list(d)
+                for j in group:
+                    k = sketch.tiles[j]
+                    moved = (move_factor(out[k], sketch.max_inner[k], rng) if rng.random() < 0.5 else
+                             random_tiles(sketch.extents[k], len(out[k]), sketch.max_inner[k], rng))
+                    if moved is not None:
+                        out[k] = tuple(moved)
+                children[tuple(out)] = None
+        kids = [c for c in children if not skip(c)]
+        if len(kids) <= width:
+            beam = kids
+            continue
+        values = prefix_values(cp, sketch, kids, z0, transition, end)
+        scored += len(kids)
+        # Ties (a stage whose decisions no step before ``end`` reads) keep a random subset, not the first few.
+        order = np.lexsort((np.asarray([rng.random() for _ in kids]), -values))[:width]
+        beam = [kids[i] for i in order]
+    return beam, scored
