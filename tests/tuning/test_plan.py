@@ -203,3 +203,7 @@ def test_beam_run_scores_prefixes_measures_once_and_resumes(tmp_path):
     assert len(df) == 24 and df["trace_key"].is_unique  # nothing measured twice across sessions
     plans = [p for p in resumed.rounds()["plan"] if isinstance(p, dict)]
     assert len(plans) == 3 and all(p["prefixes"] > 0 and p["beamed"] > 0 and p["built"] > 0 for p in plans)
+    from workbench.views import plan_table
+
+    table = plan_table(resumed.rounds())  # the dashboard's per-batch table shows what the beam did
+    assert list(table.columns[-2:]) == ["prefixes", "beamed"] and (table["prefixes"] > 0).all()

@@ -12,6 +12,10 @@ instruction. Each round:
    changes tile sizes within the family, a *move* changes a categorical value or compute location for the
    family's best ``family`` members at once, and random samples come as whole families. A family shares one
    compiled plan, so a batch is a few hundred arrays rather than a thousand families of a few vectors each.
+   With ``beam`` > 0 (the ``"beam"`` strategy), ``beam`` families (those of the best measured and best scored
+   vectors, a quarter random) also have their tile decisions chosen stage by stage, each stage's prefixes
+   rolled out and pruned by the world model's value head (:mod:`workbench.tuning.beam`); what the beam keeps
+   joins the parents.
 2. **Score** them all in latent space at once: each vector's actions are the sketch's with its decisions
    (:class:`workbench.worldmodel.decisions.CompiledPlan` makes its features arithmetic), rolled out and ranked
    by the world model and the run's online model, as the world-model cost model scores; the parents are the
