@@ -145,6 +145,22 @@ def test_plan_search_checks_its_settings():
             PlanSearch(**bad)
 
 
+def test_beam_stages_group_decisions_by_the_first_step_they_reach():
+    from types import SimpleNamespace
+
+    from workbench.tuning.beam import decision_stages
+    from workbench.worldmodel.features import N_PARAMS
+
+    # Three steps; tile decisions of sizes 2, 1, 2 (five columns): the first reaches step 2, the second step 0,
+    # the third steps 0 and 1 (its first is 0, as the second's), and no step reads a fourth of size 1.
+    w = np.zeros((3, N_PARAMS, 6))
+    w[2, 0, 0], w[0, 1, 2], w[1, 0, 3], w[0, 2, 4] = 1.0, 1.0, 1.0, -1.0
+    cp = SimpleNamespace(tokens=[1, 2, 3], params_w=w.reshape(3 * N_PARAMS, 6), tile_shapes=[2, 1, 2, 1])
+    assert decision_stages(cp) == [([1, 2], 2), ([0], 3), ([3], 3)]
+    none = SimpleNamespace(tokens=[1, 2], params_w=np.zeros((2 * N_PARAMS, 0)), tile_shapes=[])
+    assert decision_stages(none) == []  # no tile decision: nothing to beam (softmax's sketches)
+
+
 @pytest.mark.slow
 def test_beam_stages_follow_the_rollout_and_prune_by_the_value_head():
     """Each tile decision sits in one stage, stages in step order; a prefix's value does not move with the

@@ -46,6 +46,8 @@ def decision_stages(cp: CompiledPlan) -> list[tuple[list[int], int]]:
             stages[-1][0].append(j)
         else:
             stages.append(([j], 0))
+    if not stages:  # no tile decision (a sketch of categorical choices and compute locations only)
+        return []
     ends = [first[group[0]] for group, _ in stages[1:]] + [s]
     return [(group, end) for (group, _), end in zip(stages, ends, strict=True)]
 
