@@ -30,6 +30,7 @@ from workbench.hardware import hardware_descriptor
 from workbench.measure import median_latency
 from workbench.subgraphs import estimate_flops, structural_hash
 from workbench.tuning.online import OnlineBlend
+from workbench.tuning.search import PLANNED
 from workbench.tuning.state import read_run_file
 from workbench.worldmodel import Evaluator, ModelFileError, default_model_dir, load_default
 
@@ -335,7 +336,7 @@ def cost_model_problem(spec: Any, evaluator: Any = None, target: Any = "cpu", st
     """Why a tuning run cannot use this cost model (None if it can), said before the run starts."""
     if isinstance(spec, str) and spec not in COST_MODELS:
         return f"unknown cost model {spec!r}: choose from {', '.join(COST_MODELS)}"
-    if strategy in ("plan", "beam") and not (spec == "world" or isinstance(spec, WorldModelCostModel)):
+    if strategy in PLANNED and not (spec == "world" or isinstance(spec, WorldModelCostModel)):
         return f"the {strategy} strategy searches with the world model: use cost_model='world'"
     if spec == "world_verify":
         try:
