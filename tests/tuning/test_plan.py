@@ -10,7 +10,7 @@ import pytest
 
 from workbench.logs import load_logs
 from workbench.tuning import TuningError, TuningRun
-from workbench.tuning.vectors import factor_moves, move_factor, random_tiles
+from workbench.tuning.vectors import factor_moves, move_factor, random_tiles, retile
 
 
 def test_tile_factorizations_are_exact():
@@ -159,6 +159,39 @@ def test_beam_stages_group_decisions_by_the_first_step_they_reach():
     assert decision_stages(cp) == [([1, 2], 2), ([0], 3), ([3], 3)]
     none = SimpleNamespace(tokens=[1, 2], params_w=np.zeros((2 * N_PARAMS, 0)), tile_shapes=[])
     assert decision_stages(none) == []  # no tile decision: nothing to beam (softmax's sketches)
+
+
+def test_a_fresh_factorization_keeps_the_product_where_the_sketch_never_learned_the_extent():
+    from types import SimpleNamespace
+
+    # Extent 0: the sketch's own trace left this tile undecided; a base read from a measured record has (6, 4).
+    sk = SimpleNamespace(extents=[0, 24], max_inner=[0, 0])
+    rng = random.Random(0)
+    for k in (0, 1):
+        for _ in range(100):
+            fresh = retile(sk, k, (6, 4), rng, move_share=0.0)
+            assert fresh is not None and math.prod(fresh) == 24 and len(fresh) == 2
+            moved = retile(sk, k, (6, 4), rng, move_share=1.0)
+            assert moved is not None and math.prod(moved) == 24 and tuple(moved) != (6, 4)
+
+
+def test_a_beam_whose_children_are_all_refused_keeps_its_base():
+    from types import SimpleNamespace
+
+    from workbench.tuning.beam import beam_family
+    from workbench.worldmodel.features import N_PARAMS
+
+    # Two stages (decision 1, then 0; see the stage grouping test). Every child is refused: the first stage
+    # keeps nothing new, and the second must still start from the beam it had (it divided by zero before, and
+    # crashed a beam run of conv2d_transpose_4x4x512 in benchmarks/results/tune_search_beam5.md).
+    w = np.zeros((3, N_PARAMS, 3))
+    w[2, 0, 0], w[0, 1, 2] = 1.0, 1.0
+    cp = SimpleNamespace(tokens=[1, 2, 3], params_w=w.reshape(3 * N_PARAMS, 3), tile_shapes=[2, 1])
+    sk = SimpleNamespace(tiles=[0, 1], extents=[16, 1], max_inner=[0, 0])
+    base = ((4, 4), (1,))
+    kept, scored = beam_family(sk, base, cp, np.zeros(4), transition=None, width=4, expand=2,
+                               rng=random.Random(0), skip=lambda v: True)
+    assert kept == [base] and scored == 0
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.tuning.vectors import Sketch, move_factor, random_tiles
+from workbench.tuning.vectors import Sketch, retile
 from workbench.worldmodel.decisions import CompiledPlan
 from workbench.worldmodel.features import N_PARAMS
 from workbench.worldmodel.transition import Rollouts, torch
@@ -73,10 +73,12 @@ def prefix_values(cp: CompiledPlan, sketch: Sketch, vectors: Sequence[tuple], z0
 def beam_family(sketch: Sketch, base: tuple, cp: CompiledPlan, z0: np.ndarray, transition: Any, *,
                 width: int, expand: int, rng: random.Random,
                 skip: Callable[[tuple], bool] = lambda v: False) -> tuple[list[tuple], int]:
-    """The ``width`` best tile choices of ``base``'s family by the value head, stage by stage (see the module
-    docstring): each stage draws ``width * expand`` children of the kept prefixes (a prime factor moved, or a fresh
-    factorization, in each of the stage's decisions). Returns (the last beam's decision vectors, prefixes
-    scored); ``skip`` leaves out a vector (one TVM refused)."""
+    """Up to ``width`` tile choices of ``base``'s family, kept stage by stage by the value head (see the module
+    docstring): each stage draws about ``width * expand`` children, spread evenly over the kept prefixes (a prime
+    factor moved, or a fresh factorization, in each of the stage's decisions; the prefixes themselves compete
+    too). A stage with no more than ``width`` distinct children keeps them all unscored; one whose decisions no
+    step reads is a tie, kept at random; one with no child left keeps the beam it had. Returns (the last beam's
+    decision vectors, prefixes scored); ``skip`` leaves out a vector (one TVM refused)."""
     if width < 1 or expand < 1:
         raise ValueError(f"beam: width and expand >= 1 needed; got {width}, {expand}")
     beam, scored = [base], 0
@@ -88,12 +90,13 @@ def beam_family(sketch: Sketch, base: tuple, cp: CompiledPlan, z0: np.ndarray, t
                 out = list(d)
                 for j in group:
                     k = sketch.tiles[j]
-                    moved = (move_factor(out[k], sketch.max_inner[k], rng) if rng.random() < 0.5 else
-                             random_tiles(sketch.extents[k], len(out[k]), sketch.max_inner[k], rng))
+                    moved = retile(sketch, k, out[k], rng, move_share=0.5)
                     if moved is not None:
                         out[k] = tuple(moved)
                 children[tuple(out)] = None
         kids = [c for c in children if not skip(c)]
+        if not kids:  # every child refused, or the stage's decisions have no other value: keep the beam
+            continue
         if len(kids) <= width:
             beam = kids
             continue

@@ -323,9 +323,10 @@ class PlanSearch(PySearchStrategy):
 
     def _beam_round(self) -> tuple[list[tuple[int, tuple]], int]:
         """Vectors from a beam over the tile decisions of ``beam`` families (:mod:`workbench.tuning.beam`): the
-        families of the run's best measured programs first, then of the best scored so far, with a quarter of
-        them random families (exploration). They join the round's parents, scored in full with the rest. Returns
-        (the vectors, prefixes the value head scored)."""
+        families of the run's best measured programs first, then of the best scored so far, then of the
+        sketches' own samples, leaving a quarter for random families (exploration; random families also fill
+        what the others leave). They join the round's parents, scored in full with the rest. Returns (the
+        vectors, prefixes the value head scored)."""
         cm = self.cost_model
         mod = self.context.mod
         bases: dict[tuple, tuple[int, tuple]] = {}

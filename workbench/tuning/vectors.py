@@ -199,6 +199,17 @@ def random_decisions(sketch: Sketch, rng: random.Random, *, base: tuple | None =
     return tuple(out)
 
 
+def retile(sketch: Sketch, k: int, tiles: Sequence[int], rng: random.Random, *,
+           move_share: float) -> list[int] | None:
+    """Tile decision ``k`` changed from ``tiles``: a prime factor moved between tiles (with probability
+    ``move_share``), else a fresh factorization of the loop's extent. Where the sketch has not learned the extent
+    (0: its own trace left the decision undecided), ``tiles``' product is the extent, never 1. None: no change."""
+    if rng.random() < move_share:
+        return move_factor(tiles, sketch.max_inner[k], rng)
+    extent = sketch.extents[k] or int(np.prod(tiles))
+    return random_tiles(extent, len(tiles), sketch.max_inner[k], rng)
+
+
 def mutate_decisions(sketch: Sketch, decisions: tuple, rng: random.Random, *,
                      free: Sequence[int] | None = None) -> tuple | None:
     """``decisions`` with one of them (one of ``free``, when given) changed: a prime factor moved between tiles
@@ -210,8 +221,7 @@ def mutate_decisions(sketch: Sketch, decisions: tuple, rng: random.Random, *,
     out = list(decisions)
     kind = sketch.kinds[k]
     if kind == "SamplePerfectTile":
-        moved = (move_factor(out[k], sketch.max_inner[k], rng) if rng.random() < 0.7 else
-                 random_tiles(sketch.extents[k], len(out[k]), sketch.max_inner[k], rng))
+        moved = retile(sketch, k, out[k], rng, move_share=0.7)
         if moved is None:
             return None
         out[k] = tuple(moved)
