@@ -95,7 +95,7 @@ def beam_family(sketch: Sketch, base: tuple, cp: CompiledPlan, z0: np.ndarray, t
                         out[k] = tuple(moved)
                 children[tuple(out)] = None
         kids = [c for c in children if not skip(c)]
-        if not kids:  # every child refused, or the stage's decisions have no other value: keep the beam
+        if not kids:  # every child refused (the kept prefixes among them): keep the beam it had
             continue
         if len(kids) <= width:
             beam = kids
