@@ -194,6 +194,38 @@ def test_a_beam_whose_children_are_all_refused_keeps_its_base():
     assert kept == [base] and scored == 0
 
 
+def test_a_beam_keeps_its_prefixes_apart_from_the_decisions_no_step_reads():
+    from types import SimpleNamespace
+
+    from workbench.tuning.beam import beam_family
+    from workbench.worldmodel.features import N_PARAMS
+
+    # Decision 0 (extent 64) reaches step 0; no step reads decision 1 (extent 64). A stand-in value head rates
+    # a prefix by its first tile (log2): the beam must keep ``width`` distinct prefixes, each as it is and with one
+    # draw of the unread decision; scoring that decision too kept only the few best prefixes' children (ties).
+    class Head:
+        @staticmethod
+        def final(batch):
+            return batch.params[:, 0, 0]
+
+        @staticmethod
+        def values(z):
+            return z
+
+    w = np.zeros((2, N_PARAMS, 4))
+    w[0, 0, 0] = 1.0
+    cp = SimpleNamespace(tokens=[1, 2], params_w=w.reshape(2 * N_PARAMS, 4), params0=np.zeros(2 * N_PARAMS),
+                         tile_shapes=[2, 2])
+    sk = SimpleNamespace(tiles=[0, 1], extents=[64, 64], max_inner=[0, 0])
+    base = ((8, 8), (8, 8))
+    for seed in range(5):
+        kept, scored = beam_family(sk, base, cp, np.zeros(4), Head(), width=4, expand=8, rng=random.Random(seed))
+        prefixes = {d[0] for d in kept}
+        assert len(prefixes) == 4 and scored > 4
+        assert 4 < len(kept) <= 8 and len(set(kept)) == len(kept)
+        assert all(math.prod(d[0]) == 64 and math.prod(d[1]) == 64 for d in kept)
+
+
 @pytest.mark.slow
 def test_beam_stages_follow_the_rollout_and_prune_by_the_value_head():
     """Each tile decision sits in one stage, stages in step order; a prefix's value does not move with the
