@@ -15,7 +15,11 @@ instruction. Each round:
    With ``beam`` > 0 (the ``"beam"`` strategy), ``beam`` families (those of the best measured and best scored
    vectors, a quarter random) also have their tile decisions chosen stage by stage, each stage's prefixes
    rolled out and pruned by the world model's value head (:mod:`workbench.tuning.beam`); what the beam keeps
-   joins the parents.
+   joins the parents. With ``transfer`` > 0 (the ``"transfer"`` strategy, a beam too), the fastest measured
+   schedules of the world model's training subgraphs whose sketch matches join the seeds, their tile sizes
+   fitted to this task's extents (:mod:`workbench.tuning.transfer`), and a session's first batch measures the
+   best-scored ``warm_share`` of them (a hedge: they are measured even where the world model scores its own
+   proposals higher).
 2. **Score** them all in latent space at once: each vector's actions are the sketch's with its decisions
    (:class:`workbench.worldmodel.decisions.CompiledPlan` makes its features arithmetic), rolled out and ranked
    by the world model and the run's online model, as the world-model cost model scores; the parents are the
@@ -38,10 +42,12 @@ from typing import Any
 
 import numpy as np
 
+from workbench import sample_logs_dir
 from workbench._tvm import import_tvm
 from workbench.actions import actions_from_trace
 from workbench.traces import trace_key
 from workbench.tuning.beam import beam_family
+from workbench.tuning.transfer import library, warm_vectors
 from workbench.tuning.vectors import (
     Sketch,
     compiled_for,
@@ -73,7 +79,7 @@ class PlanState:
         self.proposed: set[tuple] = set()  # materialized (measured or rejected)
         self.elite: list[tuple[float, int, tuple]] = []  # (score, sketch, decisions): the best scored so far
         self.stats = {"rounds": 0, "scored": 0, "prefixes": 0, "materialized": 0, "rejected": 0,
-                      "search_seconds": 0.0}
+                      "search_seconds": 0.0, "warm": 0}
         self.last_round: dict[str, Any] = {}
 
 
@@ -84,16 +90,23 @@ class PlanSearch(PySearchStrategy):
     def __init__(self, *, population: int = 8192, generations: int = 3, mutants_per_parent: int = 4,
                  family: int = 32, moves: int = 64, materialize: int = 3, explore: float = 0.125,
                  seed_samples: int = 64, seed: int = 0, state: PlanState | None = None, cost_model: Any = None,
-                 seen: set[str] | None = None, beam: int = 0, beam_width: int = 32, beam_expand: int = 8) -> None:
+                 seen: set[str] | None = None, beam: int = 0, beam_width: int = 32, beam_expand: int = 8,
+                 transfer: int = 0, warm_share: float = 0.25) -> None:
         super().__init__()
         if population < 4 or generations < 1 or mutants_per_parent < 1 or family < 1 or moves < 0 or materialize < 1:
             raise ValueError(f"plan search: population >= 4, generations, mutants_per_parent, family and "
                              f"materialize >= 1 and moves >= 0 needed; got {population}, {generations}, "
                              f"{mutants_per_parent}, {family}, {materialize}, {moves}")
+        if transfer < 0:
+            raise ValueError(f"plan search: transfer >= 0 needed (records per library subgraph); got {transfer}")
+        if not 0 <= warm_share <= 1:
+            raise ValueError(f"plan search: warm_share in [0, 1] needed; got {warm_share}")
         if beam < 0 or beam_width < 1 or beam_expand < 1:
             raise ValueError(f"plan search: beam >= 0, beam_width and beam_expand >= 1 needed; got {beam}, "
                              f"{beam_width}, {beam_expand}")
         self.beam, self.beam_width, self.beam_expand = beam, beam_width, beam_expand
+        self.transfer, self.warm_share = transfer, warm_share
+        self.warm: list[tuple[int, tuple]] = []
         self.population, self.generations, self.mutants = population, generations, mutants_per_parent
         self.family, self.moves = family, moves
         self.materialize, self.explore, self.seed_samples = materialize, explore, seed_samples
@@ -154,6 +167,14 @@ class PlanSearch(PySearchStrategy):
             if len(out) >= n_random:
                 break
             build(self._random_vector())
+        if self.warm and not self.given:  # a session's first batch: the best-scored warm starts too
+            n_warm = len(out) + int(round(want * self.warm_share))
+            before = len(out)
+            for i in np.argsort(-self._score(self.warm), kind="stable"):
+                if len(out) >= n_warm:
+                    break
+                build(self.warm[i])
+            self.state.last_round["warm"] = len(out) - before
         for _, sketch, decisions in ranked:  # the model's best, until the batch is full
             if len(out) >= want or tries >= self.materialize * want:
                 break
@@ -180,7 +201,8 @@ class PlanSearch(PySearchStrategy):
                           materialize=self.materialize, explore=self.explore,
                           seed_samples=self.seed_samples, seed=self.rng.randrange(2**31), state=PlanState(),
                           cost_model=self.cost_model, seen=self.seen, beam=self.beam, beam_width=self.beam_width,
-                          beam_expand=self.beam_expand)
+                          beam_expand=self.beam_expand, transfer=self.transfer,
+                          warm_share=self.warm_share)
 
     # ---- sketches ----------------------------------------------------------------------------------------
     def _seed_population(self) -> None:
@@ -199,8 +221,23 @@ class PlanSearch(PySearchStrategy):
                     continue
                 sk.learn(d)
                 seeds.append((sk.index, d))
-        self.seeds = seeds
+        self.warm = self._warm_vectors()
+        self.seeds = self.warm + seeds
         self.measured_seeds = self._measured_vectors()  # a resumed run starts from its best
+
+    def _warm_vectors(self) -> list[tuple[int, tuple]]:
+        """With ``transfer`` > 0: the ``transfer`` fastest records of each subgraph the world model was trained on
+        (``sample_logs/<target>``) that fit one of this task's sketches, tile sizes fitted to its extents
+        (:mod:`workbench.tuning.transfer`). They join the seeds (parents of every round and beam bases), and
+        the best-scored ``warm_share`` of a session's first batch are built from them."""
+        if not self.transfer:
+            return []
+        names = tuple(self.cost_model.evaluator.config.info.get("subgraphs") or ())
+        kind = "cuda" if str(self.context.target.kind.name) == "cuda" else "cpu"
+        warm = library(str(sample_logs_dir() / kind), names, self.transfer)
+        out = [(s, d) for s, d, _ in warm_vectors(self.sketches, warm) if (s, d) not in self.state.invalid]
+        self.state.stats["warm"] = len(out)
+        return out
 
     def _measured_vectors(self, n: int = 32) -> list[tuple[int, tuple]]:
         """Decision vectors of the task's best measured records (the database's), each marked as proposed."""

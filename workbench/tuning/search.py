@@ -57,9 +57,10 @@ def quiet_statistics() -> Iterator[None]:
     finally:
         _QUIET.on = before
 
-STRATEGIES = ("evolutionary", "plan", "beam", "diverse", "hedge", "local")
-PLANNED = ("plan", "beam")  # the strategies that search in the world model's space (cost model: the world model)
+STRATEGIES = ("evolutionary", "plan", "beam", "transfer", "diverse", "hedge", "local")
+PLANNED = ("plan", "beam", "transfer")  # the strategies that search in the world model's space (cost model: the world model)
 BEAM_FAMILIES = 8  # families (sketch, categorical values, compute locations) the "beam" strategy beams each round
+TRANSFER_RECORDS = 8  # the "transfer" strategy's warm starts: records per subgraph the world model learned from
 DIVERSE_WIDEN = 4  # "diverse": a session's first batch is picked from a search this many times as wide
 DIVERSE_CAP = 0.5  # "diverse": the most of a batch's model picks that may share one compute-location plan
 HEDGE_WIDEN = 4  # "hedge": every batch is picked from a search this many times as wide, plus the reserve
@@ -365,14 +366,17 @@ def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explor
     program measured so far), ``"plan"`` (:class:`workbench.tuning.plan.PlanSearch`,
     which scores with ``cost_model``, the run's world model) or ``"beam"`` (the same, each round's parents also
     from a beam over the tile decisions of ``BEAM_FAMILIES`` families pruned by the world model's value head along
-    the rollout, :mod:`workbench.tuning.beam`)."""
+    the rollout, :mod:`workbench.tuning.beam`) or ``"transfer"`` (the beam, its seeds also the fastest records of
+    ``TRANSFER_RECORDS`` per subgraph the world model learned from that fit the task's sketches,
+    :mod:`workbench.tuning.transfer`)."""
     if name not in STRATEGIES:
         raise ValueError(f"unknown search strategy {name!r}: choose from {', '.join(STRATEGIES)}")
     if name in PLANNED:
         from workbench.tuning.plan import PlanSearch
 
         return SeenFilter(PlanSearch(explore=0.125 if explore is None else float(explore), seed=seed,
-                                     cost_model=cost_model, seen=seen, beam=BEAM_FAMILIES if name == "beam" else 0),
+                                     cost_model=cost_model, seen=seen, beam=0 if name == "plan" else BEAM_FAMILIES,
+                                     transfer=TRANSFER_RECORDS if name == "transfer" else 0),
                           seen, budget)
     kwargs = {"eps_greedy": float(explore)} if explore is not None else {}
     if name in ("diverse", "hedge", "local"):

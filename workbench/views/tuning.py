@@ -227,15 +227,19 @@ def rounds_figure(info: Any, *, title: str = "predicted vs measured, per batch")
 
 
 def plan_table(rounds: Any) -> Any:
-    """One row per batch of a planned run (``strategy="plan"`` or ``"beam"``): decision vectors scored, built,
-    rejected, the search's seconds for it, and with ``"beam"`` the prefixes the value head scored and the vectors
-    the beam handed the round (empty for other runs)."""
+    """One row per batch of a planned run (``strategy="plan"``, ``"beam"`` or ``"transfer"``): decision vectors
+    scored, built, rejected, the search's seconds for it; with a beam the prefixes the value head scored and the
+    vectors the beam handed the round; with ``"transfer"`` the warm starts built for the batch (empty for other
+    runs)."""
     import pandas as pd
 
     rows = [{"batch": b, "scored": p.get("scored"), "built": p.get("built"), "rejected": p.get("rejected"),
-             "search s": p.get("search_seconds"), "prefixes": p.get("prefixes"), "beamed": p.get("beamed")}
+             "search s": p.get("search_seconds"), "prefixes": p.get("prefixes"), "beamed": p.get("beamed"),
+             "warm": p.get("warm")}
             for b, p in zip(rounds["batch"], rounds["plan"], strict=True) if isinstance(p, dict)]
     cols = ["batch", "scored", "built", "rejected", "search s"]
     if any(r["prefixes"] is not None for r in rows):
         cols += ["prefixes", "beamed"]
+    if any(r["warm"] is not None for r in rows):
+        cols += ["warm"]
     return pd.DataFrame(rows, columns=cols)

@@ -1,0 +1,75 @@
+import json
+import math
+import random
+
+import pytest
+
+from workbench import sample_logs_dir
+from workbench.tuning.transfer import _latency, design_signature, fit_tiles, library
+
+LOGS = sample_logs_dir() / "cpu"
+TRANSPOSED = ("conv2d_transpose_16x16x64", "conv2d_transpose_8x8x128")  # training subgraphs of one kind
+
+
+def test_fitted_tiles_factor_the_new_extent_no_larger_inside_than_the_source():
+    rng = random.Random(0)
+    for _ in range(500):
+        parts = rng.randint(1, 4)
+        tiles = tuple(rng.choice([1, 2, 3, 4, 8, 16, 32]) for _ in range(parts))
+        extent = rng.choice([1, 7, 12, 64, 96, 128, 196, 512, 768])
+        fitted = fit_tiles(tiles, extent)
+        assert len(fitted) == parts and math.prod(fitted) == extent
+        assert all(f <= max(t, 1) for f, t in zip(fitted[1:], tiles[1:], strict=True))
+    assert fit_tiles((2, 4, 8), 64) == (2, 4, 8)  # the source's own extent: unchanged
+    assert fit_tiles((1, 4, 32), 96) == (1, 3, 32)  # innermost kept, the next the largest divisor left <= 4
+    assert fit_tiles((4, 2), 7) == (7, 1)  # a prime larger than the inner tile: everything outside
+
+
+def test_the_library_holds_each_subgraphs_fastest_distinct_records_read_without_parsing_traces():
+    warm = library(str(LOGS), (*TRANSPOSED, "no_such_subgraph"), 3)
+    assert [w.subgraph for w in warm] == [TRANSPOSED[0]] * 3 + [TRANSPOSED[1]] * 3
+    for name in TRANSPOSED:
+        lines = (LOGS / name / "database_tuning_record.json").read_text().splitlines()
+        means = []
+        for line in lines:
+            secs = json.loads(line)[1][1]
+            mean = sum(secs) / len(secs)
+            assert _latency(line) == (mean if mean < 1e9 else None)  # the fast read is the parsed one
+            means.append(mean)
+        mine = [w.latency for w in warm if w.subgraph == name]
+        assert mine == sorted(mine) and mine[0] == min(means)
+        assert len({(w.signature, w.decisions) for w in warm if w.subgraph == name}) == 3
+    assert warm[0].signature == warm[3].signature or any(
+        a.signature == b.signature for a in warm[:3] for b in warm[3:]), "two transposed convs share no sketch"
+
+
+def test_a_design_signature_drops_lookups_without_a_result_and_names_what_each_step_acts_on():
+    line = (LOGS / TRANSPOSED[0] / "database_tuning_record.json").read_text().splitlines()[0]
+    trace = json.loads(line)[1][0]
+    sig, decisions = design_signature(trace)
+    insts = trace[0][: [i[0] for i in trace[0]].index("EnterPostproc")]
+    with_lookup = [[insts[0][0], [], insts[0][2], []], *insts]  # a GetSBlock whose result nothing uses
+    assert design_signature([with_lookup, [[i + 1, v] for i, v in trace[1]]]) == (sig, decisions)
+    rewired = json.loads(json.dumps(insts))
+    at = next(i for i, inst in enumerate(rewired) if inst[0] == "Split")
+    rewired[at][1][0] = "l999"  # the same steps acting on another loop: another sketch
+    assert design_signature([rewired, trace[1]])[0] != sig
+    assert design_signature("not a trace") is None
+
+
+@pytest.mark.slow
+def test_a_transfer_run_measures_warm_starts_first_and_records_land(tmp_path):
+    from workbench.logs import load_logs
+    from workbench.tuning.run import TuningRun
+
+    run = TuningRun("matmul_128", trials=8, trials_per_iter=8, cost_model="world", strategy="transfer",
+                    work_dir=tmp_path / "t", confirm=0, seed=1)
+    run.run(progress=False)
+    assert run.status == "done" and run.measured == 8
+    plans = [p for p in run.rounds()["plan"] if isinstance(p, dict)]
+    assert len(plans) == 1 and plans[0]["warm"] == 2 and plans[0]["beamed"] > 0
+    df = load_logs(tmp_path / "t", progress=False)
+    assert len(df) == 8 and df["trace_key"].is_unique
+    from workbench.views import plan_table
+
+    assert list(plan_table(run.rounds()).columns[-1:]) == ["warm"]
