@@ -76,7 +76,8 @@ TEST_SPLIT = ["matmul_256", "batch_matmul_12x128x64", "depthwise_14x14x512_s2", 
               "vit_b16/layer_norm", "conv2d_7x7x512_3x3", "conv1d_64x256x256_k5", "conv2d_transpose_4x4x512",
               "max_pool2d_56x56x64", "vit_b16/fused_reshape11_gelu_reshape12"]
 ARMS = ["random", "xgb", "xgb_pretrained", "world"]
-EXTRA_ARMS = ["world_xhw", "world_plan", "world_plan_beam", "world_plan_transfer", "world_verify", "world_mix", "world_diverse", "world_verify_i8",
+EXTRA_ARMS = ["world_xhw", "world_plan", "world_plan_beam", "world_plan_transfer", "world_verify", "world_mix",
+              "world_diverse", "world_verify_i8",
               "world_verify_hedge", "world_verify_local", "world_online"]
 VERIFIED_ARMS = ("world_verify", "world_mix", "world_verify_hedge", "world_verify_local", "world_online")  # the world model's top re-scored by XGBModel
 
@@ -119,8 +120,8 @@ def _run(sub: str, arm: str, seed: int, trials: int, per_iter: int, ctx: dict[st
     base, per_iter = _per_iter(arm, per_iter)
     run = TuningRun(sub, trials=trials, trials_per_iter=per_iter, cost_model=cost_model, work_dir=work_dir,
                     seed=seed, evaluator=evaluator, confirm=0,
-                    strategy={"world_plan": "plan", "world_plan_beam": "beam", "world_plan_transfer": "transfer",
-                              "world_diverse": "diverse",
+                    strategy={"world_plan": "plan", "world_plan_beam": "beam",
+                              "world_plan_transfer": "transfer", "world_diverse": "diverse",
                               "world_verify_hedge": "hedge", "world_verify_local": "local"}.get(base, "evolutionary"),
                     explore=WORLD_EXPLORE if base in VERIFIED_ARMS else None)
     before = run.measured

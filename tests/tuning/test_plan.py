@@ -143,6 +143,10 @@ def test_plan_search_checks_its_settings():
     for bad in ({"beam": -1}, {"beam_width": 0}, {"beam_expand": 0}):
         with pytest.raises(ValueError, match="plan search: beam >= 0"):
             PlanSearch(**bad)
+    with pytest.raises(ValueError, match="plan search: transfer >= 0"):
+        PlanSearch(transfer=-1)
+    with pytest.raises(ValueError, match=r"plan search: warm_share in \[0, 1\]"):
+        PlanSearch(warm_share=1.5)
 
 
 def test_beam_stages_group_decisions_by_the_first_step_they_reach():
@@ -201,8 +205,8 @@ def test_a_beam_keeps_its_prefixes_apart_from_the_decisions_no_step_reads():
     from workbench.worldmodel.features import N_PARAMS
 
     # Decision 0 (extent 64) reaches step 0; no step reads decision 1 (extent 64). A stand-in value head rates
-    # a prefix by its first tile (log2): the beam must keep ``width`` distinct prefixes, each as it is and with one
-    # draw of the unread decision; scoring that decision too kept only the few best prefixes' children (ties).
+    # a prefix by its first tile (log2): the beam must keep ``width`` distinct prefixes, each as it is and with
+    # one draw of the unread decision; scoring it too kept only the best prefix's children (ties).
     class Head:
         @staticmethod
         def final(batch):
@@ -219,7 +223,8 @@ def test_a_beam_keeps_its_prefixes_apart_from_the_decisions_no_step_reads():
     sk = SimpleNamespace(tiles=[0, 1], extents=[64, 64], max_inner=[0, 0])
     base = ((8, 8), (8, 8))
     for seed in range(5):
-        kept, scored = beam_family(sk, base, cp, np.zeros(4), Head(), width=4, expand=8, rng=random.Random(seed))
+        rng = random.Random(seed)
+        kept, scored = beam_family(sk, base, cp, np.zeros(4), Head(), width=4, expand=8, rng=rng)
         prefixes = {d[0] for d in kept}
         assert len(prefixes) == 4 and scored > 4
         assert 4 < len(kept) <= 8 and len(set(kept)) == len(kept)

@@ -23,6 +23,7 @@ def test_fitted_tiles_factor_the_new_extent_no_larger_inside_than_the_source():
     assert fit_tiles((2, 4, 8), 64) == (2, 4, 8)  # the source's own extent: unchanged
     assert fit_tiles((1, 4, 32), 96) == (1, 3, 32)  # innermost kept, the next the largest divisor left <= 4
     assert fit_tiles((4, 2), 7) == (7, 1)  # a prime larger than the inner tile: everything outside
+    assert fit_tiles((0, 4), 8) == (2, 4) and fit_tiles((4, 0), 8) == (8, 1)  # a 0 tile counts as 1
 
 
 def test_the_library_holds_each_subgraphs_fastest_distinct_records_read_without_parsing_traces():
@@ -35,12 +36,12 @@ def test_the_library_holds_each_subgraphs_fastest_distinct_records_read_without_
             secs = json.loads(line)[1][1]
             mean = sum(secs) / len(secs)
             assert _latency(line) == (mean if mean < 1e9 else None)  # the fast read is the parsed one
+            assert _latency(json.dumps(json.loads(line), separators=(", ", ": "))) == _latency(line)
             means.append(mean)
         mine = [w.latency for w in warm if w.subgraph == name]
         assert mine == sorted(mine) and mine[0] == min(means)
         assert len({(w.signature, w.decisions) for w in warm if w.subgraph == name}) == 3
-    assert warm[0].signature == warm[3].signature or any(
-        a.signature == b.signature for a in warm[:3] for b in warm[3:]), "two transposed convs share no sketch"
+    assert any(a.signature == b.signature for a in warm[:3] for b in warm[3:]), "the two share no sketch"
 
 
 def test_a_design_signature_drops_lookups_without_a_result_and_names_what_each_step_acts_on():
@@ -58,18 +59,26 @@ def test_a_design_signature_drops_lookups_without_a_result_and_names_what_each_s
 
 
 @pytest.mark.slow
-def test_a_transfer_run_measures_warm_starts_first_and_records_land(tmp_path):
+def test_a_fresh_transfer_run_measures_warm_starts_of_other_subgraphs_first_a_resumed_one_does_not(tmp_path):
     from workbench.logs import load_logs
     from workbench.tuning.run import TuningRun
+    from workbench.views import plan_table
+    from workbench.worldmodel import Evaluator, default_model_dir
 
-    run = TuningRun("matmul_128", trials=8, trials_per_iter=8, cost_model="world", strategy="transfer",
+    # matmul_256 is held out of the shipped model: its warm starts are other subgraphs' records, fitted.
+    assert "matmul_256" not in Evaluator.load(default_model_dir("cpu")).config.info["subgraphs"]
+    run = TuningRun("matmul_256", trials=8, trials_per_iter=8, cost_model="world", strategy="transfer",
                     work_dir=tmp_path / "t", confirm=0, seed=1)
     run.run(progress=False)
     assert run.status == "done" and run.measured == 8
-    plans = [p for p in run.rounds()["plan"] if isinstance(p, dict)]
-    assert len(plans) == 1 and plans[0]["warm"] == 2 and plans[0]["beamed"] > 0
-    df = load_logs(tmp_path / "t", progress=False)
-    assert len(df) == 8 and df["trace_key"].is_unique
-    from workbench.views import plan_table
-
+    first = [p for p in run.rounds()["plan"] if isinstance(p, dict)]
+    assert len(first) == 1 and first[0]["warm"] == 2 and first[0]["warm_starts"] > 2
+    assert first[0]["beamed"] > 0
     assert list(plan_table(run.rounds()).columns[-1:]) == ["warm"]
+    resumed = TuningRun("matmul_256", trials=16, trials_per_iter=8, cost_model="world", strategy="transfer",
+                        work_dir=tmp_path / "t", confirm=0, seed=1)
+    resumed.run(progress=False)
+    plans = [p for p in resumed.rounds()["plan"] if isinstance(p, dict)]
+    assert len(plans) == 2 and "warm" not in plans[1]  # a resumed run starts from its own best instead
+    df = load_logs(tmp_path / "t", progress=False)
+    assert len(df) == 16 and df["trace_key"].is_unique

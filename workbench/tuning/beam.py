@@ -10,7 +10,8 @@ prefix, see :meth:`workbench.worldmodel.transition.TransitionModel.final`), the 
 state reached, and only the ``width`` best prefixes are expanded further. The decisions after a stage are still
 the parent's while it is scored; the rollout stops before the first step they reach, so they cannot move it.
 The tile decisions no step reads (only the ranker's trace features do) are not pruned by the value head,
-which cannot tell their choices apart: every kept prefix comes back with one fresh draw of them beside its own.
+which cannot tell their choices apart: every kept prefix comes back with them redrawn once (a prime factor
+moved, or a fresh factorization) beside its own.
 
 On the held-out subgraphs' records of ``sample_logs`` the value head halfway along the rollout already orders
 programs of one family nearly as well as at its end (pairwise 0.73 against 0.75,
@@ -88,8 +89,8 @@ def beam_family(sketch: Sketch, base: tuple, cp: CompiledPlan, z0: np.ndarray, t
     ``width`` best. A stage with no more than ``width`` distinct children keeps them all unscored; one with no
     child left keeps the beam it had. The decisions no step reads (only the ranker's trace features do) are not
     a stage: the value head ties every choice of them, and keeping its ``width`` best would keep the children of
-    the few best prefixes only. Instead each kept prefix comes back as it is and with one fresh draw of them
-    (up to ``2 * width`` vectors), for the ranker to tell apart. Returns (the vectors, prefixes scored);
+    the few best prefixes only. Instead each kept prefix comes back as it is and with them redrawn once (up to
+    ``2 * width`` vectors), for the ranker to tell apart. Returns (the vectors, prefixes scored);
     ``skip`` leaves out a vector (one TVM refused)."""
     if width < 1 or expand < 1:
         raise ValueError(f"beam: width and expand >= 1 needed; got {width}, {expand}")

@@ -17,9 +17,9 @@ instruction. Each round:
    rolled out and pruned by the world model's value head (:mod:`workbench.tuning.beam`); what the beam keeps
    joins the parents. With ``transfer`` > 0 (the ``"transfer"`` strategy, a beam too), the fastest measured
    schedules of the world model's training subgraphs whose sketch matches join the seeds, their tile sizes
-   fitted to this task's extents (:mod:`workbench.tuning.transfer`), and a session's first batch measures the
-   best-scored ``warm_share`` of them (a hedge: they are measured even where the world model scores its own
-   proposals higher).
+   fitted to this task's extents (:mod:`workbench.tuning.transfer`), and a fresh run's first batch measures the
+   best-scored of them in ``warm_share`` of its places (a hedge: they are measured even where the world model
+   scores its own proposals higher).
 2. **Score** them all in latent space at once: each vector's actions are the sketch's with its decisions
    (:class:`workbench.worldmodel.decisions.CompiledPlan` makes its features arithmetic), rolled out and ranked
    by the world model and the run's online model, as the world-model cost model scores; the parents are the
@@ -36,8 +36,10 @@ MetaSchedule's database and RPC runners work as with the evolutionary search (:c
 
 from __future__ import annotations
 
+import math
 import random
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -98,7 +100,7 @@ class PlanSearch(PySearchStrategy):
                              f"materialize >= 1 and moves >= 0 needed; got {population}, {generations}, "
                              f"{mutants_per_parent}, {family}, {materialize}, {moves}")
         if transfer < 0:
-            raise ValueError(f"plan search: transfer >= 0 needed (records per library subgraph); got {transfer}")
+            raise ValueError(f"plan search: transfer >= 0 needed (records per subgraph); got {transfer}")
         if not 0 <= warm_share <= 1:
             raise ValueError(f"plan search: warm_share in [0, 1] needed; got {warm_share}")
         if beam < 0 or beam_width < 1 or beam_expand < 1:
@@ -167,16 +169,20 @@ class PlanSearch(PySearchStrategy):
             if len(out) >= n_random:
                 break
             build(self._random_vector())
-        if self.warm and not self.given:  # a session's first batch: the best-scored warm starts too
-            n_warm = len(out) + int(round(want * self.warm_share))
-            before = len(out)
-            for i in np.argsort(-self._score(self.warm), kind="stable"):
-                if len(out) >= n_warm:
+        warm_tries = 0
+        if self.transfer and not self.given and not self.measured_seeds:  # a fresh run's first batch
+            # The best-scored warm starts too, trying at most ``materialize`` x their share (their tries do not
+            # count against the model's picks).
+            before, tries_before = len(out), tries
+            n_warm = min(want, before + math.ceil(want * self.warm_share))
+            for i in np.argsort(-self._score(self.warm), kind="stable") if self.warm else []:
+                if len(out) >= n_warm or tries - tries_before >= self.materialize * (n_warm - before):
                     break
                 build(self.warm[i])
-            self.state.last_round["warm"] = len(out) - before
+            warm_tries = tries - tries_before
+            self.state.last_round.update(warm=len(out) - before, warm_starts=len(self.warm))
         for _, sketch, decisions in ranked:  # the model's best, until the batch is full
-            if len(out) >= want or tries >= self.materialize * want:
+            if len(out) >= want or tries - warm_tries >= self.materialize * want:
                 break
             build((sketch, decisions))
         for _ in range(8 * want):  # refused or known: top the batch up at random rather than end the task
@@ -226,16 +232,22 @@ class PlanSearch(PySearchStrategy):
         self.measured_seeds = self._measured_vectors()  # a resumed run starts from its best
 
     def _warm_vectors(self) -> list[tuple[int, tuple]]:
-        """With ``transfer`` > 0: the ``transfer`` fastest records of each subgraph the world model was trained on
-        (``sample_logs/<target>``) that fit one of this task's sketches, tile sizes fitted to its extents
-        (:mod:`workbench.tuning.transfer`). They join the seeds (parents of every round and beam bases), and
-        the best-scored ``warm_share`` of a session's first batch are built from them."""
+        """With ``transfer`` > 0: of each subgraph the world model was trained on, its ``transfer`` fastest
+        records in the shipped ``sample_logs/<target>``, those that fit one of this task's sketches, tile sizes
+        fitted to its extents (:mod:`workbench.tuning.transfer`). They join the seeds (parents of every round
+        and beam bases), and a fresh run's first batch holds the best-scored of them (``warm_share`` of it).
+        Warns when the shipped logs hold no record of those subgraphs (the strategy then runs as the beam)."""
         if not self.transfer:
             return []
         names = tuple(self.cost_model.evaluator.config.info.get("subgraphs") or ())
-        kind = "cuda" if str(self.context.target.kind.name) == "cuda" else "cpu"
-        warm = library(str(sample_logs_dir() / kind), names, self.transfer)
-        out = [(s, d) for s, d, _ in warm_vectors(self.sketches, warm) if (s, d) not in self.state.invalid]
+        kind = {"llvm": "cpu", "cuda": "cuda"}.get(str(self.context.target.kind.name))
+        warm = library(str(sample_logs_dir() / kind), names, self.transfer) if kind else ()
+        if not warm:
+            warnings.warn(f"transfer: no shipped records ({sample_logs_dir() / (kind or '?')}) of the "
+                          f"subgraphs this world model was trained on ({len(names)} named), for target "
+                          f"{self.context.target.kind.name}: no warm starts, the search runs as the beam",
+                          stacklevel=2)
+        out = [(s, d) for s, d, _ in warm_vectors(self.sketches, warm)]
         self.state.stats["warm"] = len(out)
         return out
 

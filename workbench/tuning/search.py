@@ -58,9 +58,10 @@ def quiet_statistics() -> Iterator[None]:
         _QUIET.on = before
 
 STRATEGIES = ("evolutionary", "plan", "beam", "transfer", "diverse", "hedge", "local")
-PLANNED = ("plan", "beam", "transfer")  # the strategies that search in the world model's space (cost model: the world model)
+# The strategies that search in the world model's space (cost model: the world model).
+PLANNED = ("plan", "beam", "transfer")
 BEAM_FAMILIES = 8  # families (sketch, categorical values, compute locations) the "beam" strategy beams each round
-TRANSFER_RECORDS = 8  # the "transfer" strategy's warm starts: records per subgraph the world model learned from
+TRANSFER_RECORDS = 8  # the "transfer" strategy's warm starts: records per subgraph the world model knows
 DIVERSE_WIDEN = 4  # "diverse": a session's first batch is picked from a search this many times as wide
 DIVERSE_CAP = 0.5  # "diverse": the most of a batch's model picks that may share one compute-location plan
 HEDGE_WIDEN = 4  # "hedge": every batch is picked from a search this many times as wide, plus the reserve
@@ -375,7 +376,8 @@ def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explor
         from workbench.tuning.plan import PlanSearch
 
         return SeenFilter(PlanSearch(explore=0.125 if explore is None else float(explore), seed=seed,
-                                     cost_model=cost_model, seen=seen, beam=0 if name == "plan" else BEAM_FAMILIES,
+                                     cost_model=cost_model, seen=seen,
+                                     beam=0 if name == "plan" else BEAM_FAMILIES,
                                      transfer=TRANSFER_RECORDS if name == "transfer" else 0),
                           seen, budget)
     kwargs = {"eps_greedy": float(explore)} if explore is not None else {}

@@ -4,12 +4,15 @@ their decisions fitted to a new task's sketches.
 Two subgraphs of one operator kind (two transposed convolutions, two batched matmuls) get design-space sketches
 with the same instructions in the same order when their loop nests have the same shape; only the loop extents
 differ. A schedule measured fast on one then says which loops to tile how deeply, where to compute the cache
-write and how far to unroll on the other, and only its tile sizes must be fitted to the new extents. Ansor and
-TenSet warm-start a search from such records; here they join the plan strategy's candidates
-(:class:`workbench.tuning.plan.PlanSearch`, ``transfer``), ranked by the world model like every other vector.
+write and how far to unroll on the other, and only its tile sizes must be fitted to the new extents. Reusing the
+schedules of similar kernels this way is Transfer-Tuning's idea (Gibson and Cano, PACT 2022); here they join the
+plan strategy's candidates (:class:`workbench.tuning.plan.PlanSearch`, ``transfer``), ranked by the world model
+like every other vector.
 
-The library is read from the measured records the world model was trained on (``sample_logs/<target>``, the
-subgraphs its ``info["subgraphs"]`` names), never from a held-out subgraph's own records.
+The library is the shipped ``sample_logs/<target>``'s records of the subgraphs the world model's
+``info["subgraphs"]`` names (for the shipped models, the records they were trained on; a held-out subgraph's own
+records are never among them). "Fastest" is over every machine a subgraph's folder holds records of, so the
+fastest machine's schedules come first.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from workbench.integrity import FAILED_RUN_SECS
 from workbench.traces import trace_to_json
 from workbench.tuning.vectors import SAMPLING, Sketch
 
@@ -82,7 +86,7 @@ def library(logs_dir: str, subgraphs: tuple[str, ...], per_subgraph: int) -> tup
                 break
             try:
                 form = design_signature(json.loads(lines[n])[1][0])
-            except (ValueError, TypeError, IndexError):
+            except (ValueError, TypeError, IndexError, KeyError):
                 continue
             if form is not None and None not in form[1] and form not in kept:
                 kept[form] = None
@@ -103,16 +107,18 @@ def fit_tiles(tiles: tuple[int, ...], extent: int) -> tuple[int, ...]:
 
 def _latency(line: str) -> float | None:
     """The mean measured seconds of a MetaSchedule record line ``[workload, [trace, run_secs, target, args]]``,
-    read without parsing its trace (the run_secs list is the last list before the target's object); None for a
-    failed run (stored as 1e10 s) or a line without the form."""
+    read without parsing its trace where TVM's compact form allows (the run_secs list is the last list before
+    the target's object); None for a failed run (stored as ``FAILED_RUN_SECS``) or a line without the form."""
     end = line.rfind("],{")
-    start = line.rfind("[", 0, end)
     try:
-        secs = [float(x) for x in line[start + 1:end].split(",")]
+        if end < 0:  # not TVM's compact form (another JSON writer's spacing): parse the whole record
+            secs = [float(x) for x in json.loads(line)[1][1]]
+        else:
+            secs = [float(x) for x in line[line.rfind("[", 0, end) + 1:end].split(",")]
         latency = sum(secs) / len(secs)
-    except (ValueError, ZeroDivisionError):
+    except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError):
         return None
-    return latency if math.isfinite(latency) and 0 < latency < 1e9 else None
+    return latency if math.isfinite(latency) and 0 < latency < FAILED_RUN_SECS else None
 
 
 @lru_cache(maxsize=4096)
