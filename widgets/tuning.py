@@ -18,7 +18,8 @@ from workbench.tuning.cost_model import default_cost_model
 from workbench.tuning.online import read_rounds
 from workbench.views.tuning import X_AXES
 
-STRATEGY_OF = {"world_plan": "plan", "world_diverse": "diverse"}  # dashboard entries: the world model, this search
+# Dashboard entries: the world model with this search.
+STRATEGY_OF = {"world_plan": "plan", "world_transfer": "transfer", "world_diverse": "diverse"}
 
 
 class TuningDashboard(Panel):
@@ -51,12 +52,14 @@ class TuningDashboard(Panel):
         self.per_iter = W.BoundedIntText(value=trials_per_iter, min=1, max=512, description="per round",
                                          layout=W.Layout(width="160px"))
         self.seed = W.IntText(value=seed, description="seed", layout=W.Layout(width="130px"))
-        # "world_plan": the world model with the search that plans in its space (strategy "plan"); "world_diverse":
+        # "world_plan": the world model with the search that plans in its space (strategy "plan"); "world_transfer":
+        # that planner's beam, warm-started from fitted records of similar subgraphs (strategy "transfer"); "world_diverse":
         # with a first batch that hedges across compute-location plans (strategy "diverse"); "world_verify": its
         # best re-scored by the MetaSchedule XGBModel saved beside it (workbench.tuning.cost_model)
         self.models = {cm: W.Checkbox(value=cm in cost_models, description=cm, indent=False,
                                       layout=W.Layout(width="110px"))
-                       for cm in ("world", "world_verify", "world_diverse", "world_plan", "xgb", "random")}
+                       for cm in ("world", "world_verify", "world_diverse", "world_plan", "world_transfer", "xgb",
+                                  "random")}
         self.start_button = W.Button(description="start / resume", button_style="success", icon="play")
         self.stop_button = W.Button(description="stop", button_style="danger", icon="stop", disabled=True)
         self.status = W.HTML()

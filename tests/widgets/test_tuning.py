@@ -73,10 +73,11 @@ def test_the_planned_world_model_is_a_choice_and_its_batches_have_a_view(tmp_pat
     from widgets import TuningDashboard
 
     dash = TuningDashboard("matmul_128", trials=4, work_root=tmp_path,
-                           cost_models=("world_plan", "world_diverse", "xgb"))
+                           cost_models=("world_plan", "world_transfer", "world_diverse", "xgb"))
     runs = dash.make_runs()
-    assert list(runs) == ["world_diverse", "world_plan", "xgb"]
+    assert list(runs) == ["world_diverse", "world_plan", "world_transfer", "xgb"]
     assert runs["world_plan"].strategy == "plan" and runs["world_plan"].config.cost_model == "world"
+    assert runs["world_transfer"].strategy == "transfer" and runs["world_transfer"].config.cost_model == "world"
     assert runs["world_diverse"].strategy == "diverse" and runs["world_diverse"].config.cost_model == "world"
     assert runs["xgb"].strategy == "evolutionary"
     dash.runs = runs
