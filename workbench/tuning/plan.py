@@ -81,7 +81,7 @@ class PlanState:
         self.proposed: set[tuple] = set()  # materialized (measured or rejected)
         self.elite: list[tuple[float, int, tuple]] = []  # (score, sketch, decisions): the best scored so far
         self.stats = {"rounds": 0, "scored": 0, "prefixes": 0, "materialized": 0, "rejected": 0,
-                      "search_seconds": 0.0, "warm": 0}
+                      "search_seconds": 0.0}
         self.last_round: dict[str, Any] = {}
 
 
@@ -247,9 +247,7 @@ class PlanSearch(PySearchStrategy):
                           f"subgraphs this world model was trained on ({len(names)} named), for target "
                           f"{self.context.target.kind.name}: no warm starts, the search runs as the beam",
                           stacklevel=2)
-        out = [(s, d) for s, d, _ in warm_vectors(self.sketches, warm)]
-        self.state.stats["warm"] = len(out)
-        return out
+        return [(s, d) for s, d, _ in warm_vectors(self.sketches, warm)]
 
     def _measured_vectors(self, n: int = 32) -> list[tuple[int, tuple]]:
         """Decision vectors of the task's best measured records (the database's), each marked as proposed."""
