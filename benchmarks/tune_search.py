@@ -22,6 +22,9 @@ Arms, interleaved (every subgraph and seed runs each arm before the next starts,
 - ``world_plan_transfer``: ``world_plan_beam`` whose seeds also hold the fastest records of the world model's
   training subgraphs that fit the task's sketches, tile sizes fitted to its extents (``strategy="transfer"``,
   :mod:`workbench.tuning.transfer`; never a held-out subgraph's own records);
+- ``world_verify_transfer``: ``world_plan_transfer`` drafting for a verifier (cost model ``world_verify``):
+  each round the world model's best ``--verify-k`` decision vectors are built and ``xgb_pretrained``'s model
+  picks the batch's model places from them;
 - ``world_verify``: draft then verify: the world model (as in ``world``) scores every candidate and
   ``xgb_pretrained``'s model re-scores its best ``--verify-k``, which the search then takes in that order;
 - ``world_mix``: draft then verify, mixed: the world model and ``xgb_pretrained``'s model both score every
@@ -76,10 +79,12 @@ TEST_SPLIT = ["matmul_256", "batch_matmul_12x128x64", "depthwise_14x14x512_s2", 
               "vit_b16/layer_norm", "conv2d_7x7x512_3x3", "conv1d_64x256x256_k5", "conv2d_transpose_4x4x512",
               "max_pool2d_56x56x64", "vit_b16/fused_reshape11_gelu_reshape12"]
 ARMS = ["random", "xgb", "xgb_pretrained", "world"]
-EXTRA_ARMS = ["world_xhw", "world_plan", "world_plan_beam", "world_plan_transfer", "world_verify", "world_mix",
+EXTRA_ARMS = ["world_xhw", "world_plan", "world_plan_beam", "world_plan_transfer", "world_verify_transfer",
+              "world_verify", "world_mix",
               "world_diverse", "world_verify_i8",
               "world_verify_hedge", "world_verify_local", "world_online"]
-VERIFIED_ARMS = ("world_verify", "world_mix", "world_verify_hedge", "world_verify_local", "world_online")  # the world model's top re-scored by XGBModel
+VERIFIED_ARMS = ("world_verify", "world_mix", "world_verify_hedge", "world_verify_local", "world_online",
+                 "world_verify_transfer")  # the world model's top re-scored by XGBModel
 
 
 def _per_iter(arm: str, per_iter: int) -> tuple[str, int]:
@@ -121,7 +126,8 @@ def _run(sub: str, arm: str, seed: int, trials: int, per_iter: int, ctx: dict[st
     run = TuningRun(sub, trials=trials, trials_per_iter=per_iter, cost_model=cost_model, work_dir=work_dir,
                     seed=seed, evaluator=evaluator, confirm=0,
                     strategy={"world_plan": "plan", "world_plan_beam": "beam",
-                              "world_plan_transfer": "transfer", "world_diverse": "diverse",
+                              "world_plan_transfer": "transfer", "world_verify_transfer": "transfer",
+                              "world_diverse": "diverse",
                               "world_verify_hedge": "hedge", "world_verify_local": "local"}.get(base, "evolutionary"),
                     explore=WORLD_EXPLORE if base in VERIFIED_ARMS else None)
     before = run.measured
@@ -639,7 +645,7 @@ def _plan_cost(summary: dict[str, Any]) -> str:
     the time with >= 10x the candidates)."""
     search, scored = summary["search_seconds"], summary["candidates_scored"]
     lines = []
-    for planned in ("world_plan", "world_plan_beam", "world_plan_transfer"):
+    for planned in ("world_plan", "world_plan_beam", "world_plan_transfer", "world_verify_transfer"):
         if planned not in search or planned not in scored:
             continue
         out = []

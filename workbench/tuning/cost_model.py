@@ -336,8 +336,10 @@ def cost_model_problem(spec: Any, evaluator: Any = None, target: Any = "cpu", st
     """Why a tuning run cannot use this cost model (None if it can), said before the run starts."""
     if isinstance(spec, str) and spec not in COST_MODELS:
         return f"unknown cost model {spec!r}: choose from {', '.join(COST_MODELS)}"
-    if strategy in PLANNED and not (spec == "world" or isinstance(spec, WorldModelCostModel)):
-        return f"the {strategy} strategy searches with the world model: use cost_model='world'"
+    if strategy in PLANNED and not (spec in ("world", "world_verify") or isinstance(spec, WorldModelCostModel)
+                                    or isinstance(getattr(spec, "draft", None), WorldModelCostModel)):
+        return (f"the {strategy} strategy searches with the world model: use cost_model='world' (or "
+                f"'world_verify', the world model's best built and re-scored by its verifier)")
     if spec == "world_verify":
         try:
             verifier_dir(evaluator, target)

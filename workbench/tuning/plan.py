@@ -27,10 +27,13 @@ instruction. Each round:
    mutate-and-keep-the-best run on the scores alone; a share of every batch stays random (``explore``).
 3. **Materialize** only the best few (``materialize`` x the batch): replay the sketch with those decisions and
    run the post-processors. A vector TVM refuses is remembered and never proposed again (a recorded rejection,
-   never a crash).
+   never a crash). Under a draft-then-verify cost model (``"world_verify"``,
+   :class:`~workbench.tuning.cost_model.VerifiedCostModel`) the world model's best ``k`` are built, the verifier
+   re-scores the built programs, and its best fill the model's places in the batch; the others stay unmeasured
+   and may be proposed again.
 
-The cost model must be the world model (:class:`workbench.tuning.cost_model.WorldModelCostModel`): the strategy
-reads its evaluator and online blend. Measured results feed it as in any run (``update``); resuming, records in
+The cost model must be the world model (:class:`workbench.tuning.cost_model.WorldModelCostModel`) or a
+draft-then-verify one whose draft it is: the strategy reads its evaluator and online blend. Measured results feed it as in any run (``update``); resuming, records in
 MetaSchedule's database and RPC runners work as with the evolutionary search (:class:`SeenFilter` wraps both).
 """
 
@@ -80,7 +83,7 @@ class PlanState:
         self.invalid: set[tuple] = set()  # (sketch, decisions) TVM refused
         self.proposed: set[tuple] = set()  # materialized (measured or rejected)
         self.elite: list[tuple[float, int, tuple]] = []  # (score, sketch, decisions): the best scored so far
-        self.stats = {"rounds": 0, "scored": 0, "prefixes": 0, "materialized": 0, "rejected": 0,
+        self.stats = {"rounds": 0, "scored": 0, "prefixes": 0, "materialized": 0, "rejected": 0, "verified": 0,
                       "search_seconds": 0.0}
         self.last_round: dict[str, Any] = {}
 
@@ -93,8 +96,18 @@ class PlanSearch(PySearchStrategy):
                  family: int = 32, moves: int = 64, materialize: int = 3, explore: float = 0.125,
                  seed_samples: int = 64, seed: int = 0, state: PlanState | None = None, cost_model: Any = None,
                  seen: set[str] | None = None, beam: int = 0, beam_width: int = 32, beam_expand: int = 8,
-                 transfer: int = 0, warm_share: float = 0.25) -> None:
+                 transfer: int = 0, warm_share: float = 0.25, verifier: Any = None, verify_k: int = 0) -> None:
         super().__init__()
+        if hasattr(cost_model, "draft") and hasattr(cost_model, "verifier"):  # draft then verify
+            if getattr(cost_model, "mix", False) or getattr(cost_model, "online", False):
+                raise ValueError("plan search: the verified top is taken in the verifier's own order; a mixed "
+                                 "or online order is for the evolutionary search")
+            # k None (the verifier scores everything): every candidate built, materialize x the model's places
+            verifier, verify_k = cost_model.verifier, cost_model.k or 0
+            cost_model = cost_model.draft
+        if verify_k < 0:
+            raise ValueError(f"plan search: verify_k >= 0 needed; got {verify_k}")
+        self.verifier, self.verify_k = verifier, int(verify_k)
         if population < 4 or generations < 1 or mutants_per_parent < 1 or family < 1 or moves < 0 or materialize < 1:
             raise ValueError(f"plan search: population >= 4, generations, mutants_per_parent, family and "
                              f"materialize >= 1 and moves >= 0 needed; got {population}, {generations}, "
@@ -155,6 +168,7 @@ class PlanSearch(PySearchStrategy):
         out: list[Any] = []
         n_random = int(round(want * self.explore))
         tries = 0
+        built: list[tuple[int, tuple]] = []  # the vector of each candidate in ``out``
 
         def build(vector: tuple[int, tuple] | None) -> None:
             nonlocal tries
@@ -164,6 +178,7 @@ class PlanSearch(PySearchStrategy):
             cand = self._build(*vector)
             if cand is not None:
                 out.append(cand)
+                built.append(vector)
 
         for _ in range(4 * n_random):  # the exploration share: random vectors
             if len(out) >= n_random:
@@ -181,10 +196,21 @@ class PlanSearch(PySearchStrategy):
                 build(self.warm[i])
             warm_tries = tries - tries_before
             self.state.last_round.update(warm=len(out) - before, warm_starts=len(self.warm))
-        for _, sketch, decisions in ranked:  # the model's best, until the batch is full
-            if len(out) >= want or tries - warm_tries >= self.materialize * want:
+        first = len(out)  # the model's places: ``want - first``; a verifier chooses them from its ``verify_k``
+        drafts = want - first
+        if self.verifier is not None:
+            drafts = max(drafts, self.verify_k or self.materialize * drafts)
+        for _, sketch, decisions in ranked:  # the model's best, until the batch (or the verifier's draft) is full
+            if len(out) - first >= drafts or tries - warm_tries >= self.materialize * drafts:
                 break
             build((sketch, decisions))
+        if self.verifier is not None and len(out) - first > want - first:
+            keep = self._verify(out[first:], want - first)
+            for i, vector in enumerate(built[first:]):
+                if i not in keep:  # built, not measured: it may be proposed again
+                    self.state.proposed.discard(vector)
+            out[first:] = [out[first + i] for i in keep]
+            built[first:] = [built[first + i] for i in keep]
         for _ in range(8 * want):  # refused or known: top the batch up at random rather than end the task
             if len(out) >= want:
                 break
@@ -208,7 +234,7 @@ class PlanSearch(PySearchStrategy):
                           seed_samples=self.seed_samples, seed=self.rng.randrange(2**31), state=PlanState(),
                           cost_model=self.cost_model, seen=self.seen, beam=self.beam, beam_width=self.beam_width,
                           beam_expand=self.beam_expand, transfer=self.transfer,
-                          warm_share=self.warm_share)
+                          warm_share=self.warm_share, verifier=self.verifier, verify_k=self.verify_k)
 
     # ---- sketches ----------------------------------------------------------------------------------------
     def _seed_population(self) -> None:
@@ -331,6 +357,16 @@ class PlanSearch(PySearchStrategy):
                 if v not in self.state.invalid:
                     out.append(v)
         return out
+
+    def _verify(self, candidates: list[Any], n: int) -> list[int]:
+        """The indices of the verifier's best ``n`` of the built ``candidates``, best first."""
+        start = time.perf_counter()
+        scores = np.asarray(self.verifier.predict(self.context, candidates), dtype="float64")
+        # XGBModel's pack-sum leaves out trailing candidates without any store feature: they score 0.
+        scores = np.concatenate([scores, np.zeros(len(candidates) - len(scores))])
+        self.state.stats["verified"] += len(candidates)
+        self.state.last_round.update(verified=len(candidates), verify_seconds=time.perf_counter() - start)
+        return [int(i) for i in np.argsort(-scores, kind="stable")[:n]]
 
     def _score(self, vectors: list[tuple[int, tuple]]) -> np.ndarray:
         """The search's scores of decision vectors, straight from the decisions: per sketch and choice of
