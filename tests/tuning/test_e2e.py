@@ -85,3 +85,35 @@ def test_packed_weights_are_repacked_by_the_tuned_schedule_and_folded_at_compile
     # Both tasks' weights were repacked at compile time: the model calls the "_prepacked" functions and no
     # repacking function is left to run at every call.
     assert run.compile_coverage["prepacked"] == sorted(s.name.split("/")[-1] for s in run.subgraphs)
+
+
+def test_a_build_that_fails_names_the_step_and_the_operator_and_keeps_the_records(tmp_path):
+    """A tuning record that no longer applies to its function (a hand-edited or foreign log): the build fails
+    at applying the tuned schedules, the error names the fused function and its operator, and the database
+    still holds every record."""
+    from tvm import s_tir
+    from tvm.s_tir import meta_schedule as ms
+
+    from workbench.hardware import make_target
+    from workbench.subgraphs import load_subgraph
+    from workbench.tuning import CompileError, compile_tuned
+
+    torch = torch_ready()
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 32)).eval()
+    model = TorchModel("tiny_mlp", mlp, (torch.randn(4, 64),))
+    task = model.subgraphs()[0]
+    other = s_tir.Schedule(load_subgraph("softmax_256x256").mod)
+    other.get_loops(other.get_sblock("T_softmax_maxelem"))  # a trace naming a block the task does not have
+    target = make_target("cpu")
+    db = ms.database.JSONDatabase(work_dir=str(tmp_path))
+    workload = db.commit_workload(task.mod)
+    db.commit_tuning_record(ms.database.TuningRecord(other.trace, workload, [1e-4], target,
+                                                     ms.arg_info.ArgInfo.from_prim_func(task.mod["main"])))
+    with pytest.raises(CompileError) as info:
+        compile_tuned(model, db, target)
+    err = info.value
+    name = task.name.split("/")[-1]
+    assert err.step == "applying the tuned schedules" and err.function == name and err.op == "matmul", str(err)
+    assert f"in {name} (matmul)" in str(err) and "tiny_mlp" in str(err) and "1 tuning records are kept" in str(err)
+    assert len(ms.database.JSONDatabase(work_dir=str(tmp_path))) == 1  # nothing lost

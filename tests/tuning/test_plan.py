@@ -68,7 +68,7 @@ def _plan_search(**kwargs):
     from workbench.tuning.plan import PlanSearch
 
     sub = load_subgraph("matmul_128")
-    cm = world_cost_model()
+    cm = kwargs.pop("cost_model", None) or world_cost_model()
     search = PlanSearch(cost_model=cm, seed_samples=8, **kwargs)
     target = make_target("cpu")
     ensure_intrinsics(target)
@@ -101,9 +101,45 @@ def test_an_invalid_decision_vector_is_a_recorded_rejection(tmp_path):
     assert batch and len(batch) == 8
 
 
+class _Verifier:
+    """A verifier that likes the candidates built last best; it keeps what it was shown."""
+
+    def __init__(self):
+        self.shown: list[list] = []
+
+    def predict(self, context, candidates):
+        self.shown.append(list(candidates))
+        return np.arange(len(candidates), dtype="float64")
+
+
+@pytest.mark.slow
+def test_a_verifier_picks_the_batch_from_the_world_models_best_k():
+    from workbench.tuning.cost_model import VerifiedCostModel, world_cost_model
+
+    verifier = _Verifier()
+    verified = VerifiedCostModel(world_cost_model(), verifier, k=12)
+    search = _plan_search(population=64, explore=0.0, cost_model=verified)
+    assert search.verifier is verifier and search.verify_k == 12 and hasattr(search.cost_model, "blend")
+    batch = search.generate_measure_candidates()
+    assert len(verifier.shown) == 1 and len(verifier.shown[0]) == 12  # the world model's best 12, built
+    drafted = verifier.shown[0]
+    assert batch == [drafted[i] for i in range(11, 3, -1)]  # the verifier's best 8, in its order
+    assert search.state.last_round["verified"] == 12 and search.state.last_round["built"] == 8
+    # The run's cost model reports the planner's work as its own (the session's candidates scored).
+    assert verified.stats["verified"] == 12 and verified.stats["predicted"] == search.state.stats["scored"] > 12
+    assert search.clone().verifier is verifier  # a clone drafts for the same verifier
+    # The 4 built but not measured may be proposed again; the 8 in the batch never.
+    kept = [v for v in search.state.proposed if v not in search.state.invalid]
+    assert len(kept) == 8
+    with pytest.raises(ValueError, match="verifier's own order"):
+        _plan_search(cost_model=VerifiedCostModel(world_cost_model(), verifier, k=None, mix=True))
+
+
 def test_plan_needs_the_world_model(tmp_path):
     with pytest.raises(TuningError, match="plan strategy searches with the world model"):
         TuningRun("matmul_128", cost_model="xgb", strategy="plan", work_dir=tmp_path / "x")
+    run = TuningRun("matmul_128", cost_model="world_verify", strategy="transfer", work_dir=tmp_path / "v")
+    assert run.cost_model_spec == "world_verify"  # the world model drafts, its verifier picks
     with pytest.raises(TuningError, match="unknown search strategy"):
         TuningRun("matmul_128", strategy="annealing", work_dir=tmp_path / "y")
 

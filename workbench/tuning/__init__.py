@@ -13,11 +13,18 @@ model against PyTorch). Importing this package loads TVM.
 
 from workbench.rpc import LocalRPCCluster, RPCError
 from workbench.tuning.cost_model import COST_MODELS, make_cost_model, world_cost_model
-from workbench.tuning.e2e import Comparison, TorchModel, compare_with_torch, compile_tuned, function_times
+from workbench.tuning.e2e import (
+    Comparison,
+    CompileError,
+    TorchModel,
+    compare_with_torch,
+    compile_tuned,
+    function_times,
+)
 from workbench.tuning.run import TuningRun
 from workbench.tuning.search import STRATEGIES
 from workbench.tuning.state import TuningError
 
-__all__ = ["COST_MODELS", "STRATEGIES", "Comparison", "LocalRPCCluster", "RPCError", "TorchModel", "TuningError",
-           "TuningRun", "compare_with_torch", "compile_tuned", "function_times", "make_cost_model",
+__all__ = ["COST_MODELS", "STRATEGIES", "Comparison", "CompileError", "LocalRPCCluster", "RPCError", "TorchModel",
+           "TuningError", "TuningRun", "compare_with_torch", "compile_tuned", "function_times", "make_cost_model",
            "world_cost_model"]

@@ -340,6 +340,9 @@ def cost_model_problem(spec: Any, evaluator: Any = None, target: Any = "cpu", st
                                     or isinstance(getattr(spec, "draft", None), WorldModelCostModel)):
         return (f"the {strategy} strategy searches with the world model: use cost_model='world' (or "
                 f"'world_verify', the world model's best built and re-scored by its verifier)")
+    if strategy in PLANNED and (getattr(spec, "mix", False) or getattr(spec, "online", False)):
+        return (f"the {strategy} strategy takes the verified top in the verifier's own order: a mixed or online "
+                "order is for the evolutionary search")
     if spec == "world_verify":
         try:
             verifier_dir(evaluator, target)

@@ -23,7 +23,21 @@ import numpy as np
 from workbench._tvm import ensure_intrinsics, import_tvm, runtime_threads, torch_ready
 from workbench.hardware import make_target
 from workbench.subgraphs.models import MODELS, build_model, model_subgraphs, split_model
-from workbench.subgraphs.torch_import import GRAPH_PIPELINE, relax_from_torch, subgraphs_from_relax
+from workbench.subgraphs.torch_import import GRAPH_PIPELINE, op_family, relax_from_torch, subgraphs_from_relax
+from workbench.tuning.state import TuningError
+
+# Steps of compile_tuned that a CompileError names (the others are named where they run).
+LEGALIZE, FUSE, APPLY = "legalizing the operators", "fusing the operators", "applying the tuned schedules"
+DLIGHT, CODEGEN = "scheduling the untuned functions (DLight)", "generating code"
+
+
+class CompileError(TuningError):
+    """A tuned model that did not compile: ``step`` (where in :func:`compile_tuned`), ``function`` (the fused
+    function that fails it alone, if one does) and ``op`` (its main operator)."""
+
+    def __init__(self, message: str, *, step: str, function: str | None = None, op: str | None = None) -> None:
+        super().__init__(message)
+        self.step, self.function, self.op = step, function, op
 
 
 @dataclass
@@ -73,6 +87,10 @@ def compile_tuned(model: TorchModel, database: Any, target: Any = "cpu", *,
     are are looked up again without that attribute. ``coverage``, if given, is filled with
     the functions that got a tuned schedule (``"tuned"``) and those that did not (``"untuned"``), and under a
     ``_pack`` graph pipeline those whose weights were repacked once at compile time (``"prepacked"``).
+
+    A build that fails raises :class:`CompileError` naming the step (legalizing, fusing, applying the tuned
+    schedules, repacking the weights, lowering, generating code) and, where a step works function by function,
+    the first fused function that fails it alone and its operator; the database is only read.
     """
     tvm = import_tvm()
     from tvm import relax, tirx
@@ -108,27 +126,23 @@ def compile_tuned(model: TorchModel, database: Any, target: Any = "cpu", *,
         return mod
 
     is_gpu = pipelines.BackendDispatcher.is_gpu_target(target)
+    steps: dict[str, Any] = {}  # the passes of each step, made in the target's context (the database pass needs it)
+    step = ["importing the model"]  # the step running now, for the error of one that fails
+
+    def run(name: str, mod: Any) -> Any:
+        step[0] = name
+        return steps[name](mod)
 
     @tvm.transform.module_pass(opt_level=3, name="TunedPipeline")
     def tuned_pipeline(mod: Any, _ctx: Any) -> Any:
-        mod = tvm.transform.Sequential([
-            *pipelines.library_dispatch_passes(target),
-            relax.transform.LegalizeOps(),
-            relax.transform.AnnotateTIROpPattern(),
-            relax.transform.FoldConstant(),
-            relax.transform.FuseOps(),
-            relax.transform.FuseTIR(),
-            MetaScheduleApplyDatabase(),  # the functions that match as they are
-            drop_op_pattern,
-            MetaScheduleApplyDatabase(),  # the fused ones, under the key they were tuned with
-            restore_op_pattern,
-        ])(mod)
+        mod = run(LEGALIZE, mod)
+        mod = run(FUSE, mod)
+        mod = run(APPLY, mod)
         if any(isinstance(f, tirx.PrimFunc) and f.attrs and "layout_free_buffers" in f.attrs
                for _, f in mod.functions_items()):
             # A "_pack" pipeline: the weight repacking the tuned schedules begin with (RewriteLayout) becomes a
             # function of its own, applied to the constant weights once, here, instead of at every call.
-            mod = tvm.transform.Sequential([relax.transform.SplitLayoutRewritePreproc(),
-                                            relax.transform.FoldConstant()])(mod)
+            mod = run("repacking the weights", mod)
             mod = relax.transform.DeadCodeElimination()(mod)  # the repacking functions FoldConstant applied
             names = [gv.name_hint for gv in mod.get_global_vars()]
             found["prepacked"] = sorted(n.removesuffix("_prepacked") for n in names if n.endswith("_prepacked")
@@ -137,23 +151,82 @@ def compile_tuned(model: TorchModel, database: Any, target: Any = "cpu", *,
                 warnings.warn(f"{len(left)} weight repackings run at every call, not once at compile time: "
                               f"{', '.join(left)}", stacklevel=2)
         if is_gpu:  # what the database does not cover gets DLight's default GPU schedules
+            mod = run(DLIGHT, mod)
+        mod = run("lowering", mod)
+        step[0] = CODEGEN
+        return mod
+
+    with target, database, tvm.transform.PassContext(opt_level=3):
+        relax_mod = model.relax()  # its own errors name the export, import or graph pipeline step
+        seq = tvm.transform.Sequential
+        steps[LEGALIZE] = seq([*pipelines.library_dispatch_passes(target), relax.transform.LegalizeOps()])
+        steps[FUSE] = seq([relax.transform.AnnotateTIROpPattern(), relax.transform.FoldConstant(),
+                           relax.transform.FuseOps(), relax.transform.FuseTIR()])
+        steps[APPLY] = seq([MetaScheduleApplyDatabase(),  # the functions that match as they are
+                            drop_op_pattern,
+                            MetaScheduleApplyDatabase(),  # the fused ones, under the key they were tuned with
+                            restore_op_pattern])
+        steps["repacking the weights"] = seq([relax.transform.SplitLayoutRewritePreproc(),
+                                              relax.transform.FoldConstant()])
+        if is_gpu:
             from tvm.s_tir import dlight
 
-            mod = dlight.ApplyDefaultSchedule(dlight.gpu.Matmul(), dlight.gpu.GEMV(), dlight.gpu.Reduction(),
-                                              dlight.gpu.GeneralReduction(), dlight.gpu.Fallback())(mod)
+            steps[DLIGHT] = dlight.ApplyDefaultSchedule(dlight.gpu.Matmul(), dlight.gpu.GEMV(),
+                                                        dlight.gpu.Reduction(), dlight.gpu.GeneralReduction(),
+                                                        dlight.gpu.Fallback())
         try:
             lower = [*pipelines.dataflow_lower_passes(target), *pipelines.finalize_passes(target)]
         except (AttributeError, ValueError):  # 0.27's CPU backend does not export them at its top level
             from tvm.relax.backend.cpu_generic import pipeline as cpu
 
             lower = [*cpu.dataflow_lower_passes(target), *cpu.finalize_passes(target)]
-        return tvm.transform.Sequential(lower)(mod)
-
-    with target, database, tvm.transform.PassContext(opt_level=3):
-        executable = relax.build(model.relax(), target=target, relax_pipeline=tuned_pipeline)
+        steps["lowering"] = seq(lower)
+        try:
+            executable = relax.build(relax_mod, target=target, relax_pipeline=tuned_pipeline)
+        except Exception as err:  # noqa: BLE001 - TVM raises many error types; the step and function say where
+            function = _failing_function(relax_mod, step[0], steps, target) if step[0] in (APPLY, CODEGEN) else None
+            raise _compile_error(model, database, step[0], err, function) from err
     if coverage is not None:
         coverage.update(found)
     return executable
+
+
+def _compile_error(model: TorchModel, database: Any, step: str, err: BaseException,
+                   function: str | None) -> CompileError:
+    """The error of a tuned build that failed at ``step`` (in ``function``, if one was found), saying what is
+    kept."""
+    first = next((x.strip() for x in str(err).splitlines() if x.strip()), type(err).__name__)
+    try:
+        kept = f"the database's {len(database)} tuning records are kept"
+    except Exception:  # noqa: BLE001 - a database without a size
+        kept = "the tuning records are kept"
+    op = op_family(function) if function else None
+    where = f" in {function} ({op})" if function else ""
+    return CompileError(f"compiling {model.name} ({model.pipeline} pipeline) with its tuning records failed at "
+                        f"step '{step}'{where}: {first}; {kept}", step=step, function=function, op=op)
+
+
+def _failing_function(relax_mod: Any, step: str, steps: dict[str, Any], target: Any) -> str | None:
+    """The first fused function (by name) that fails ``step`` alone, None if none does: the program legalized
+    and fused again by the build's own steps, then each function on its own has its records applied (then, for
+    code generation, DLight's schedules on GPU, and is built). Run in the build's target and database context."""
+    tvm = import_tvm()
+    from tvm import tirx
+
+    try:
+        mod = steps[FUSE](steps[LEGALIZE](relax_mod))
+    except Exception:  # noqa: BLE001 - the step's own error is reported either way
+        return None
+    for gv, func in sorted(mod.functions_items(), key=lambda kv: kv[0].name_hint):
+        if not isinstance(func, tirx.PrimFunc):
+            continue
+        try:
+            alone = steps[APPLY](tvm.IRModule({gv: func}))
+            if step == CODEGEN:
+                tvm.compile(steps[DLIGHT](alone) if DLIGHT in steps else alone, target=target)
+        except Exception:  # noqa: BLE001 - this one fails the step: it is the culprit
+            return gv.name_hint
+    return None
 
 
 @dataclass

@@ -33,8 +33,9 @@ instruction. Each round:
    and may be proposed again.
 
 The cost model must be the world model (:class:`workbench.tuning.cost_model.WorldModelCostModel`) or a
-draft-then-verify one whose draft it is: the strategy reads its evaluator and online blend. Measured results feed it as in any run (``update``); resuming, records in
-MetaSchedule's database and RPC runners work as with the evolutionary search (:class:`SeenFilter` wraps both).
+draft-then-verify one whose draft it is: the strategy reads its evaluator and online blend. Measured results feed
+it as in any run (``update``); resuming, records in MetaSchedule's database and RPC runners work as with the
+evolutionary search (:class:`SeenFilter` wraps both).
 """
 
 from __future__ import annotations
@@ -81,8 +82,9 @@ class PlanState:
 
     def __init__(self) -> None:
         self.invalid: set[tuple] = set()  # (sketch, decisions) TVM refused
-        self.proposed: set[tuple] = set()  # materialized (measured or rejected)
+        self.proposed: set[tuple] = set()  # materialized (measured or rejected; built for a verifier: until it passes)
         self.elite: list[tuple[float, int, tuple]] = []  # (score, sketch, decisions): the best scored so far
+        # materialized: every build TVM accepted (one a verifier passed over, again when it is built again)
         self.stats = {"rounds": 0, "scored": 0, "prefixes": 0, "materialized": 0, "rejected": 0, "verified": 0,
                       "search_seconds": 0.0}
         self.last_round: dict[str, Any] = {}
@@ -98,13 +100,14 @@ class PlanSearch(PySearchStrategy):
                  seen: set[str] | None = None, beam: int = 0, beam_width: int = 32, beam_expand: int = 8,
                  transfer: int = 0, warm_share: float = 0.25, verifier: Any = None, verify_k: int = 0) -> None:
         super().__init__()
+        self.verified_by: Any = None  # the draft-then-verify cost model the run made, whose stats it reports
         if hasattr(cost_model, "draft") and hasattr(cost_model, "verifier"):  # draft then verify
             if getattr(cost_model, "mix", False) or getattr(cost_model, "online", False):
                 raise ValueError("plan search: the verified top is taken in the verifier's own order; a mixed "
                                  "or online order is for the evolutionary search")
             # k None (the verifier scores everything): every candidate built, materialize x the model's places
             verifier, verify_k = cost_model.verifier, cost_model.k or 0
-            cost_model = cost_model.draft
+            self.verified_by, cost_model = cost_model, cost_model.draft
         if verify_k < 0:
             raise ValueError(f"plan search: verify_k >= 0 needed; got {verify_k}")
         self.verifier, self.verify_k = verifier, int(verify_k)
@@ -198,7 +201,7 @@ class PlanSearch(PySearchStrategy):
             self.state.last_round.update(warm=len(out) - before, warm_starts=len(self.warm))
         first = len(out)  # the model's places: ``want - first``; a verifier chooses them from its ``verify_k``
         drafts = want - first
-        if self.verifier is not None:
+        if self.verifier is not None and drafts > 0:  # (a verify_k no larger than the places verifies nothing)
             drafts = max(drafts, self.verify_k or self.materialize * drafts)
         for _, sketch, decisions in ranked:  # the model's best, until the batch (or the verifier's draft) is full
             if len(out) - first >= drafts or tries - warm_tries >= self.materialize * drafts:
@@ -232,9 +235,11 @@ class PlanSearch(PySearchStrategy):
                           mutants_per_parent=self.mutants, family=self.family, moves=self.moves,
                           materialize=self.materialize, explore=self.explore,
                           seed_samples=self.seed_samples, seed=self.rng.randrange(2**31), state=PlanState(),
-                          cost_model=self.cost_model, seen=self.seen, beam=self.beam, beam_width=self.beam_width,
-                          beam_expand=self.beam_expand, transfer=self.transfer,
-                          warm_share=self.warm_share, verifier=self.verifier, verify_k=self.verify_k)
+                          cost_model=self.cost_model if self.verified_by is None else self.verified_by,
+                          seen=self.seen, beam=self.beam, beam_width=self.beam_width,
+                          beam_expand=self.beam_expand, transfer=self.transfer, warm_share=self.warm_share,
+                          **({"verifier": self.verifier, "verify_k": self.verify_k} if self.verified_by is None
+                             else {}))
 
     # ---- sketches ----------------------------------------------------------------------------------------
     def _seed_population(self) -> None:
@@ -364,8 +369,12 @@ class PlanSearch(PySearchStrategy):
         scores = np.asarray(self.verifier.predict(self.context, candidates), dtype="float64")
         # XGBModel's pack-sum leaves out trailing candidates without any store feature: they score 0.
         scores = np.concatenate([scores, np.zeros(len(candidates) - len(scores))])
+        seconds = time.perf_counter() - start
         self.state.stats["verified"] += len(candidates)
-        self.state.last_round.update(verified=len(candidates), verify_seconds=time.perf_counter() - start)
+        self.state.last_round.update(verified=len(candidates), verify_seconds=seconds)
+        if self.verified_by is not None:  # what the run's session reports as its cost model's work
+            self.verified_by.stats["verified"] += len(candidates)
+            self.verified_by.stats["verify_seconds"] += seconds
         return [int(i) for i in np.argsort(-scores, kind="stable")[:n]]
 
     def _score(self, vectors: list[tuple[int, tuple]]) -> np.ndarray:
@@ -381,6 +390,8 @@ class PlanSearch(PySearchStrategy):
         scores = cm.blend.scores(x, cm.evaluator.ranker.predict(x), str(self.context.task_name))
         self.state.stats["scored"] += n
         cm.stats["predicted"] += n
+        if self.verified_by is not None:
+            self.verified_by.stats["predicted"] += n
         return scores
 
     def _plan_round(self) -> list[tuple[float, int, tuple]]:
