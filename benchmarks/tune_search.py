@@ -25,6 +25,8 @@ Arms, interleaved (every subgraph and seed runs each arm before the next starts,
 - ``world_verify_transfer``: ``world_plan_transfer`` drafting for a verifier (cost model ``world_verify``):
   each round the world model's best ``--verify-k`` decision vectors are built and ``xgb_pretrained``'s model
   picks the batch's model places from them;
+- ``world_verify_warm``: ``world_verify`` with the ``"warm"`` search: the evolutionary search whose first batch
+  measures the best-scored warm starts of ``world_plan_transfer`` in a quarter of its places;
 - ``world_verify``: draft then verify: the world model (as in ``world``) scores every candidate and
   ``xgb_pretrained``'s model re-scores its best ``--verify-k``, which the search then takes in that order;
 - ``world_mix``: draft then verify, mixed: the world model and ``xgb_pretrained``'s model both score every
@@ -80,11 +82,12 @@ TEST_SPLIT = ["matmul_256", "batch_matmul_12x128x64", "depthwise_14x14x512_s2", 
               "max_pool2d_56x56x64", "vit_b16/fused_reshape11_gelu_reshape12"]
 ARMS = ["random", "xgb", "xgb_pretrained", "world"]
 EXTRA_ARMS = ["world_xhw", "world_plan", "world_plan_beam", "world_plan_transfer", "world_verify_transfer",
+              "world_verify_warm",
               "world_verify", "world_mix",
               "world_diverse", "world_verify_i8",
               "world_verify_hedge", "world_verify_local", "world_online"]
 VERIFIED_ARMS = ("world_verify", "world_mix", "world_verify_hedge", "world_verify_local", "world_online",
-                 "world_verify_transfer")  # the world model's top re-scored by XGBModel
+                 "world_verify_transfer", "world_verify_warm")  # the world model's top re-scored by XGBModel
 
 
 def _per_iter(arm: str, per_iter: int) -> tuple[str, int]:
@@ -127,6 +130,7 @@ def _run(sub: str, arm: str, seed: int, trials: int, per_iter: int, ctx: dict[st
                     seed=seed, evaluator=evaluator, confirm=0,
                     strategy={"world_plan": "plan", "world_plan_beam": "beam",
                               "world_plan_transfer": "transfer", "world_verify_transfer": "transfer",
+                              "world_verify_warm": "warm",
                               "world_diverse": "diverse",
                               "world_verify_hedge": "hedge", "world_verify_local": "local"}.get(base, "evolutionary"),
                     explore=WORLD_EXPLORE if base in VERIFIED_ARMS else None)

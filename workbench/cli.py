@@ -390,13 +390,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "default; random (default: a resumed --work-dir's own, else world_verify with the evolutionary "
                         "strategy where the world model has a verifier, as the shipped CPU model does, else world)")
     p.add_argument("--strategy", default="evolutionary",
-                   choices=["evolutionary", "plan", "beam", "transfer", "diverse", "hedge", "local"],
+                   choices=["evolutionary", "plan", "beam", "transfer", "warm", "diverse", "hedge", "local"],
                    help="evolutionary: MetaSchedule's search (any cost model); plan: candidates proposed and scored "
                         "as decisions by the world model, only the best few built (cost model world); beam: plan, "
                         "with tile decisions also chosen stage by stage, pruned by the world model's value head "
                         "along the rollout (cost model world); transfer: beam, seeded also with the "
                         "fastest records of the world model's training subgraphs whose sketch fits, tile "
-                        "sizes fitted (cost model world); diverse: "
+                        "sizes fitted (cost model world); warm: evolutionary, a fresh run's first batch also "
+                        "measuring the best-scored of those records in a quarter of its places (cost model "
+                        "world or world_verify); diverse: "
                         "each task's first batch picked from MetaSchedule's search asked for 4x the batch, at most "
                         "half of the model's picks with one compute-location plan (any cost model); hedge: every "
                         "batch picked from a 4x search and a reserve by a bandit over compute-location plans, then "

@@ -336,7 +336,8 @@ def cost_model_problem(spec: Any, evaluator: Any = None, target: Any = "cpu", st
     """Why a tuning run cannot use this cost model (None if it can), said before the run starts."""
     if isinstance(spec, str) and spec not in COST_MODELS:
         return f"unknown cost model {spec!r}: choose from {', '.join(COST_MODELS)}"
-    if strategy in PLANNED and not (spec in ("world", "world_verify") or isinstance(spec, WorldModelCostModel)
+    if strategy in (*PLANNED, "warm") and not (spec in ("world", "world_verify")
+                                               or isinstance(spec, WorldModelCostModel)
                                     or isinstance(getattr(spec, "draft", None), WorldModelCostModel)):
         return (f"the {strategy} strategy searches with the world model: use cost_model='world' (or "
                 f"'world_verify', the world model's best built and re-scored by its verifier)")
@@ -355,14 +356,15 @@ def default_cost_model(evaluator: Any = None, target: Any = "cpu", strategy: str
                        work_dir: str | Path | None = None) -> str:
     """The cost model of a run that names none: the one saved in ``work_dir``'s run file (a resumed run keeps
     its own), else ``"world_verify"`` where a verifier is saved beside the world model (the shipped CPU model has
-    one) and the search is MetaSchedule's evolutionary one (plain, ``"hedge"`` or ``"local"``), else ``"world"``.
+    one) and the search is MetaSchedule's evolutionary one (plain, ``"warm"``, ``"hedge"`` or ``"local"``), else
+    ``"world"``.
     The draft-then-verify runs found faster programs than the world model's alone on the AMD EPYC measured (0.92x its latency, 5 seeds,
     ``benchmarks/results/tune_search_znver3_verify45.md``) and, with a CI reaching 1.02, on the Intel Xeon
     (``tune_search_verify.md``)."""
     saved = (read_run_file(work_dir) or {}).get("config", {}).get("cost_model") if work_dir is not None else None
     if saved in COST_MODELS:
         return saved
-    if strategy in ("evolutionary", "hedge", "local") and \
+    if strategy in ("evolutionary", "warm", "hedge", "local") and \
             cost_model_problem("world_verify", evaluator, target, strategy) is None:
         return "world_verify"
     return "world"

@@ -189,16 +189,13 @@ class PlanSearch(PySearchStrategy):
             build(self._random_vector())
         warm_tries = 0
         if self.transfer and not self.given and not self.measured_seeds:  # a fresh run's first batch
-            # The best-scored warm starts too, trying at most ``materialize`` x their share (their tries do not
-            # count against the model's picks).
-            before, tries_before = len(out), tries
-            n_warm = min(want, before + math.ceil(want * self.warm_share))
-            for i in np.argsort(-self._score(self.warm), kind="stable") if self.warm else []:
-                if len(out) >= n_warm or tries - tries_before >= self.materialize * (n_warm - before):
-                    break
-                build(self.warm[i])
-            warm_tries = tries - tries_before
-            self.state.last_round.update(warm=len(out) - before, warm_starts=len(self.warm))
+            # The best-scored warm starts too (their tries do not count against the model's picks).
+            pairs, warm_tries = self.warm_candidates(min(want, len(out) + math.ceil(want * self.warm_share))
+                                                     - len(out))
+            tries += warm_tries
+            built += [v for v, _ in pairs]
+            out += [c for _, c in pairs]
+            self.state.last_round.update(warm=len(pairs), warm_starts=len(self.warm))
         first = len(out)  # the model's places: ``want - first``; a verifier chooses them from its ``verify_k``
         drafts = want - first
         if self.verifier is not None and drafts > 0:  # (a verify_k no larger than the places verifies nothing)
@@ -362,6 +359,22 @@ class PlanSearch(PySearchStrategy):
                 if v not in self.state.invalid:
                     out.append(v)
         return out
+
+    def warm_candidates(self, n: int) -> tuple[list[tuple[tuple[int, tuple], Any]], int]:
+        """Up to ``n`` warm starts (``transfer``), built, best-scored first, as (vector, candidate); and how many
+        were tried (at most ``materialize`` x ``n``; one proposed before is skipped)."""
+        out: list[tuple[tuple[int, tuple], Any]] = []
+        tries = 0
+        for i in np.argsort(-self._score(self.warm), kind="stable") if self.warm and n > 0 else []:
+            if len(out) >= n or tries >= self.materialize * n:
+                break
+            if self.warm[i] in self.state.proposed:
+                continue
+            tries += 1
+            cand = self._build(*self.warm[i])
+            if cand is not None:
+                out.append((self.warm[i], cand))
+        return out, tries
 
     def _verify(self, candidates: list[Any], n: int) -> list[int]:
         """The indices of the verifier's best ``n`` of the built ``candidates``, best first."""

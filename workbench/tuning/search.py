@@ -57,7 +57,7 @@ def quiet_statistics() -> Iterator[None]:
     finally:
         _QUIET.on = before
 
-STRATEGIES = ("evolutionary", "plan", "beam", "transfer", "diverse", "hedge", "local")
+STRATEGIES = ("evolutionary", "plan", "beam", "transfer", "warm", "diverse", "hedge", "local")
 # The strategies that search in the world model's space (cost model: the world model).
 PLANNED = ("plan", "beam", "transfer")
 BEAM_FAMILIES = 8  # families (sketch, categorical values, compute locations) the "beam" strategy beams each round
@@ -185,6 +185,9 @@ class SeenFilter(PySearchStrategy):
     nothing proposed is lost, and each batch is picked from the new candidates and the reserve, scored again
     together by the run's cost model, by :func:`hedge_picks` with the fastest latency measured per
     compute-location plan (this session's batches and the records of earlier ones).
+
+    With ``warm`` (a :class:`~workbench.tuning.plan.PlanSearch` with ``transfer``, the ``"warm"`` strategy) a fresh
+    run's first batch measures its best-scored warm starts in ``warm_share`` of the places.
     """
 
     MAX_EMPTY = 2  # batches in a row that held only known candidates before the task is ended, beyond those
@@ -193,9 +196,11 @@ class SeenFilter(PySearchStrategy):
     # up to (records of earlier sessions) / per_iter batches in a row can be all known before new programs come.
 
     def __init__(self, inner: Any, seen: set[str], budget: dict[str, int], *, widen: int = 1,
-                 explore: float = 0.0, hedge: bool = False, local: bool = False) -> None:
+                 explore: float = 0.0, hedge: bool = False, local: bool = False, warm: Any = None,
+                 warm_share: float = 0.25) -> None:
         super().__init__()
         self.inner, self.seen, self.budget = inner, seen, budget
+        self.warm, self.warm_share, self.warm_pending = warm, warm_share, False  # the "warm" strategy
         self.widen, self.explore, self.hedge, self.local = widen, explore, hedge or local, local
         self.context: Any = None
         self.cost_model: Any = None
@@ -214,6 +219,8 @@ class SeenFilter(PySearchStrategy):
     def _initialize_with_tune_context(self, context: Any) -> None:
         self.context = context
         self.inner._initialize_with_tune_context(context)
+        if self.warm is not None:
+            self.warm._initialize_with_tune_context(context)
         if self.widen > 1 and not self.hedge:
             self.first = self.inner.clone()
             self.first._initialize_with_tune_context(context)
@@ -229,6 +236,9 @@ class SeenFilter(PySearchStrategy):
                                   database, cost_model)
             return
         self.inner.pre_tuning(max_trials, num_trials_per_iter, design_spaces, database, cost_model)
+        if self.warm is not None:
+            self.warm.pre_tuning(max_trials, num_trials_per_iter, design_spaces, database, cost_model)
+            self.warm_pending = not self.known  # a fresh run's first batch only
         if self.first is not None:
             self.first.pre_tuning(max_trials * self.widen, num_trials_per_iter * self.widen, design_spaces,
                                   database, cost_model)
@@ -268,6 +278,9 @@ class SeenFilter(PySearchStrategy):
                 fresh = diverse_picks(fresh, min(want, asked), randoms=min(tail, len(fresh)),
                                       n_random=int(asked * self.explore),
                                       key=lambda kc: compute_locations(kc[1].sch.trace))
+            if self.warm_pending:
+                self.warm_pending = False
+                fresh = self._with_warm_starts(fresh, keys, full=len(candidates) == asked)
             fresh = fresh[:want]
             self.seen.update(k for k, _ in fresh)
             fresh = [c for _, c in fresh]
@@ -276,6 +289,20 @@ class SeenFilter(PySearchStrategy):
                 self.budget["left"] -= len(fresh)
                 return fresh
         return None
+
+    def _with_warm_starts(self, fresh: list[tuple[str, Any]], keys: set[str], full: bool) -> list[tuple[str, Any]]:
+        """The ``"warm"`` strategy's first batch: the best-scored warm starts (:mod:`workbench.tuning.transfer`)
+        in ``warm_share`` of its places, in place of the search's lowest picks above its random tail."""
+        n = math.ceil(len(fresh) * self.warm_share)
+        pairs, _ = self.warm.warm_candidates(n)
+        extra = [(trace_key(c.sch.trace), c) for _, c in pairs]
+        extra = [(k, c) for k, c in extra if k not in self.seen and k not in keys][:n]
+        tail = int(len(fresh) * self.explore) if full else 0  # TVM's batch ends with its random picks
+        head, randoms = fresh[:len(fresh) - tail], fresh[len(fresh) - tail:]
+        warm_cm = self.warm.cost_model  # the world model: its round record says how many were measured
+        warm_cm.round_info[str(self.context.task_name)] = {"warm": {"warm": len(extra),
+                                                                    "warm_starts": len(self.warm.warm)}}
+        return extra + head[:max(0, len(head) - len(extra))] + randoms
 
     def _hedged(self) -> Any:
         """A ``hedge`` batch: new candidates of the widened search and the reserve, picked by plan."""
@@ -353,7 +380,8 @@ class SeenFilter(PySearchStrategy):
 
     def clone(self) -> Any:
         return SeenFilter(self.inner.clone(), set(self.seen), self.budget, widen=self.widen, explore=self.explore,
-                          hedge=self.hedge, local=self.local)
+                          hedge=self.hedge, local=self.local, warm_share=self.warm_share,
+                          warm=None if self.warm is None else self.warm.clone())
 
 
 def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explore: float | None = None,
@@ -369,7 +397,9 @@ def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explor
     from a beam over the tile decisions of ``BEAM_FAMILIES`` families pruned by the world model's value head along
     the rollout, :mod:`workbench.tuning.beam`) or ``"transfer"`` (the beam, its seeds also the fastest records of
     ``TRANSFER_RECORDS`` per subgraph the world model learned from that fit the task's sketches,
-    :mod:`workbench.tuning.transfer`)."""
+    :mod:`workbench.tuning.transfer`) or ``"warm"`` (the evolutionary search whose fresh run's first batch
+    measures the best-scored of those warm starts in a quarter of its places; once measured they seed its
+    population as the database's best)."""
     if name not in STRATEGIES:
         raise ValueError(f"unknown search strategy {name!r}: choose from {', '.join(STRATEGIES)}")
     if name in PLANNED:
@@ -381,6 +411,12 @@ def search_strategy(name: str, *, seen: set[str], budget: dict[str, int], explor
                                      transfer=TRANSFER_RECORDS if name == "transfer" else 0),
                           seen, budget)
     kwargs = {"eps_greedy": float(explore)} if explore is not None else {}
+    if name == "warm":
+        from workbench.tuning.plan import PlanSearch
+
+        eps = 0.05 if explore is None else float(explore)  # MetaSchedule's default eps_greedy
+        return SeenFilter(SearchStrategy.create("evolutionary", eps_greedy=eps), seen, budget, explore=eps,
+                          warm=PlanSearch(seed=seed, cost_model=cost_model, seen=seen, transfer=TRANSFER_RECORDS))
     if name in ("diverse", "hedge", "local"):
         eps = 0.05 if explore is None else float(explore)  # MetaSchedule's default eps_greedy
         return SeenFilter(SearchStrategy.create("evolutionary", eps_greedy=eps), seen, budget,
