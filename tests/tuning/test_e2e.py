@@ -116,4 +116,4 @@ def test_a_build_that_fails_names_the_step_and_the_operator_and_keeps_the_record
     name = task.name.split("/")[-1]
     assert err.step == "applying the tuned schedules" and err.function == name and err.op == "matmul", str(err)
     assert f"in {name} (matmul)" in str(err) and "tiny_mlp" in str(err) and "1 tuning records are kept" in str(err)
-    assert len(ms.database.JSONDatabase(work_dir=str(tmp_path))) == 1  # nothing lost
+    assert len((tmp_path / "database_tuning_record.json").read_text().splitlines()) == 1  # nothing lost

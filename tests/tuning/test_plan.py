@@ -127,7 +127,7 @@ def test_a_verifier_picks_the_batch_from_the_world_models_best_k():
     assert search.state.last_round["verified"] == 12 and search.state.last_round["built"] == 8
     # The run's cost model reports the planner's work as its own (the session's candidates scored).
     assert verified.stats["verified"] == 12 and verified.stats["predicted"] == search.state.stats["scored"] > 12
-    assert search.clone().verifier is verifier  # a clone drafts for the same verifier
+    assert search._inst.clone().verifier is verifier  # a clone (the Python object's) drafts for the same verifier
     # The 4 built but not measured may be proposed again; the 8 in the batch never.
     kept = [v for v in search.state.proposed if v not in search.state.invalid]
     assert len(kept) == 8

@@ -82,3 +82,26 @@ def test_a_fresh_transfer_run_measures_warm_starts_of_other_subgraphs_first_a_re
     assert len(plans) == 2 and "warm" not in plans[1]  # a resumed run starts from its own best instead
     df = load_logs(tmp_path / "t", progress=False)
     assert len(df) == 16 and df["trace_key"].is_unique
+
+
+@pytest.mark.slow
+def test_a_fresh_warm_run_measures_warm_starts_in_the_evolutionary_searchs_first_batch(tmp_path):
+    from workbench.logs import load_logs
+    from workbench.tuning import TuningError
+    from workbench.tuning.run import TuningRun
+
+    with pytest.raises(TuningError, match="warm strategy searches with the world model"):
+        TuningRun("matmul_256", cost_model="xgb", strategy="warm", work_dir=tmp_path / "x")
+    run = TuningRun("matmul_256", trials=8, trials_per_iter=8, strategy="warm", work_dir=tmp_path / "w",
+                    confirm=0, seed=1)
+    assert run.cost_model_spec == "world_verify"  # the default with MetaSchedule's search
+    run.run(progress=False)
+    assert run.status == "done" and run.measured == 8
+    warm = [w for w in run.rounds()["warm"] if isinstance(w, dict)]
+    assert len(warm) == 1 and warm[0]["warm"] == 2 and warm[0]["warm_starts"] > 2
+    resumed = TuningRun("matmul_256", trials=16, trials_per_iter=8, strategy="warm", work_dir=tmp_path / "w",
+                        confirm=0, seed=1)
+    resumed.run(progress=False)
+    assert len([w for w in resumed.rounds()["warm"] if isinstance(w, dict)]) == 1  # a resumed run does not hedge
+    df = load_logs(tmp_path / "w", progress=False)
+    assert len(df) == 16 and df["trace_key"].is_unique

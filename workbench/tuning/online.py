@@ -172,5 +172,5 @@ def read_rounds(work_dir: str | Path) -> Any:
             except json.JSONDecodeError:
                 continue
     columns = ["task", "batch", "n", "prior_pairwise", "online_pairwise", "blended_pairwise", "weights", "skill",
-               "latency", "prior", "online", "blended", "time", "plan", "verifier_pairwise", "verifier_weights"]
+               "latency", "prior", "online", "blended", "time", "plan", "warm", "verifier_pairwise", "verifier_weights"]
     return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
