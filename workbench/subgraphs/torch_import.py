@@ -124,20 +124,21 @@ def relax_from_torch(module: Any, example_inputs: Sequence[Any], *, pipeline: st
             with torch.no_grad():
                 exported = torch.export.export(module, tuple(example_inputs))
         except Exception as err:  # noqa: BLE001 - torch.export raises many error types
-            raise SubgraphError(f"torch.export failed for {type(module).__name__}: {_first_line(err)}") from err
+            raise SubgraphError(f"torch.export failed for {type(module).__name__}: {first_line(err)}") from err
         try:
             mod = from_exported_program(exported, keep_params_as_input=False)
         except Exception as err:  # noqa: BLE001 - TVM's importer asserts (naming the operators it lacks)
             raise SubgraphError(f"importing {type(module).__name__} into TVM Relax failed (after torch.export): "
-                                f"{_first_line(err)}") from err
+                                f"{first_line(err)}") from err
     try:
         return passes(mod)
     except Exception as err:  # noqa: BLE001 - any pass may fail on an operator it cannot legalize or fuse
         raise SubgraphError(f"TVM's graph pipeline {pipeline!r} (see graph_pipeline) failed for "
-                            f"{type(module).__name__}: {_first_line(err)}") from err
+                            f"{type(module).__name__}: {first_line(err)}") from err
 
 
-def _first_line(err: BaseException) -> str:
+def first_line(err: BaseException) -> str:
+    """The first non-blank line of an error's message (its type's name if it has none)."""
     lines = [x.strip() for x in str(err).splitlines() if x.strip()]
     return lines[0] if lines else type(err).__name__
 

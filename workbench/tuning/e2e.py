@@ -23,7 +23,13 @@ import numpy as np
 from workbench._tvm import ensure_intrinsics, import_tvm, runtime_threads, torch_ready
 from workbench.hardware import make_target
 from workbench.subgraphs.models import MODELS, build_model, model_subgraphs, split_model
-from workbench.subgraphs.torch_import import GRAPH_PIPELINE, op_family, relax_from_torch, subgraphs_from_relax
+from workbench.subgraphs.torch_import import (
+    GRAPH_PIPELINE,
+    first_line,
+    op_family,
+    relax_from_torch,
+    subgraphs_from_relax,
+)
 from workbench.tuning.state import TuningError
 
 # Steps of compile_tuned that a CompileError names (the others are named where they run).
@@ -195,7 +201,6 @@ def _compile_error(model: TorchModel, database: Any, step: str, err: BaseExcepti
                    function: str | None) -> CompileError:
     """The error of a tuned build that failed at ``step`` (in ``function``, if one was found), saying what is
     kept."""
-    first = next((x.strip() for x in str(err).splitlines() if x.strip()), type(err).__name__)
     try:
         kept = f"the database's {len(database)} tuning records are kept"
     except Exception:  # noqa: BLE001 - a database without a size
@@ -203,7 +208,7 @@ def _compile_error(model: TorchModel, database: Any, step: str, err: BaseExcepti
     op = op_family(function) if function else None
     where = f" in {function} ({op})" if function else ""
     return CompileError(f"compiling {model.name} ({model.pipeline} pipeline) with its tuning records failed at "
-                        f"step '{step}'{where}: {first}; {kept}", step=step, function=function, op=op)
+                        f"step '{step}'{where}: {first_line(err)}; {kept}", step=step, function=function, op=op)
 
 
 def _failing_function(relax_mod: Any, step: str, steps: dict[str, Any], target: Any) -> str | None:

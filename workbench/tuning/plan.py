@@ -98,19 +98,18 @@ class PlanSearch(PySearchStrategy):
                  family: int = 32, moves: int = 64, materialize: int = 3, explore: float = 0.125,
                  seed_samples: int = 64, seed: int = 0, state: PlanState | None = None, cost_model: Any = None,
                  seen: set[str] | None = None, beam: int = 0, beam_width: int = 32, beam_expand: int = 8,
-                 transfer: int = 0, warm_share: float = 0.25, verifier: Any = None, verify_k: int = 0) -> None:
+                 transfer: int = 0, warm_share: float = 0.25) -> None:
         super().__init__()
-        self.verified_by: Any = None  # the draft-then-verify cost model the run made, whose stats it reports
-        if hasattr(cost_model, "draft") and hasattr(cost_model, "verifier"):  # draft then verify
+        # A draft-then-verify cost model (the run's, whose stats it reports): its draft scores, its verifier picks.
+        self.verified_by: Any = None
+        self.verifier, self.verify_k = None, 0
+        if hasattr(cost_model, "draft") and hasattr(cost_model, "verifier"):
             if getattr(cost_model, "mix", False) or getattr(cost_model, "online", False):
                 raise ValueError("plan search: the verified top is taken in the verifier's own order; a mixed "
                                  "or online order is for the evolutionary search")
             # k None (the verifier scores everything): every candidate built, materialize x the model's places
-            verifier, verify_k = cost_model.verifier, cost_model.k or 0
+            self.verifier, self.verify_k = cost_model.verifier, int(cost_model.k or 0)
             self.verified_by, cost_model = cost_model, cost_model.draft
-        if verify_k < 0:
-            raise ValueError(f"plan search: verify_k >= 0 needed; got {verify_k}")
-        self.verifier, self.verify_k = verifier, int(verify_k)
         if population < 4 or generations < 1 or mutants_per_parent < 1 or family < 1 or moves < 0 or materialize < 1:
             raise ValueError(f"plan search: population >= 4, generations, mutants_per_parent, family and "
                              f"materialize >= 1 and moves >= 0 needed; got {population}, {generations}, "
@@ -233,10 +232,9 @@ class PlanSearch(PySearchStrategy):
                           materialize=self.materialize, explore=self.explore,
                           seed_samples=self.seed_samples, seed=self.rng.randrange(2**31), state=PlanState(),
                           cost_model=self.cost_model if self.verified_by is None else self.verified_by,
-                          seen=self.seen, beam=self.beam, beam_width=self.beam_width,
-                          beam_expand=self.beam_expand, transfer=self.transfer, warm_share=self.warm_share,
-                          **({"verifier": self.verifier, "verify_k": self.verify_k} if self.verified_by is None
-                             else {}))
+                          seen=self.seen, beam=self.beam,
+                          beam_width=self.beam_width, beam_expand=self.beam_expand, transfer=self.transfer,
+                          warm_share=self.warm_share)
 
     # ---- sketches ----------------------------------------------------------------------------------------
     def _seed_population(self) -> None:
@@ -385,9 +383,8 @@ class PlanSearch(PySearchStrategy):
         seconds = time.perf_counter() - start
         self.state.stats["verified"] += len(candidates)
         self.state.last_round.update(verified=len(candidates), verify_seconds=seconds)
-        if self.verified_by is not None:  # what the run's session reports as its cost model's work
-            self.verified_by.stats["verified"] += len(candidates)
-            self.verified_by.stats["verify_seconds"] += seconds
+        self.verified_by.stats["verified"] += len(candidates)  # what the run's session reports as its work
+        self.verified_by.stats["verify_seconds"] += seconds
         return [int(i) for i in np.argsort(-scores, kind="stable")[:n]]
 
     def _score(self, vectors: list[tuple[int, tuple]]) -> np.ndarray:
